@@ -1,0 +1,88 @@
+/**
+ * Value parsers for command-line options. Each throws commander's
+ * InvalidArgumentError with what is accepted, which the CLI prints as one
+ * line and exits non-zero.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "@commander-js/extra-typings";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BackendChoice, BACKENDS } from "../core/backend.ts";
+
+/**
+ * Parses a non-negative integer seed.
+ *
+ * @example
+ * ```ts
+ * parseSeed("42"); // 42
+ * ```
+ */
+export function parseSeed(value: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw new InvalidArgumentError(
+      `expected a non-negative integer, got "${value}"`,
+    );
+  }
+  return Number(value);
+}
+
+/**
+ * Parses a positive integer (counts such as workers or resamples).
+ *
+ * @example
+ * ```ts
+ * parsePositiveInt("2"); // 2
+ * ```
+ */
+export function parsePositiveInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(
+      `expected a positive integer, got "${value}"`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parses a backend name.
+ *
+ * @example
+ * ```ts
+ * parseBackend("wasm"); // "wasm"
+ * ```
+ */
+export function parseBackend(value: string): BackendChoice {
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(
+      `expected one of ${BACKENDS.join(", ")}, got "${value}"`,
+    );
+  }
+  return value as BackendChoice;
+}
+
+/**
+ * Creates the output folder if needed and proves it is writable; returns
+ * the path. Throws InvalidArgumentError with the reason otherwise.
+ *
+ * @example
+ * ```ts
+ * ensureWritableDir("out/sim-test");
+ * ```
+ */
+export function ensureWritableDir(dir: string): string {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.mmjepa-write-test-${Deno.pid}`);
+    writeFileSync(probe, "");
+    rmSync(probe);
+  } catch (e) {
+    throw new InvalidArgumentError(
+      `cannot write to "${dir}" (${
+        (e as Error).message.split("\n")[0]
+      }); choose a writable folder`,
+    );
+  }
+  return dir;
+}

@@ -1,0 +1,216 @@
+/**
+ * The results store: one self-describing JSON line per run.
+ *
+ * Reports are rendered from these files only, so a report can be rebuilt,
+ * merged across machines or restyled without retraining. Appends are atomic:
+ * the new file is written beside the old one and renamed over it, so an
+ * interrupted run never leaves a truncated line.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { UserError } from "./errors.ts";
+
+/** Bumped whenever a field changes meaning; readers reject unknown ones. */
+export const RESULTS_SCHEMA = 1;
+
+/** Scores of one method on one cohort's labeled evaluation patients. */
+export interface Predictions {
+  /** Patient ids, aligned with labels and scores. */
+  ids: string[];
+  /** 0/1 labels. */
+  labels: number[];
+  /** Predicted P(malignant). */
+  scores: number[];
+}
+
+/** Metrics of one method on one cohort. */
+export interface CohortMetrics {
+  /** Number of labeled patients evaluated. */
+  n: number;
+  /** Number of positives among them. */
+  nPositive: number;
+  /** ROC AUC. */
+  auc: number;
+  /** Brier score. */
+  brier: number;
+  /** Bayes-optimal AUC on the same patients (synthetic cohorts only). */
+  bayesAuc?: { full: number; image: number; ehr: number };
+  /** Free-form further metrics. */
+  [key: string]: unknown;
+}
+
+/** One line of a results file. */
+export interface ResultRow {
+  /** Always {@link RESULTS_SCHEMA} when written by this version. */
+  schema: number;
+  /** Unique id of this run. */
+  runId: string;
+  /** Which study produced it, e.g. "paper" or "sweep/crossModalCorrelation". */
+  study: string;
+  /** Scenario preset or cohort config name. */
+  scenario: string;
+  /** Swept knob and its value, when part of a sweep. */
+  sweep?: { knob: string; value: number };
+  /** Method name, e.g. "jepa". */
+  method: string;
+  /** Run seed. */
+  seed: number;
+  /** Backend that ran it. */
+  backend: { name: string; detail: string };
+  /** Versions of mmjepa, Deno, tfjs. */
+  versions: Record<string, string>;
+  /** Git commit of the code, or null outside a checkout. */
+  gitCommit: string | null;
+  /** ISO time the run started. */
+  startedAt: string;
+  /** Wall time of the run in seconds. */
+  wallSeconds: number;
+  /** The fully resolved configuration (scenario, model, training). */
+  config: Record<string, unknown>;
+  /** Metrics per cohort name ("internal", "external-A", ...). */
+  metrics: Record<string, CohortMetrics>;
+  /** Per-patient scores per cohort, for paired tests and curves. */
+  predictions: Record<string, Predictions>;
+  /** Representation diagnostics, training curves, and so on. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Appends rows to a JSONL file atomically (temp file + rename).
+ *
+ * @example
+ * ```ts
+ * appendResults("out/results.jsonl", [row]);
+ * ```
+ */
+export function appendResults(path: string, rows: ResultRow[]): void {
+  const dir = dirname(path);
+  let old = "";
+  if (existsSync(path)) {
+    old = readFileSync(path, "utf8");
+    if (old.length > 0 && !old.endsWith("\n")) old += "\n";
+  }
+  const text = old + rows.map((r) => JSON.stringify(r) + "\n").join("");
+  writeAtomic(path, text);
+  void dir;
+}
+
+/**
+ * Writes a whole file atomically: to a temporary sibling, then renamed.
+ *
+ * @example
+ * ```ts
+ * writeAtomic("out/report.md", "# Report\n");
+ * ```
+ */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.${Deno.pid}.${Date.now()}.tmp`,
+  );
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* the temp file may never have been created */ }
+    throw new UserError(
+      `cannot write ${path}: ${
+        (e as Error).message
+      } (check that the folder exists and is writable)`,
+    );
+  }
+}
+
+/** A problem found while reading a results file. */
+export interface ResultsProblem {
+  /** The file. */
+  file: string;
+  /** 1-based line number. */
+  line: number;
+  /** What was wrong. */
+  message: string;
+}
+
+const REQUIRED: (keyof ResultRow)[] = [
+  "schema",
+  "runId",
+  "study",
+  "scenario",
+  "method",
+  "seed",
+  "metrics",
+  "predictions",
+];
+
+/**
+ * Reads results files; malformed lines are returned as problems naming the
+ * file and line, and the good lines are kept.
+ *
+ * @example
+ * ```ts
+ * const { rows, problems } = readResults(["a.jsonl", "b.jsonl"]);
+ * for (const p of problems) console.error(`${p.file}:${p.line}: ${p.message}`);
+ * ```
+ */
+export function readResults(
+  files: string[],
+): { rows: ResultRow[]; problems: ResultsProblem[] } {
+  const rows: ResultRow[] = [];
+  const problems: ResultsProblem[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw new UserError(
+        `cannot read results file ${file}: ${(e as Error).message}`,
+      );
+    }
+    const lines = text.split("\n");
+    lines.forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === "") return;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        problems.push({
+          file,
+          line: i + 1,
+          message: `not valid JSON (${(e as Error).message})`,
+        });
+        return;
+      }
+      if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+        problems.push({ file, line: i + 1, message: "not a JSON object" });
+        return;
+      }
+      const rec = obj as Record<string, unknown>;
+      const missing = REQUIRED.filter((k) => !(k in rec));
+      if (missing.length > 0) {
+        problems.push({
+          file,
+          line: i + 1,
+          message: `missing field(s): ${missing.join(", ")}`,
+        });
+        return;
+      }
+      if (rec.schema !== RESULTS_SCHEMA) {
+        problems.push({
+          file,
+          line: i + 1,
+          message: `schema version ${
+            JSON.stringify(rec.schema)
+          } is not supported (this version reads ${RESULTS_SCHEMA})`,
+        });
+        return;
+      }
+      rows.push(rec as unknown as ResultRow);
+    });
+  }
+  return { rows, problems };
+}
