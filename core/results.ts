@@ -31,10 +31,10 @@ export interface CohortMetrics {
   n: number;
   /** Number of positives among them. */
   nPositive: number;
-  /** ROC AUC. */
-  auc: number;
-  /** Brier score. */
-  brier: number;
+  /** ROC AUC; null when undefined (one class only). */
+  auc: number | null;
+  /** Brier score; null when undefined. */
+  brier: number | null;
   /** Bayes-optimal AUC on the same patients (synthetic cohorts only). */
   bayesAuc?: { full: number; image: number; ehr: number };
   /** Free-form further metrics. */

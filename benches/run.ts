@@ -1,0 +1,118 @@
+/**
+ * `deno task bench`: runs the bench files, prints one table, and writes
+ * benches/RESULTS.md with the date, backend and machine.
+ *
+ * @module
+ */
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { writeAtomic } from "../core/results.ts";
+import { versions } from "../core/provenance.ts";
+import type { BenchLine, BenchOptions } from "./harness.ts";
+
+/** A registered benchmark. */
+export interface Bench {
+  /** Name used by `--only`. */
+  name: string;
+  /** What it measures. */
+  description: string;
+  /** Loads and runs it. */
+  run: (o: BenchOptions) => Promise<BenchLine[]>;
+}
+
+/** Every benchmark, in the order they run. */
+export const BENCHES: Bench[] = [
+  {
+    name: "sim",
+    description: "synthetic cohort generation rate",
+    run: async (o) => (await import("./sim_bench.ts")).run(o),
+  },
+  {
+    name: "models",
+    description: "JEPA pretraining and finetune step throughput per backend",
+    run: async (o) => (await import("./models_bench.ts")).run(o),
+  },
+];
+
+/**
+ * Formats bench lines as a markdown table.
+ *
+ * @example
+ * ```ts
+ * console.log(benchTable([{ name: "x", value: 1, unit: "ms" }]));
+ * ```
+ */
+export function benchTable(lines: BenchLine[]): string {
+  const fmt = (v: number) =>
+    Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+  const out = [
+    "| benchmark | value | unit | baseline (same run) | ratio | target | met |",
+    "|---|---:|---|---|---:|---|---|",
+  ];
+  for (const l of lines) {
+    out.push(
+      `| ${l.name} | ${fmt(l.value)} | ${l.unit} | ${
+        l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value)}` : ""
+      } | ${l.baseline ? l.baseline.ratio.toFixed(2) : ""} | ${
+        l.target ?? ""
+      } | ${l.met === undefined ? "" : l.met ? "yes" : "no"} |`,
+    );
+  }
+  return out.join("\n");
+}
+
+/**
+ * Runs the selected benchmarks and writes benches/RESULTS.md.
+ *
+ * @example
+ * ```ts
+ * await runBenches({ quick: true, only: ["sim"] });
+ * ```
+ */
+export async function runBenches(
+  opts: { quick: boolean; only?: string[]; quiet?: boolean; out?: string },
+): Promise<BenchLine[]> {
+  const unknown = (opts.only ?? []).filter((n) =>
+    !BENCHES.some((b) => b.name === n)
+  );
+  if (unknown.length > 0) {
+    const { UserError } = await import("../core/errors.ts");
+    throw new UserError(
+      `unknown bench "${unknown[0]}"; expected one of ${
+        BENCHES.map((b) => b.name).join(", ")
+      }`,
+    );
+  }
+  const chosen = BENCHES.filter((b) =>
+    !opts.only || opts.only.includes(b.name)
+  );
+  const log = opts.quiet ? () => {} : (m: string) => console.error(m);
+  const lines: BenchLine[] = [];
+  for (const b of chosen) {
+    log(`bench ${b.name}: ${b.description}`);
+    lines.push(...await b.run({ quick: opts.quick, log }));
+  }
+  const table = benchTable(lines);
+  console.log(table);
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const v = versions();
+  const md = [
+    "# Benchmark results",
+    "",
+    `Measured ${
+      new Date().toISOString().slice(0, 10)
+    } on ${cpus().length} x ${cpu}, Deno ${v.deno}, tfjs ${v.tfjs}${
+      opts.quick ? " (quick sizes)" : ""
+    }. Regenerate with \`npx -y deno@2.9.6 task bench\`. Ratios compare with a baseline measured in the same run; absolute times vary 30-100% between runs on shared 2-core machines.`,
+    "",
+    table,
+    "",
+    ...lines.filter((l) => l.note).map((l) => `- ${l.name}: ${l.note}`),
+    "",
+  ].join("\n");
+  const path = opts.out ??
+    join(new URL(".", import.meta.url).pathname, "RESULTS.md");
+  writeAtomic(path, md);
+  log(`wrote ${path}`);
+  return lines;
+}

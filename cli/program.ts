@@ -1,0 +1,264 @@
+/**
+ * The `mmjepa` command line: `sim`, `train`, `report`, `bench`.
+ *
+ * @module
+ */
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import type { BackendChoice } from "../core/backend.ts";
+import { DivergenceError, UserError } from "../core/errors.ts";
+import {
+  ensureWritableDir,
+  parseBackend,
+  parsePositiveInt,
+  parseSeed,
+} from "./parse.ts";
+
+/** Options every subcommand receives. */
+export interface GlobalOptions {
+  /** Run seed. */
+  seed: number;
+  /** Requested backend. */
+  backend: BackendChoice;
+  /** Output folder, when given. */
+  out?: string;
+  /** Suppress progress output. */
+  quiet: boolean;
+}
+
+/** What the subcommands do; injected so tests can drive the parser alone. */
+export interface Actions {
+  /** `sim`: the synthetic study. */
+  sim(
+    g: GlobalOptions,
+    o: {
+      quick: boolean;
+      full: boolean;
+      preset?: string;
+      config?: string;
+      workers?: number;
+      level?: "features" | "volume";
+      methods?: string[];
+    },
+  ): Promise<void>;
+  /** `train`: one experiment on a cohort config or a scenario. */
+  train(
+    g: GlobalOptions,
+    o: { config?: string; scenario?: string; methods?: string[] },
+  ): Promise<void>;
+  /** `report`: render results files. */
+  report(g: GlobalOptions, files: string[]): Promise<number>;
+  /** `bench`: the benchmarks. */
+  bench(
+    g: GlobalOptions,
+    o: { quick: boolean; only?: string[] },
+  ): Promise<void>;
+}
+
+function writableOut(dir: string): string {
+  try {
+    return ensureWritableDir(dir);
+  } catch (e) {
+    throw new UserError(`--out: ${(e as Error).message}`);
+  }
+}
+
+function list(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+/**
+ * Builds the command-line program around the given actions.
+ *
+ * @example
+ * ```ts
+ * await buildProgram(actions).parseAsync(["node", "mmjepa", "sim", "--quick"]);
+ * ```
+ */
+export function buildProgram(actions: Actions): Command {
+  const program = new Command("mmjepa")
+    .description(
+      "Self-supervised multimodal (CT + EHR) learning: synthetic failure-mode studies, real cohorts, reports.",
+    )
+    .option(
+      "--seed <int>",
+      "run seed; the same seed reproduces the same numbers on the cpu backend",
+      parseSeed,
+      42,
+    )
+    .addOption(
+      new Option(
+        "--backend <name>",
+        "tensor backend: auto picks webgpu on a hardware GPU, else wasm (SIMD), else cpu",
+      ).choices(["auto", "webgpu", "wasm", "cpu"] as const).default("auto"),
+    )
+    .option(
+      "-o, --out <dir>",
+      "output folder (created if missing; must be writable)",
+    )
+    .option("-q, --quiet", "no progress output (errors still print)", false)
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  const globals = (): GlobalOptions => {
+    const o = program.opts();
+    return {
+      seed: o.seed,
+      backend: parseBackend(o.backend),
+      out: o.out === undefined ? undefined : writableOut(o.out),
+      quiet: o.quiet,
+    };
+  };
+
+  program.command("sim")
+    .description(
+      "Run the synthetic failure-mode study: a paper-analog scenario (internal + external cohort), sweeps over cross-modal correlation, external shift, labeled-set size and missing EHR, and representation diagnostics. Writes results.jsonl, report.md and figures.",
+    )
+    .option(
+      "--quick",
+      "reduced study for smoke tests and CI (about a minute)",
+      false,
+    )
+    .option(
+      "--full",
+      "larger study: more seeds, bigger cohorts, longer training",
+      false,
+    )
+    .option(
+      "--preset <name>",
+      "run only the paper-analog part on this scenario preset (e.g. paper, shared-cause, independent-causes, missing-ehr, paper-volume)",
+    )
+    .option(
+      "--config <file>",
+      "a study or scenario YAML file (see README: Configuration)",
+    )
+    .option(
+      "--workers <n>",
+      "parallel worker processes (default: number of CPU cores)",
+      parsePositiveInt,
+    )
+    .addOption(
+      new Option(
+        "--level <level>",
+        "imaging level: features (fast) or volume (3D patches)",
+      )
+        .choices(["features", "volume"] as const),
+    )
+    .option(
+      "--methods <list>",
+      "comma-separated subset of methods to run",
+      list,
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx -y deno@2.9.6 task sim                      # default study, report under out/sim-<time>/
+  npx -y deno@2.9.6 task sim --quick --seed 1     # about a minute
+  npx -y deno@2.9.6 task sim --preset paper-volume --out out/volume
+  npx -y deno@2.9.6 task sim --config my_study.yaml --workers 2`,
+    )
+    .action(async (o) => {
+      if (o.quick && o.full) {
+        throw new UserError("--quick and --full cannot be combined; pick one");
+      }
+      await actions.sim(globals(), o);
+    });
+
+  program.command("train")
+    .description(
+      "Pretrain, finetune and evaluate methods on one cohort set, then write results.jsonl and report.md.",
+    )
+    .option(
+      "--config <file>",
+      "a real-cohort YAML file (manifest, EHR tables, splits)",
+    )
+    .option(
+      "--scenario <name-or-file>",
+      "a synthetic scenario: preset name or YAML file",
+    )
+    .option("--methods <list>", "comma-separated methods (default: all)", list)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx -y deno@2.9.6 task train --scenario paper --methods imaging-only,jepa
+  npx -y deno@2.9.6 task train --config cohort.yaml --out out/nlst`,
+    )
+    .action(async (o) => {
+      if (!o.config && !o.scenario) {
+        throw new UserError(
+          "train needs --config FILE.yaml (real cohort) or --scenario NAME|FILE (synthetic)",
+        );
+      }
+      await actions.train(globals(), o);
+    });
+
+  program.command("report")
+    .description(
+      "Merge results files (from any machines or shards) and write report.md with figures beside it.",
+    )
+    .argument("<results...>", "one or more results.jsonl files")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx -y deno@2.9.6 task report out/sim-*/results.jsonl -o out/merged`,
+    )
+    .action(async (files) => {
+      const code = await actions.report(globals(), files);
+      if (code !== 0) Deno.exitCode = code;
+    });
+
+  program.command("bench")
+    .description(
+      "Benchmarks: generation, training steps (with PyTorch in the same run when available), study wall time. Writes benches/RESULTS.md.",
+    )
+    .option("--quick", "small sizes, for smoke tests", false)
+    .option(
+      "--only <list>",
+      "comma-separated bench names (sim, models, study)",
+      list,
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx -y deno@2.9.6 task bench
+  npx -y deno@2.9.6 task bench --only sim --quick`,
+    )
+    .action(async (o) => {
+      await actions.bench(globals(), o);
+    });
+
+  return program;
+}
+
+/**
+ * Runs the program on `argv` (without the runtime and script), printing
+ * user errors as one line; returns the exit code.
+ *
+ * @example
+ * ```ts
+ * Deno.exitCode = await runCli(actions, Deno.args);
+ * ```
+ */
+export async function runCli(
+  actions: Actions,
+  argv: string[],
+): Promise<number> {
+  const program = buildProgram(actions);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return Number(Deno.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has already printed its message (and help for --help).
+      return e.exitCode;
+    }
+    if (e instanceof UserError || e instanceof DivergenceError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,365 @@
+/**
+ * Cohort patients to dense model inputs.
+ *
+ * Every patient becomes the same fixed row of tokens, so that one batch is
+ * a handful of dense tensors and masks say what is missing:
+ *
+ * ```
+ * [ image tokens: maxScans x patchesPerScan ][ EHR tokens: maxEhr x ehrGroups ][ demographics ]
+ * ```
+ *
+ * In `features` mode a scan is one token; in `volume` mode it is cut into
+ * non-overlapping cubic patches here, on the host, so the model only needs
+ * a reshape and a matrix product. The most recent scans and records are
+ * kept, because the diagnosis is made at the latest scan; times are months
+ * relative to that scan.
+ *
+ * @module
+ */
+import type { Cohort, ImagingMode, Patient } from "../cohort/types.ts";
+import { UserError } from "../core/errors.ts";
+import type { ModelConfig } from "./config.ts";
+
+/**
+ * Token modality codes in {@link Layout.modality}.
+ *
+ * @example
+ * ```ts
+ * const imageTokens = [...layout.modality].filter((m) => m === IMAGE).length;
+ * ```
+ */
+export const IMAGE = 0, EHR = 1, DEMO = 2;
+
+/** The fixed token layout of one patient. */
+export interface Layout {
+  /** Imaging mode of the cohort. */
+  mode: ImagingMode;
+  /** Shape of one scan. */
+  scanShape: number[];
+  /** Tokens per scan (1 in features mode). */
+  patchesPerScan: number;
+  /** Values per image token. */
+  imageDim: number;
+  /** Scan slots. */
+  maxScans: number;
+  /** EHR signature dimensions. */
+  ehrDim: number;
+  /** EHR tokens per record. */
+  ehrGroups: number;
+  /** Signature dimensions per EHR token (the last one zero-padded). */
+  groupSize: number;
+  /** EHR record slots. */
+  maxEhr: number;
+  /** Image tokens in total. */
+  nImage: number;
+  /** EHR tokens in total. */
+  nEhr: number;
+  /** All tokens: image, EHR, one demographics token. */
+  nTokens: number;
+  /** Modality code per token: {@link IMAGE}, {@link EHR} or {@link DEMO}. */
+  modality: Int8Array;
+  /** Scan or record slot per token (-1 for demographics). */
+  slot: Int32Array;
+  /** Patch index (image) or group index (EHR) per token. */
+  within: Int32Array;
+}
+
+/**
+ * The token layout for a cohort's shapes and a model config.
+ *
+ * @example
+ * ```ts
+ * const layout = makeLayout(set.internal, cfg.model);
+ * console.log(layout.nTokens);
+ * ```
+ */
+export function makeLayout(cohort: Cohort, model: ModelConfig): Layout {
+  const { mode, shape } = cohort.imaging;
+  let patchesPerScan = 1;
+  let imageDim = shape.reduce((a, b) => a * b, 1);
+  if (mode === "volume") {
+    if (shape.length !== 3) {
+      throw new UserError(
+        `cohort ${cohort.name}: volume scans must be 3D, got shape [${shape}]`,
+      );
+    }
+    const p = model.patchSize;
+    if (shape.some((s) => s % p !== 0)) {
+      throw new UserError(
+        `model.patchSize: ${p} must divide every scan edge [${shape}]`,
+      );
+    }
+    patchesPerScan = (shape[0] / p) * (shape[1] / p) * (shape[2] / p);
+    imageDim = p * p * p;
+  }
+  const ehrGroups = Math.min(model.ehrGroups, Math.max(1, cohort.ehrDim));
+  const groupSize = Math.max(1, Math.ceil(cohort.ehrDim / ehrGroups));
+  const nImage = model.maxScans * patchesPerScan;
+  const nEhr = model.maxEhr * ehrGroups;
+  const nTokens = nImage + nEhr + 1;
+  const modality = new Int8Array(nTokens);
+  const slot = new Int32Array(nTokens);
+  const within = new Int32Array(nTokens);
+  for (let i = 0; i < nTokens; i++) {
+    if (i < nImage) {
+      modality[i] = IMAGE;
+      slot[i] = Math.floor(i / patchesPerScan);
+      within[i] = i % patchesPerScan;
+    } else if (i < nImage + nEhr) {
+      modality[i] = EHR;
+      slot[i] = Math.floor((i - nImage) / ehrGroups);
+      within[i] = (i - nImage) % ehrGroups;
+    } else {
+      modality[i] = DEMO;
+      slot[i] = -1;
+    }
+  }
+  return {
+    mode,
+    scanShape: [...shape],
+    patchesPerScan,
+    imageDim,
+    maxScans: model.maxScans,
+    ehrDim: cohort.ehrDim,
+    ehrGroups,
+    groupSize,
+    maxEhr: model.maxEhr,
+    nImage,
+    nEhr,
+    nTokens,
+    modality,
+    slot,
+    within,
+  };
+}
+
+/** Per-dimension standardization fitted on a patient pool. */
+export interface Normalizer {
+  /** Image mean per feature (features mode) or one value (volume). */
+  imageMean: Float32Array;
+  /** Image standard deviation, same length as imageMean. */
+  imageStd: Float32Array;
+  /** EHR mean per signature dimension. */
+  ehrMean: Float32Array;
+  /** EHR standard deviation per signature dimension. */
+  ehrStd: Float32Array;
+  /** Mean of age, sex, pack-years. */
+  demoMean: Float32Array;
+  /** Standard deviation of age, sex, pack-years. */
+  demoStd: Float32Array;
+}
+
+function meanStd(sum: Float64Array, sq: Float64Array, count: number[]) {
+  const mean = new Float32Array(sum.length);
+  const std = new Float32Array(sum.length);
+  for (let j = 0; j < sum.length; j++) {
+    const c = count[j] ?? count[0];
+    const m = c > 0 ? sum[j] / c : 0;
+    const v = c > 1 ? sq[j] / c - m * m : 1;
+    mean[j] = m;
+    std[j] = v > 1e-12 ? Math.sqrt(v) : 1;
+  }
+  return { mean, std };
+}
+
+/**
+ * Fits the standardization on a pool of patients (never on test patients).
+ *
+ * @example
+ * ```ts
+ * const norm = fitNormalizer(patientsIn(set.internal, ["pretrain", "train", "val"]), layout);
+ * ```
+ */
+export function fitNormalizer(patients: Patient[], layout: Layout): Normalizer {
+  const perFeature = layout.mode === "features";
+  const iDim = perFeature ? layout.imageDim : 1;
+  const iSum = new Float64Array(iDim), iSq = new Float64Array(iDim);
+  let iCount = 0;
+  const eSum = new Float64Array(layout.ehrDim);
+  const eSq = new Float64Array(layout.ehrDim);
+  let eCount = 0;
+  const dSum = new Float64Array(3), dSq = new Float64Array(3);
+  const dCount = [0, 0, 0];
+  for (const p of patients) {
+    for (const s of p.scans) {
+      if (perFeature) {
+        for (let j = 0; j < iDim; j++) {
+          iSum[j] += s.data[j];
+          iSq[j] += s.data[j] * s.data[j];
+        }
+        iCount++;
+      } else {
+        // Subsampled: a volume has tens of thousands of voxels per scan.
+        for (let j = 0; j < s.data.length; j += 7) {
+          iSum[0] += s.data[j];
+          iSq[0] += s.data[j] * s.data[j];
+          iCount++;
+        }
+      }
+    }
+    for (const r of p.ehr) {
+      for (let j = 0; j < layout.ehrDim; j++) {
+        eSum[j] += r.values[j];
+        eSq[j] += r.values[j] * r.values[j];
+      }
+      eCount++;
+    }
+    const d = [
+      p.demographics.age,
+      p.demographics.sex,
+      p.demographics.packYears,
+    ];
+    for (let j = 0; j < 3; j++) {
+      const v = d[j];
+      if (v === null || !Number.isFinite(v)) continue;
+      dSum[j] += v;
+      dSq[j] += v * v;
+      dCount[j]++;
+    }
+  }
+  const img = meanStd(iSum, iSq, [iCount]);
+  const ehr = meanStd(eSum, eSq, [eCount]);
+  const demo = meanStd(dSum, dSq, dCount);
+  return {
+    imageMean: img.mean,
+    imageStd: img.std,
+    ehrMean: ehr.mean,
+    ehrStd: ehr.std,
+    demoMean: demo.mean,
+    demoStd: demo.std,
+  };
+}
+
+/** Which modalities a method may see. */
+export interface ModalityUse {
+  /** Image tokens. */
+  image: boolean;
+  /** EHR and demographics tokens. */
+  ehr: boolean;
+}
+
+/** One batch as host arrays, row-major. */
+export interface HostBatch {
+  /** Patients in the batch. */
+  n: number;
+  /** [n, nImage, imageDim] standardized image tokens. */
+  image: Float32Array;
+  /** [n * maxEhr, ehrGroups * groupSize] standardized, zero-padded EHR. */
+  ehr: Float32Array;
+  /** [n, 6]: age, sex, pack-years standardized (0 if missing), then 3 missing flags. */
+  demo: Float32Array;
+  /** [n, nTokens]: 1 where a token holds data. */
+  present: Float32Array;
+  /** [n, nTokens]: months relative to the latest scan (0 for absent tokens). */
+  times: Float32Array;
+  /** [n]: labels, 0 where unlabeled. */
+  labels: Float32Array;
+}
+
+/**
+ * Builds a batch from `patients[idx]`.
+ *
+ * @example
+ * ```ts
+ * const b = hostBatch(patients, [0, 1, 2], layout, norm, { image: true, ehr: true });
+ * ```
+ */
+export function hostBatch(
+  patients: Patient[],
+  idx: ArrayLike<number>,
+  layout: Layout,
+  norm: Normalizer,
+  use: ModalityUse,
+): HostBatch {
+  const n = idx.length;
+  const L = layout;
+  const N = L.nTokens;
+  const ehrWidth = L.ehrGroups * L.groupSize;
+  const image = new Float32Array(n * L.nImage * L.imageDim);
+  const ehr = new Float32Array(n * L.maxEhr * ehrWidth);
+  const demo = new Float32Array(n * 6);
+  const present = new Float32Array(n * N);
+  const times = new Float32Array(n * N);
+  const labels = new Float32Array(n);
+  const perFeature = L.mode === "features";
+  const [, H, W] = L.scanShape;
+  const scanLength = L.scanShape.reduce((a, b) => a * b, 1);
+  const p = Math.round(Math.cbrt(L.imageDim));
+  for (let b = 0; b < n; b++) {
+    const pt = patients[idx[b]];
+    labels[b] = pt.label ?? 0;
+    const scans = use.image ? pt.scans.slice(-L.maxScans) : [];
+    const recs = use.ehr ? pt.ehr.slice(-L.maxEhr) : [];
+    const tRef = pt.scans.length > 0
+      ? pt.scans[pt.scans.length - 1].time
+      : pt.ehr.length > 0
+      ? pt.ehr[pt.ehr.length - 1].time
+      : 0;
+    scans.forEach((s, k) => {
+      if (s.data.length !== scanLength) {
+        throw new UserError(
+          `patient ${pt.id}, scan ${s.id}: ${s.data.length} values, expected ${scanLength} (shape [${L.scanShape}])`,
+        );
+      }
+      for (let q = 0; q < L.patchesPerScan; q++) {
+        const tok = k * L.patchesPerScan + q;
+        present[b * N + tok] = 1;
+        times[b * N + tok] = s.time - tRef;
+        const out = (b * L.nImage + tok) * L.imageDim;
+        if (perFeature) {
+          for (let j = 0; j < L.imageDim; j++) {
+            image[out + j] = (s.data[j] - norm.imageMean[j]) / norm.imageStd[j];
+          }
+          continue;
+        }
+        // Patch q of a D x H x W volume (z slowest), in raster order.
+        const nh = H / p, nw = W / p;
+        const z0 = Math.floor(q / (nh * nw)) * p;
+        const y0 = Math.floor(q / nw) % nh * p;
+        const x0 = (q % nw) * p;
+        const m = norm.imageMean[0], sd = norm.imageStd[0];
+        let o = out;
+        for (let z = 0; z < p; z++) {
+          for (let y = 0; y < p; y++) {
+            const row = ((z0 + z) * H + y0 + y) * W + x0;
+            for (let x = 0; x < p; x++) image[o++] = (s.data[row + x] - m) / sd;
+          }
+        }
+      }
+    });
+    recs.forEach((r, k) => {
+      if (r.values.length !== L.ehrDim) {
+        throw new UserError(
+          `patient ${pt.id}: EHR record has ${r.values.length} values, expected ehrDim ${L.ehrDim}`,
+        );
+      }
+      const out = (b * L.maxEhr + k) * ehrWidth;
+      for (let j = 0; j < L.ehrDim; j++) {
+        ehr[out + j] = (r.values[j] - norm.ehrMean[j]) / norm.ehrStd[j];
+      }
+      for (let g = 0; g < L.ehrGroups; g++) {
+        const tok = L.nImage + k * L.ehrGroups + g;
+        present[b * N + tok] = 1;
+        times[b * N + tok] = r.time - tRef;
+      }
+    });
+    if (use.ehr) {
+      const d = pt.demographics;
+      const vals = [d.age, d.sex, d.packYears];
+      let known = 0;
+      for (let j = 0; j < 3; j++) {
+        const v = vals[j];
+        const ok = v !== null && Number.isFinite(v);
+        demo[b * 6 + j] = ok ? (v - norm.demoMean[j]) / norm.demoStd[j] : 0;
+        demo[b * 6 + 3 + j] = ok ? 0 : 1;
+        if (ok) known++;
+      }
+      // A token with nothing known would be a constant: leave it out.
+      if (known > 0) {
+        present[b * N + N - 1] = 1;
+        times[b * N + N - 1] = 0;
+      }
+    }
+  }
+  return { n, image, ehr, demo, present, times, labels };
+}

@@ -1,0 +1,122 @@
+/**
+ * The multimodal encoder: tokenizers, modality and time embeddings, a
+ * pre-norm transformer, and masked mean pooling per modality and fused.
+ *
+ * Hidden tokens are excluded as attention keys rather than removed, so
+ * every batch keeps one shape; a hidden token's own output is computed but
+ * never read, and no visible token can attend to it.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { IMAGE, type Layout } from "./batch.ts";
+import type { ModelConfig } from "./config.ts";
+import type { Params, ParamSpec } from "./params.ts";
+import {
+  type Inputs,
+  tokenize,
+  TokenizerConstants,
+  tokenizerSpecs,
+} from "./tokenizers.ts";
+import { keyBias, stack, type StackShape, stackSpecs } from "./transformer.ts";
+
+/**
+ * Shapes, constants and forward pass of the encoder; parameters live
+ * outside, so the same code runs the online and the EMA target weights.
+ *
+ * @example
+ * ```ts
+ * const enc = new Encoder(layout, cfg.model);
+ * const params = ParamSet.create(enc.specs(), streams.get("init"));
+ * const pooled = tf.tidy(() => enc.pool(enc.forward(params.dict, x, x.present), x.present));
+ * ```
+ */
+export class Encoder {
+  /** Token layout. */
+  readonly layout: Layout;
+  /** Model config. */
+  readonly model: ModelConfig;
+  /** The transformer stack's shape. */
+  readonly shape: StackShape;
+  /** Tokenizer constants. */
+  readonly consts: TokenizerConstants;
+  /** [1, N]: 1 on image tokens. */
+  readonly imageTokens: tf.Tensor;
+  /** [1, N]: 1 on EHR and demographics tokens. */
+  readonly ehrTokens: tf.Tensor;
+  /** [1, 1, N, N]: 1 where query and key are on the same modality side. */
+  readonly sameSide: tf.Tensor;
+
+  /** Builds constants for a layout and config. */
+  constructor(layout: Layout, model: ModelConfig) {
+    this.layout = layout;
+    this.model = model;
+    this.shape = {
+      width: model.width,
+      depth: model.depth,
+      heads: model.heads,
+      mlpRatio: model.mlpRatio,
+      decay: model.timeEncoding === "decay" || model.timeEncoding === "both",
+    };
+    this.consts = new TokenizerConstants(layout, model.width);
+    const N = layout.nTokens;
+    const img = Float32Array.from(layout.modality, (m) => m === IMAGE ? 1 : 0);
+    this.imageTokens = tf.tensor2d(img, [1, N]);
+    this.ehrTokens = tf.tensor2d(img.map((v) => 1 - v), [1, N]);
+    const same = new Float32Array(N * N);
+    for (let i = 0; i < N; i++) {
+      for (let j = 0; j < N; j++) same[i * N + j] = img[i] === img[j] ? 1 : 0;
+    }
+    this.sameSide = tf.tensor4d(same, [1, 1, N, N]);
+  }
+
+  /** Parameter specs (names start with "enc/"). */
+  specs(): ParamSpec[] {
+    return [
+      ...tokenizerSpecs(this.layout, this.model),
+      ...stackSpecs("enc", this.shape),
+    ];
+  }
+
+  /** Token content and position embeddings, [n, N, w] each. */
+  embed(p: Params, x: Inputs): { content: tf.Tensor; pos: tf.Tensor } {
+    return tokenize(p, x, this.layout, this.model.width, this.consts);
+  }
+
+  /**
+   * Encodes with attention restricted to `visible` keys [n, N]; returns
+   * [n, N, w] (final layer norm applied). With `sideOnly`, image tokens
+   * attend only to image tokens and EHR tokens only to EHR tokens, so each
+   * modality's pooled embedding comes from that modality alone. Pass
+   * `emb` when the caller already computed {@link embed}.
+   */
+  forward(
+    p: Params,
+    x: Inputs,
+    visible: tf.Tensor,
+    sideOnly = false,
+    emb?: { content: tf.Tensor; pos: tf.Tensor },
+  ): tf.Tensor {
+    const { content, pos } = emb ?? this.embed(p, x);
+    let bias = keyBias(visible);
+    if (sideOnly) {
+      bias = bias.add(tf.scalar(1).sub(this.sameSide).mul(-1e9));
+    }
+    return stack(content.add(pos), p, "enc", this.shape, bias, x.dt);
+  }
+
+  /** Masked mean over tokens where `mask` [n, N] is 1; zeros when none. */
+  pool(out: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+    const m = mask.expandDims(2);
+    const count = tf.maximum(m.sum(1), 1);
+    return out.mul(m).sum(1).div(count);
+  }
+
+  /** Frees the constants. */
+  dispose(): void {
+    this.consts.dispose();
+    this.imageTokens.dispose();
+    this.ehrTokens.dispose();
+    this.sameSide.dispose();
+  }
+}

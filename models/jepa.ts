@@ -1,0 +1,154 @@
+/**
+ * Multimodal JEPA: a context encoder sees the visible tokens; a target
+ * encoder, an exponential moving average of the context encoder, sees all
+ * tokens; a narrow predictor gets the context embeddings plus mask tokens
+ * (carrying each hidden token's modality, position and time) and predicts
+ * the target encoder's layer-normalized embeddings of the hidden tokens.
+ *
+ * The target branch runs on EMA weights that are not optimizer variables,
+ * so no gradient reaches them; they change only through {@link emaUpdate}.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { JepaLoss, ModelConfig } from "./config.ts";
+import type { Encoder } from "./encoder.ts";
+import { denseSpecs, type Params, type ParamSpec } from "./params.ts";
+import type { Inputs } from "./tokenizers.ts";
+import {
+  dense,
+  keyBias,
+  layerNorm,
+  stack,
+  type StackShape,
+  stackSpecs,
+} from "./transformer.ts";
+
+/**
+ * The predictor's transformer shape.
+ *
+ * @example
+ * ```ts
+ * predictorShape(cfg.model).width; // cfg.model.predictorWidth
+ * ```
+ */
+export function predictorShape(m: ModelConfig): StackShape {
+  return {
+    width: m.predictorWidth,
+    depth: m.predictorDepth,
+    heads: m.predictorHeads,
+    mlpRatio: m.mlpRatio,
+    decay: false,
+  };
+}
+
+/**
+ * Predictor parameter specs (names start with "pred/").
+ *
+ * @example
+ * ```ts
+ * const pred = ParamSet.create(predictorSpecs(cfg.model), streams.get("init/pred"));
+ * ```
+ */
+export function predictorSpecs(m: ModelConfig): ParamSpec[] {
+  const pw = m.predictorWidth;
+  return [
+    ...denseSpecs("pred/in", m.width, pw),
+    ...denseSpecs("pred/pos", m.width, pw, false),
+    { name: "pred/mask", shape: [pw], init: { std: 0.02 }, decay: false },
+    ...stackSpecs("pred", predictorShape(m)),
+    ...denseSpecs("pred/out", pw, m.width),
+  ];
+}
+
+/**
+ * EMA momentum at `step` of `total`: linear from `start` to `end`.
+ *
+ * @example
+ * ```ts
+ * momentumAt(0, 100, 0.996, 1); // 0.996
+ * ```
+ */
+export function momentumAt(
+  step: number,
+  total: number,
+  start: number,
+  end: number,
+): number {
+  return start + (end - start) * Math.min(1, step / Math.max(1, total - 1));
+}
+
+/**
+ * target <- momentum * target + (1 - momentum) * online, on flat vectors.
+ *
+ * @example
+ * ```ts
+ * emaUpdate(targetFlat, online.flat(), 0.996);
+ * ```
+ */
+export function emaUpdate(
+  target: tf.Variable,
+  online: tf.Tensor,
+  momentum: number,
+): void {
+  tf.tidy(() => {
+    target.assign(target.mul(momentum).add(online.mul(1 - momentum)));
+  });
+}
+
+/**
+ * The JEPA loss for one batch.
+ *
+ * @param online context encoder parameters
+ * @param pred predictor parameters
+ * @param target EMA target encoder parameters
+ * @param context [n, N] 1 on tokens the context encoder sees
+ * @param hidden [n, N] 1 on tokens to predict
+ *
+ * @example
+ * ```ts
+ * const loss = jepaLoss(enc, online.dict, pred.dict, targetParams, x, ctx, tgt, cfg.model, "l2");
+ * ```
+ */
+export function jepaLoss(
+  enc: Encoder,
+  online: Params,
+  pred: Params,
+  target: Params,
+  x: Inputs,
+  context: tf.Tensor,
+  hidden: tf.Tensor,
+  m: ModelConfig,
+  loss: JepaLoss,
+): tf.Scalar {
+  const wanted = layerNorm(enc.forward(target, x, x.present), null, null);
+  const emb = enc.embed(online, x);
+  const ctxOut = enc.forward(online, x, context, false, emb);
+  const pos = emb.pos;
+  const ctx3 = context.expandDims(2), hid3 = hidden.expandDims(2);
+  const tokens = dense(ctxOut, pred, "pred/in").mul(ctx3)
+    .add(hid3.mul(pred["pred/mask"]))
+    .add(dense(pos, pred, "pred/pos"));
+  const predicted = dense(
+    stack(
+      tokens,
+      pred,
+      "pred",
+      predictorShape(m),
+      keyBias(context.add(hidden)),
+      null,
+    ),
+    pred,
+    "pred/out",
+  );
+  const diff = predicted.sub(wanted);
+  let err: tf.Tensor;
+  if (loss === "l2") {
+    err = diff.square();
+  } else {
+    const a = diff.abs(), small = tf.minimum(a, 1);
+    err = small.square().mul(0.5).add(a.sub(small));
+  }
+  const count = tf.maximum(hidden.sum().mul(m.width), 1);
+  return err.mul(hid3).sum().div(count) as tf.Scalar;
+}

@@ -1,0 +1,194 @@
+/**
+ * Tokens from a batch: image patches or scan features through one dense
+ * layer, EHR signature groups through a block-diagonal dense layer (one
+ * matrix product for all groups), demographics as one token, plus learned
+ * modality and position embeddings and a sinusoidal encoding of time.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { EHR, type HostBatch, IMAGE, type Layout } from "./batch.ts";
+import type { ModelConfig } from "./config.ts";
+import { denseSpecs, type Params, type ParamSpec } from "./params.ts";
+
+/** A batch as tensors. */
+export interface Inputs {
+  /** Patients. */
+  n: number;
+  /** [n, nImage, imageDim]. */
+  image: tf.Tensor;
+  /** [n * maxEhr, ehrGroups * groupSize]. */
+  ehr: tf.Tensor;
+  /** [n, 6]. */
+  demo: tf.Tensor;
+  /** [n, nTokens]. */
+  present: tf.Tensor;
+  /** [n, nTokens, width] sinusoidal time encoding, when used. */
+  time: tf.Tensor | null;
+  /** [n, 1, nTokens, nTokens] |t_i - t_j| in months, when decay is used. */
+  dt: tf.Tensor | null;
+  /** [n]. */
+  labels: tf.Tensor;
+}
+
+/** Learned-embedding rows: 3 modalities, then patch positions, then EHR groups. */
+function embeddingRows(L: Layout): number {
+  return 3 + L.patchesPerScan + L.ehrGroups;
+}
+
+/**
+ * Parameter specs of the tokenizers and embeddings.
+ *
+ * @example
+ * ```ts
+ * const specs = tokenizerSpecs(layout, cfg.model);
+ * ```
+ */
+export function tokenizerSpecs(L: Layout, m: ModelConfig): ParamSpec[] {
+  return [
+    ...denseSpecs("enc/image", L.imageDim, m.width),
+    ...denseSpecs("enc/ehr", L.ehrGroups * L.groupSize, L.ehrGroups * m.width),
+    ...denseSpecs("enc/demo", 6, m.width),
+    {
+      name: "enc/embed",
+      shape: [embeddingRows(L), m.width],
+      init: { std: 0.02 },
+      decay: false,
+    },
+  ];
+}
+
+/**
+ * Constant tensors a tokenizer needs: the one-hot map from token to its
+ * embedding rows (a matrix product, because gather's gradient is missing
+ * on wasm) and the block-diagonal mask of the EHR group layer.
+ *
+ * @example
+ * ```ts
+ * const c = new TokenizerConstants(layout, 32);
+ * c.dispose();
+ * ```
+ */
+export class TokenizerConstants {
+  /** [nTokens, rows]: modality row + patch or group row. */
+  readonly rows: tf.Tensor2D;
+  /** [ehrGroups * groupSize, ehrGroups * width]. */
+  readonly ehrMask: tf.Tensor2D;
+
+  /** Builds them for a layout and width. */
+  constructor(L: Layout, width: number) {
+    const R = embeddingRows(L);
+    const rows = new Float32Array(L.nTokens * R);
+    for (let i = 0; i < L.nTokens; i++) {
+      rows[i * R + L.modality[i]] = 1;
+      if (L.modality[i] === IMAGE) rows[i * R + 3 + L.within[i]] = 1;
+      if (L.modality[i] === EHR) {
+        rows[i * R + 3 + L.patchesPerScan + L.within[i]] = 1;
+      }
+    }
+    this.rows = tf.tensor2d(rows, [L.nTokens, R]);
+    const G = L.ehrGroups, gs = L.groupSize;
+    const mask = new Float32Array(G * gs * G * width);
+    for (let g = 0; g < G; g++) {
+      for (let r = g * gs; r < (g + 1) * gs; r++) {
+        mask.fill(
+          1,
+          r * G * width + g * width,
+          r * G * width + (g + 1) * width,
+        );
+      }
+    }
+    this.ehrMask = tf.tensor2d(mask, [G * gs, G * width]);
+  }
+
+  /** Frees the tensors. */
+  dispose(): void {
+    this.rows.dispose();
+    this.ehrMask.dispose();
+  }
+}
+
+/**
+ * Host batch to tensors, computing time encodings on the host.
+ *
+ * @example
+ * ```ts
+ * const x = tf.tidy(() => toInputs(host, layout, cfg.model));
+ * ```
+ */
+export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
+  const N = L.nTokens, n = h.n, w = m.width;
+  let time: tf.Tensor | null = null;
+  if (m.timeEncoding === "sinusoidal" || m.timeEncoding === "both") {
+    const enc = new Float32Array(n * N * w);
+    const half = w / 2;
+    for (let i = 0; i < n * N; i++) {
+      if (h.present[i] === 0) continue;
+      const t = h.times[i];
+      for (let k = 0; k < half; k++) {
+        // Periods from 2*pi months to about 2*pi*1000 months (centuries).
+        const a = t / Math.pow(1000, k / half);
+        enc[i * w + 2 * k] = Math.sin(a);
+        enc[i * w + 2 * k + 1] = Math.cos(a);
+      }
+    }
+    time = tf.tensor3d(enc, [n, N, w]);
+  }
+  let dt: tf.Tensor | null = null;
+  if (m.timeEncoding === "decay" || m.timeEncoding === "both") {
+    const d = new Float32Array(n * N * N);
+    for (let b = 0; b < n; b++) {
+      for (let i = 0; i < N; i++) {
+        const ti = h.times[b * N + i];
+        for (let j = 0; j < N; j++) {
+          d[(b * N + i) * N + j] = Math.abs(ti - h.times[b * N + j]);
+        }
+      }
+    }
+    dt = tf.tensor4d(d, [n, 1, N, N]);
+  }
+  return {
+    n,
+    image: tf.tensor3d(h.image, [n, L.nImage, L.imageDim]),
+    ehr: tf.tensor2d(h.ehr, [n * L.maxEhr, L.ehrGroups * L.groupSize]),
+    demo: tf.tensor2d(h.demo, [n, 6]),
+    present: tf.tensor2d(h.present, [n, N]),
+    time,
+    dt,
+    labels: tf.tensor1d(h.labels),
+  };
+}
+
+/**
+ * Token content [n, N, w] and position (embeddings plus time) [n, N, w].
+ * Absent tokens are zeroed so that nothing leaks from padding.
+ *
+ * @example
+ * ```ts
+ * const { content, pos } = tokenize(params.dict, x, layout, 32, consts);
+ * ```
+ */
+export function tokenize(
+  p: Params,
+  x: Inputs,
+  L: Layout,
+  width: number,
+  c: TokenizerConstants,
+): { content: tf.Tensor; pos: tf.Tensor } {
+  const n = x.n;
+  const img = tf.matMul(
+    x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
+    p["enc/image/w"] as tf.Tensor2D,
+  ).add(p["enc/image/b"]).reshape([n, L.nImage, width]);
+  const ehrW = p["enc/ehr/w"].mul(c.ehrMask) as tf.Tensor2D;
+  const ehr = tf.matMul(x.ehr as tf.Tensor2D, ehrW).add(p["enc/ehr/b"])
+    .reshape([n, L.nEhr, width]);
+  const demo = tf.matMul(x.demo as tf.Tensor2D, p["enc/demo/w"] as tf.Tensor2D)
+    .add(p["enc/demo/b"]).reshape([n, 1, width]);
+  const keep = x.present.expandDims(2);
+  const content = tf.concat([img, ehr, demo], 1).mul(keep);
+  let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D)
+    .expandDims(0);
+  if (x.time) pos = pos.add(x.time);
+  return { content, pos: pos.mul(keep) };
+}

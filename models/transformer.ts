@@ -1,0 +1,167 @@
+/**
+ * A small pre-norm transformer from tf ops: layer norm, dense, multi-head
+ * attention with a key padding (or full) mask and optional TDViT time
+ * decay, ReLU MLP. All heads are one batched matrix product.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  denseSpecs,
+  normSpecs,
+  type Params,
+  type ParamSpec,
+} from "./params.ts";
+
+/** Shape of a transformer stack. */
+export interface StackShape {
+  /** Token width. */
+  width: number;
+  /** Blocks. */
+  depth: number;
+  /** Heads (divides width). */
+  heads: number;
+  /** MLP hidden width over token width. */
+  mlpRatio: number;
+  /** Whether attention has TDViT time-distance decay parameters. */
+  decay: boolean;
+}
+
+/**
+ * Parameter specs of a stack of pre-norm blocks plus a final norm.
+ *
+ * @example
+ * ```ts
+ * const specs = stackSpecs("enc", { width: 32, depth: 2, heads: 2, mlpRatio: 2, decay: false });
+ * ```
+ */
+export function stackSpecs(prefix: string, s: StackShape): ParamSpec[] {
+  const specs: ParamSpec[] = [];
+  const hidden = Math.round(s.width * s.mlpRatio);
+  for (let l = 0; l < s.depth; l++) {
+    const b = `${prefix}/block${l}`;
+    specs.push(
+      ...denseSpecs(`${b}/qkv`, s.width, 3 * s.width),
+      ...denseSpecs(`${b}/proj`, s.width, s.width),
+      ...denseSpecs(`${b}/fc1`, s.width, hidden),
+      ...denseSpecs(`${b}/fc2`, hidden, s.width),
+    );
+    if (s.decay) {
+      // TDViT: weight 1 / (1 + exp(|a| dt - |c|)); starts near 1 for dt < 12 months.
+      specs.push(
+        {
+          name: `${b}/decay/a`,
+          shape: [s.heads],
+          init: { value: 0.1 },
+          decay: false,
+        },
+        {
+          name: `${b}/decay/c`,
+          shape: [s.heads],
+          init: { value: 3 },
+          decay: false,
+        },
+      );
+    }
+  }
+  specs.push(...normSpecs(`${prefix}/norm`, s.width));
+  return specs;
+}
+
+/**
+ * Layer norm over the last axis; without gain and bias when `name` is null.
+ *
+ * @example
+ * ```ts
+ * const y = layerNorm(x, null, null); // zero mean, unit variance per token
+ * ```
+ */
+export function layerNorm(
+  x: tf.Tensor,
+  p: Params | null,
+  name: string | null,
+): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const y = x.sub(mean).mul(variance.add(1e-5).rsqrt());
+  return p && name ? y.mul(p[`${name}/g`]).add(p[`${name}/b`]) : y;
+}
+
+/**
+ * x [..., in] @ w + b, for any leading shape.
+ *
+ * @example
+ * ```ts
+ * const y = dense(x, params, "enc/block0/fc1"); // [n, N, in] -> [n, N, out]
+ * ```
+ */
+export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
+  const w = p[`${name}/w`];
+  const lead = x.shape.slice(0, -1) as number[];
+  const y = tf.matMul(
+    x.reshape([-1, w.shape[0]]) as tf.Tensor2D,
+    w as tf.Tensor2D,
+  );
+  const b = p[`${name}/b`];
+  return (b ? y.add(b) : y).reshape([...lead, w.shape[1] as number]);
+}
+
+/**
+ * Runs the stack on tokens x [n, N, width].
+ *
+ * @param bias additive attention bias, [n, 1, 1, N] (key padding) or [n, 1, N, N]
+ * @param dt |t_i - t_j| in months [n, 1, N, N], needed when the stack decays
+ *
+ * @example
+ * ```ts
+ * const out = stack(tokens, params, "enc", shape, keyBias(present), null);
+ * ```
+ */
+export function stack(
+  x: tf.Tensor,
+  p: Params,
+  prefix: string,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+): tf.Tensor {
+  const [n, N, w] = x.shape;
+  const h = s.heads, d = w / h;
+  const scale = 1 / Math.sqrt(d);
+  for (let l = 0; l < s.depth; l++) {
+    const b = `${prefix}/block${l}`;
+    // Block norms have no gain or bias: the dense layer after each absorbs them.
+    const qkv = dense(layerNorm(x, null, null), p, `${b}/qkv`)
+      .reshape([n, N, 3 * h, d]).transpose([0, 2, 1, 3]);
+    const [q, k, v] = tf.split(qkv, 3, 1);
+    let logits = tf.matMul(q, k, false, true).mul(scale).add(bias);
+    if (s.decay && dt) {
+      // log of the TDViT weight, so softmax rescales by it and renormalizes.
+      const a = p[`${b}/decay/a`].abs().reshape([1, h, 1, 1]);
+      const c = p[`${b}/decay/c`].abs().reshape([1, h, 1, 1]);
+      logits = logits.sub(tf.softplus(dt.mul(a).sub(c)));
+    }
+    const att = tf.matMul(tf.softmax(logits), v)
+      .transpose([0, 2, 1, 3]).reshape([n, N, w]);
+    x = x.add(dense(att, p, `${b}/proj`));
+    const m = dense(
+      tf.relu(dense(layerNorm(x, null, null), p, `${b}/fc1`)),
+      p,
+      `${b}/fc2`,
+    );
+    x = x.add(m);
+  }
+  return layerNorm(x, p, `${prefix}/norm`);
+}
+
+/**
+ * Key padding bias [n, 1, 1, N]: 0 where `keep` is 1, -1e9 elsewhere.
+ *
+ * @example
+ * ```ts
+ * const bias = keyBias(tf.tensor2d([[1, 1, 0]])); // [[[[0, 0, -1e9]]]]
+ * ```
+ */
+export function keyBias(keep: tf.Tensor): tf.Tensor {
+  const [n, N] = keep.shape;
+  return tf.scalar(1).sub(keep).mul(-1e9).reshape([n, 1, 1, N]);
+}

@@ -1,0 +1,122 @@
+/**
+ * Aggregation of per-run metrics over seeds: one group per study, scenario,
+ * method, cohort and sweep value.
+ *
+ * @module
+ */
+import type { ResultRow } from "../core/results.ts";
+
+/** Mean and spread of one metric over the seeds of a group. */
+export interface SeedSummary {
+  /** Study name. */
+  study: string;
+  /** Scenario name. */
+  scenario: string;
+  /** Method name. */
+  method: string;
+  /** Cohort name. */
+  cohort: string;
+  /** Swept knob, or null outside sweeps. */
+  knob: string | null;
+  /** Sweep value, or null outside sweeps. */
+  value: number | null;
+  /** Number of seeds with a finite value. */
+  n: number;
+  /** Seeds that contributed. */
+  seeds: number[];
+  /** Mean. */
+  mean: number;
+  /** Sample standard deviation (n - 1; 0 for a single seed). */
+  sd: number;
+  /** Smallest value. */
+  min: number;
+  /** Largest value. */
+  max: number;
+}
+
+/**
+ * Mean, sd, min and max of a metric ("auc", "brier", or any numeric key of
+ * `metrics[cohort]`) over seeds, per study x scenario x method x cohort x
+ * sweep value. Non-finite values are skipped.
+ *
+ * @example
+ * ```ts
+ * const groups = aggregateOverSeeds(rows, "auc");
+ * for (const g of groups) console.log(g.method, g.cohort, g.mean, g.sd);
+ * ```
+ */
+export function aggregateOverSeeds(
+  rows: ResultRow[],
+  metric = "auc",
+): SeedSummary[] {
+  const groups = new Map<
+    string,
+    {
+      key: Omit<SeedSummary, "n" | "mean" | "sd" | "min" | "max" | "seeds">;
+      xs: number[];
+      seeds: number[];
+    }
+  >();
+  for (const r of rows) {
+    for (const [cohort, m] of Object.entries(r.metrics ?? {})) {
+      const x = (m as Record<string, unknown> | null)?.[metric];
+      if (typeof x !== "number" || !Number.isFinite(x)) continue;
+      const knob = r.sweep?.knob ?? null;
+      const value = r.sweep?.value ?? null;
+      const id = JSON.stringify([
+        r.study,
+        r.scenario,
+        r.method,
+        cohort,
+        knob,
+        value,
+      ]);
+      let g = groups.get(id);
+      if (!g) {
+        g = {
+          key: {
+            study: r.study,
+            scenario: r.scenario,
+            method: r.method,
+            cohort,
+            knob,
+            value,
+          },
+          xs: [],
+          seeds: [],
+        };
+        groups.set(id, g);
+      }
+      g.xs.push(x);
+      g.seeds.push(r.seed);
+    }
+  }
+  return [...groups.values()].map(({ key, xs, seeds }) => {
+    const { mean, sd } = meanSd(xs);
+    return {
+      ...key,
+      n: xs.length,
+      seeds,
+      mean,
+      sd,
+      min: Math.min(...xs),
+      max: Math.max(...xs),
+    };
+  });
+}
+
+/**
+ * Mean and sample standard deviation (n - 1 denominator; sd 0 for n = 1).
+ *
+ * @example
+ * ```ts
+ * meanSd([1, 2, 3]); // { mean: 2, sd: 1 }
+ * ```
+ */
+export function meanSd(xs: number[]): { mean: number; sd: number } {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  if (n < 2) return { mean, sd: 0 };
+  const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
+  return { mean, sd: Math.sqrt(ss / (n - 1)) };
+}

@@ -1,0 +1,910 @@
+/**
+ * The report writer: results rows in, `report.md` plus SVG figures out.
+ *
+ * Every sentence of the summary is computed from the numbers (which method,
+ * which direction, which p-value); nothing is asserted by a template.
+ * Statistics that are undefined for the data print as "n/a (reason)".
+ *
+ * Choice for studies with several seeds: the per-cohort tables, ROC curves
+ * and paired tests use ONE seed, the lowest seed the reference method ran
+ * (a paired test needs both methods scored on the same patients, which are
+ * drawn per seed); a second table gives the mean +- sd over all seeds.
+ *
+ * A cohort named "validation" in `predictions` is not tabulated; it picks
+ * each run's Youden threshold, at which the tables report sensitivity and
+ * specificity.
+ *
+ * @module
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { markdownTable } from "markdown-table";
+import { UserError } from "../core/errors.ts";
+import {
+  type Predictions,
+  readResults,
+  type ResultRow,
+  type ResultsProblem,
+  writeAtomic,
+} from "../core/results.ts";
+import { delong, delongPaired, StatsError } from "./auc.ts";
+import { bootstrapAucCi } from "./bootstrap.ts";
+import { brier, ece, operatingPointFromValidation } from "./calibration.ts";
+import { aggregateOverSeeds, meanSd } from "./aggregate.ts";
+import {
+  type AucInterval,
+  curvesFigure,
+  internalVsExternalFigure,
+  rocCurve,
+  rocFigure,
+  sweepFigure,
+  type SweepPoint,
+} from "./figures.ts";
+
+/** Options of {@link writeReport}. */
+export interface ReportOptions {
+  /** Method every other method is compared with (default "imaging-only"). */
+  referenceMethod?: string;
+  /** Report title (default "mmjepa report"). */
+  title?: string;
+  /** Bootstrap resamples per CI (default 2000). */
+  bootstrapResamples?: number;
+  /** Seed of the bootstrap stream (default 0). */
+  seed?: number;
+  /** Input problems to list under "Skipped input". */
+  problems?: ResultsProblem[];
+  /** Extra provenance lines, e.g. the whole study's wall time. */
+  provenanceNotes?: string[];
+}
+
+/**
+ * Formats an AUC-scale number with 3 decimals.
+ *
+ * @example
+ * ```ts
+ * fmt3(0.91234); // "0.912"
+ * ```
+ */
+export function fmt3(x: number): string {
+  return x.toFixed(3);
+}
+
+/**
+ * Formats a p-value: "p = 0.012", "p < 0.001".
+ *
+ * @example
+ * ```ts
+ * formatP(0.0004); // "p < 0.001"
+ * ```
+ */
+export function formatP(p: number): string {
+  return p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`;
+}
+
+/** The value, or "n/a (reason)" when a statistic is undefined. */
+function na<T>(f: () => T, show: (x: T) => string): string {
+  try {
+    return show(f());
+  } catch (e) {
+    if (e instanceof StatsError) return `n/a (${e.message})`;
+    throw e;
+  }
+}
+
+function tryStat<T>(f: () => T): T | StatsError {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof StatsError) return e;
+    throw e;
+  }
+}
+
+/**
+ * Predictions under this cohort name set the Youden operating point; they
+ * get no table of their own (a threshold judged on the data that chose it
+ * would flatter it).
+ */
+const VALIDATION = "validation";
+
+const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "-");
+const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
+const cell = (s: string): string => s.replace(/\|/g, "\\|");
+const table = (rows: string[][]): string =>
+  markdownTable(rows.map((r) => r.map(cell)));
+
+function byKey<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    if (!m.has(k)) m.set(k, []);
+    m.get(k)!.push(x);
+  }
+  return m;
+}
+
+/** Method order: reference first, then alphabetical. */
+function orderMethods(methods: string[], ref: string): string[] {
+  return uniq(methods).sort((a, b) =>
+    a === ref ? -1 : b === ref ? 1 : a.localeCompare(b)
+  );
+}
+
+/**
+ * Scores of A and B on the patients both scored (matched by id).
+ * Throws when the labels of a shared patient disagree.
+ */
+function pairByPatient(
+  a: Predictions,
+  b: Predictions,
+): { labels: number[]; sa: number[]; sb: number[] } {
+  const bIdx = new Map(b.ids.map((id, i) => [id, i]));
+  const labels: number[] = [];
+  const sa: number[] = [];
+  const sb: number[] = [];
+  a.ids.forEach((id, i) => {
+    const j = bIdx.get(id);
+    if (j === undefined) return;
+    if (a.labels[i] !== b.labels[j]) {
+      throw new StatsError(
+        `patient ${id} has label ${a.labels[i]} in one run and ${
+          b.labels[j]
+        } in the other`,
+      );
+    }
+    labels.push(a.labels[i]);
+    sa.push(a.scores[i]);
+    sb.push(b.scores[j]);
+  });
+  if (labels.length === 0) {
+    throw new StatsError("the two methods share no patient ids");
+  }
+  return { labels, sa, sb };
+}
+
+/** Per method x cohort statistics of one (study, scenario) at one seed. */
+interface CohortStat {
+  method: string;
+  cohort: string;
+  row: ResultRow;
+  auc: number | null;
+  delong: ReturnType<typeof delong> | StatsError;
+  paired: ReturnType<typeof delongPaired> | StatsError | null;
+}
+
+const ciText = (ci: [number, number]): string =>
+  `[${fmt3(ci[0])}, ${fmt3(ci[1])}]`;
+
+function aucWithCi(s: CohortStat): string {
+  if (s.delong instanceof StatsError) {
+    return s.auc === null
+      ? `n/a (${s.delong.message})`
+      : `${fmt3(s.auc)} (CI n/a: ${s.delong.message})`;
+  }
+  return `${fmt3(s.delong.auc)} ${ciText(s.delong.ci)}`;
+}
+
+function verdict(p: ReturnType<typeof delongPaired>): string {
+  if (p.p < 0.05) return p.diff > 0 ? "exceeded" : "fell below";
+  return "did not differ significantly from";
+}
+
+/**
+ * Writes `report.md` and `figures/*.svg` into outDir.
+ *
+ * @example
+ * ```ts
+ * const { rows } = readResults(["out/results.jsonl"]);
+ * const { reportPath } = await writeReport(rows, "out/report", { referenceMethod: "imaging-only" });
+ * ```
+ */
+export async function writeReport(
+  rows: ResultRow[],
+  outDir: string,
+  opts: ReportOptions = {},
+): Promise<{ reportPath: string; figures: string[] }> {
+  const ref = opts.referenceMethod ?? "imaging-only";
+  const resamples = opts.bootstrapResamples ?? 2000;
+  const bootSeed = opts.seed ?? 0;
+  const figDir = join(outDir, "figures");
+  try {
+    mkdirSync(figDir, { recursive: true });
+  } catch (e) {
+    throw new UserError(
+      `cannot create report folder ${figDir}: ${(e as Error).message}`,
+    );
+  }
+  const figures: string[] = [];
+  const saveFigure = (wanted: string, svg: string): string => {
+    // Two studies sweeping the same knob would otherwise overwrite each other.
+    let name = wanted;
+    for (let k = 2; figures.includes(join(figDir, name)); k++) {
+      name = wanted.replace(/\.svg$/, `_${k}.svg`);
+    }
+    writeAtomic(join(figDir, name), svg);
+    figures.push(join(figDir, name));
+    return `figures/${name}`;
+  };
+
+  const summary: string[] = [];
+  const body: string[] = [];
+  const { rows: cleanRows, dropped } = dropMalformedPredictions(rows);
+  const studies = byKey(cleanRows, (r) => r.study);
+
+  for (const [study, studyRows] of studies) {
+    const scenarios = byKey(studyRows, (r) => r.scenario);
+    const multiScenario = scenarios.size > 1;
+    for (const [scenario, sRows] of scenarios) {
+      const label = multiScenario ? `${study} / ${scenario}` : study;
+      const fileTag = safeName(multiScenario ? `${study}_${scenario}` : study);
+      const swept = sRows.filter((r) => r.sweep);
+      const single = sRows.filter((r) => !r.sweep);
+      if (single.length > 0) {
+        await singleRunSection(label, fileTag, single);
+      }
+      if (swept.length > 0) {
+        await sweepSection(
+          label,
+          multiScenario ? `${safeName(scenario)}_` : "",
+          swept,
+        );
+      }
+    }
+    await diagnosticsSection(study, studyRows);
+  }
+
+  async function singleRunSection(
+    label: string,
+    fileTag: string,
+    sRows: ResultRow[],
+  ): Promise<void> {
+    const methods = orderMethods(sRows.map((r) => r.method), ref);
+    const refSeeds = sRows.filter((r) => r.method === ref).map((r) => r.seed);
+    const seed = Math.min(
+      ...(refSeeds.length > 0 ? refSeeds : sRows.map((r) => r.seed)),
+    );
+    const cohorts = uniq(
+      sRows.flatMap((r) => [
+        ...Object.keys(r.metrics),
+        ...Object.keys(r.predictions),
+      ]),
+    ).filter((c) => c !== VALIDATION);
+    const anyValidation = sRows.some((r) => r.predictions[VALIDATION]);
+    const nSeeds = uniq(sRows.map((r) => r.seed)).length;
+    body.push(`## ${label}\n`);
+    body.push(
+      `Methods: ${methods.join(", ")}. Reference: ${ref}. ` +
+        (nSeeds > 1
+          ? `${nSeeds} seeds; the tables below use seed ${seed} (the lowest seed of the reference), the mean +- sd over seeds follows each table.\n`
+          : `Seed ${seed}.\n`),
+    );
+    const stats = new Map<string, CohortStat>();
+    for (const cohort of cohorts) {
+      const refRow = sRows.find((r) => r.method === ref && r.seed === seed);
+      for (const method of methods) {
+        const row = sRows.find((r) => r.method === method && r.seed === seed) ??
+          sRows.filter((r) => r.method === method).sort((a, b) =>
+            a.seed - b.seed
+          )[0];
+        const pred = row.predictions[cohort];
+        const m = row.metrics[cohort];
+        if (!pred && !m) continue;
+        const dl = pred
+          ? tryStat(() => delong(pred.labels, pred.scores))
+          : new StatsError("no per-patient predictions in the results");
+        let paired: CohortStat["paired"] = null;
+        if (method !== ref) {
+          const refPred = refRow?.predictions[cohort];
+          paired = !refRow
+            ? new StatsError(`reference ${ref} has no run with seed ${seed}`)
+            : row.seed !== seed
+            ? new StatsError(`${method} has no run with seed ${seed}`)
+            : !pred || !refPred
+            ? new StatsError("no per-patient predictions to pair")
+            : tryStat(() => {
+              const p = pairByPatient(pred, refPred);
+              return delongPaired(p.labels, p.sa, p.sb);
+            });
+        }
+        const auc = dl instanceof StatsError
+          ? (typeof m?.auc === "number" ? m.auc : null)
+          : dl.auc;
+        stats.set(`${method}\u0000${cohort}`, {
+          method,
+          cohort,
+          row,
+          auc,
+          delong: dl,
+          paired,
+        });
+      }
+    }
+
+    // Summary: one sentence per method, one clause per cohort.
+    if (!methods.includes(ref)) {
+      summary.push(
+        `- ${label}: no run of the reference method ${ref}, so no comparisons (methods: ${
+          methods.join(", ")
+        }; choose another reference method).`,
+      );
+    }
+    for (const method of methods) {
+      if (!methods.includes(ref)) break;
+      if (method === ref) continue;
+      const clauses: string[] = [];
+      for (const cohort of cohorts) {
+        const s = stats.get(`${method}\u0000${cohort}`);
+        const r = stats.get(`${ref}\u0000${cohort}`);
+        if (!s || !r || s.paired === null) continue;
+        if (s.paired instanceof StatsError) {
+          clauses.push(
+            `on ${cohort} it could not be compared with ${ref} (${s.paired.message})`,
+          );
+          continue;
+        }
+        clauses.push(
+          `on ${cohort} it ${verdict(s.paired)} ${ref} (${aucWithCi(s)} vs ${
+            aucWithCi(r)
+          }, ${formatP(s.paired.p)})`,
+        );
+      }
+      if (clauses.length > 0) {
+        summary.push(`- ${label}: ${method}: ${clauses.join("; ")}.`);
+      }
+    }
+
+    for (const cohort of cohorts) {
+      const header = [
+        "method",
+        "AUC [95% CI, DeLong]",
+        `bootstrap 95% CI (${resamples})`,
+        `p vs ${ref} (paired DeLong)`,
+        "Brier",
+        "ECE",
+        "n (pos)",
+      ];
+      const anyBayes = methods.some((m) =>
+        stats.get(`${m}\u0000${cohort}`)?.row.metrics[cohort]?.bayesAuc
+      );
+      if (anyValidation) {
+        header.push("sens / spec at Youden threshold (from validation)");
+      }
+      if (anyBayes) header.push("Bayes ceiling full / image / ehr");
+      const lines: string[][] = [header];
+      const curves: {
+        method: string;
+        auc: number;
+        points: ReturnType<typeof rocCurve>;
+      }[] = [];
+      for (const method of methods) {
+        const s = stats.get(`${method}\u0000${cohort}`);
+        if (!s) continue;
+        const pred = s.row.predictions[cohort];
+        const m = s.row.metrics[cohort];
+        const line = [
+          method,
+          aucWithCi(s),
+          pred
+            ? na(
+              () =>
+                bootstrapAucCi(pred.labels, pred.scores, {
+                  resamples,
+                  seed: bootSeed,
+                }).ci,
+              ciText,
+            )
+            : "n/a (no predictions)",
+          s.paired === null
+            ? "(reference)"
+            : s.paired instanceof StatsError
+            ? `n/a (${s.paired.message})`
+            : formatP(s.paired.p) +
+              (s.paired.note ? ` (${s.paired.note})` : ""),
+          pred
+            ? na(() => brier(pred.labels, pred.scores), (x) => x.toFixed(4))
+            : typeof m?.brier === "number"
+            ? m.brier.toFixed(4)
+            : "n/a",
+          pred
+            ? na(() => ece(pred.labels, pred.scores), (x) => x.toFixed(4))
+            : "n/a",
+          pred
+            ? `${pred.labels.length} (${
+              pred.labels.filter((y) => y === 1).length
+            })`
+            : m
+            ? `${m.n} (${m.nPositive})`
+            : "n/a",
+        ];
+        if (anyValidation) {
+          const val = s.row.predictions[VALIDATION];
+          line.push(
+            !val
+              ? "n/a (no validation predictions)"
+              : !pred
+              ? "n/a (no predictions)"
+              : na(
+                () =>
+                  operatingPointFromValidation(
+                    val.labels,
+                    val.scores,
+                    pred.labels,
+                    pred.scores,
+                  ),
+                (op) =>
+                  `${op.sensitivity.toFixed(3)} / ${
+                    op.specificity.toFixed(3)
+                  } (t = ${op.threshold.toFixed(3)})`,
+              ),
+          );
+        }
+        if (anyBayes) {
+          const b = m?.bayesAuc;
+          line.push(
+            b && [b.full, b.image, b.ehr].every((x) => typeof x === "number")
+              ? `${fmt3(b.full)} / ${fmt3(b.image)} / ${fmt3(b.ehr)}`
+              : "",
+          );
+        }
+        lines.push(line);
+        if (pred && s.auc !== null) {
+          const pts = tryStat(() => rocCurve(pred.labels, pred.scores));
+          if (!(pts instanceof StatsError)) {
+            curves.push({ method, auc: s.auc, points: pts });
+          }
+        }
+      }
+      body.push(`### ${label}: ${cohort}\n`);
+      body.push(table(lines) + "\n");
+      if (nSeeds > 1) {
+        const t = seedTable(sRows, cohort, methods);
+        if (t) body.push(t + "\n");
+      }
+      if (curves.length > 0) {
+        const link = saveFigure(
+          `roc_${fileTag}_${safeName(cohort)}.svg`,
+          await rocFigure(curves, `ROC: ${label}, ${cohort} (seed ${seed})`),
+        );
+        body.push(`![ROC curves, ${label}, ${cohort}](${link})\n`);
+      }
+    }
+
+    const intervals: AucInterval[] = [];
+    for (const s of stats.values()) {
+      if (!(s.delong instanceof StatsError)) {
+        intervals.push({
+          method: s.method,
+          cohort: s.cohort,
+          auc: s.delong.auc,
+          lo: s.delong.ci[0],
+          hi: s.delong.ci[1],
+        });
+      }
+    }
+    if (intervals.length > 0) {
+      const link = saveFigure(
+        `internal_vs_external_${fileTag}.svg`,
+        await internalVsExternalFigure(intervals, `AUC per cohort: ${label}`),
+      );
+      body.push(
+        `![AUC with 95% DeLong CI per method and cohort, ${label}](${link})\n`,
+      );
+      body.push(
+        `*AUC per method, internal vs external cohorts; bars are 95% DeLong CIs (seed ${seed}).*\n`,
+      );
+    }
+  }
+
+  function seedTable(
+    sRows: ResultRow[],
+    cohort: string,
+    methods: string[],
+  ): string | null {
+    const groups = aggregateOverSeeds(sRows, "auc").filter((g) =>
+      g.cohort === cohort
+    );
+    const lines = [[
+      "method",
+      "AUC mean +- sd over seeds",
+      "min - max",
+      "seeds",
+    ]];
+    for (const method of methods) {
+      const g = groups.find((x) => x.method === method);
+      if (!g) continue;
+      lines.push([
+        method,
+        `${fmt3(g.mean)} +- ${fmt3(g.sd)}`,
+        `${fmt3(g.min)} - ${fmt3(g.max)}`,
+        `${g.n}`,
+      ]);
+    }
+    return lines.length > 1 ? table(lines) : null;
+  }
+
+  async function sweepSection(
+    label: string,
+    scenarioTag: string,
+    sRows: ResultRow[],
+  ): Promise<void> {
+    for (const [knob, kRows] of byKey(sRows, (r) => r.sweep!.knob)) {
+      const methods = orderMethods(kRows.map((r) => r.method), ref);
+      const values = uniq(kRows.map((r) => r.sweep!.value)).sort((a, b) =>
+        a - b
+      );
+      const groups = aggregateOverSeeds(kRows, "auc");
+      const cohorts = uniq(groups.map((g) => g.cohort)).filter((c) =>
+        c !== VALIDATION
+      );
+      body.push(`## ${label}: sweep over ${knob}\n`);
+      for (const cohort of cohorts) {
+        const g = (method: string, value: number) =>
+          groups.find((x) =>
+            x.method === method && x.cohort === cohort && x.value === value
+          );
+        const ceiling: { value: number; auc: number }[] = [];
+        for (const value of values) {
+          const full = kRows
+            .filter((r) => r.sweep!.value === value)
+            .map((r) => r.metrics[cohort]?.bayesAuc?.full)
+            .filter((x): x is number => typeof x === "number");
+          if (full.length > 0) {
+            ceiling.push({ value, auc: meanSd(full).mean });
+          }
+        }
+        const header = [
+          knob,
+          ...methods.map((m) => `${m} AUC mean +- sd (seeds)`),
+        ];
+        if (ceiling.length > 0) header.push("Bayes ceiling (full)");
+        const lines = [header];
+        for (const value of values) {
+          const line = [String(value)];
+          for (const method of methods) {
+            const x = g(method, value);
+            line.push(x ? `${fmt3(x.mean)} +- ${fmt3(x.sd)} (${x.n})` : "");
+          }
+          if (ceiling.length > 0) {
+            const c = ceiling.find((c) => c.value === value);
+            line.push(c ? fmt3(c.auc) : "");
+          }
+          lines.push(line);
+        }
+        body.push(`### ${label}: ${knob}, ${cohort}\n`);
+        body.push(table(lines) + "\n");
+        const points: SweepPoint[] = [];
+        for (const method of methods) {
+          for (const value of values) {
+            const x = g(method, value);
+            if (!x) continue;
+            const half = x.n > 1 ? 1.96 * x.sd / Math.sqrt(x.n) : 0;
+            points.push({
+              method,
+              value,
+              mean: x.mean,
+              lo: x.mean - half,
+              hi: x.mean + half,
+            });
+          }
+        }
+        const link = saveFigure(
+          `sweep_${safeName(knob)}_${scenarioTag}${safeName(cohort)}.svg`,
+          await sweepFigure(points, ceiling, knob, `${cohort}: AUC vs ${knob}`),
+        );
+        body.push(`![AUC against ${knob}, ${cohort}](${link})\n`);
+        body.push(
+          `*Mean AUC over seeds per method; band: mean +- 1.96 sd / sqrt(seeds) (none for a single seed); dashed black: Bayes-optimal AUC with all modalities (mean over runs).*\n`,
+        );
+        for (const method of methods) {
+          if (method === ref) continue;
+          const s = sweepSentence(kRows, method, cohort, knob, values);
+          if (s) summary.push(`- ${label}: ${s}`);
+        }
+      }
+    }
+  }
+
+  /** Where the method's advantage over the reference has which sign. */
+  function sweepSentence(
+    kRows: ResultRow[],
+    method: string,
+    cohort: string,
+    knob: string,
+    values: number[],
+  ): string | null {
+    const diffs: {
+      value: number;
+      mean: number;
+      lo: number;
+      hi: number;
+      n: number;
+    }[] = [];
+    for (const value of values) {
+      const at = kRows.filter((r) => r.sweep!.value === value);
+      const d: number[] = [];
+      for (const r of at.filter((r) => r.method === method)) {
+        const refRow = at.find((x) => x.method === ref && x.seed === r.seed);
+        const a = r.metrics[cohort]?.auc;
+        const b = refRow?.metrics[cohort]?.auc;
+        if (typeof a === "number" && typeof b === "number") d.push(a - b);
+      }
+      if (d.length === 0) continue;
+      const { mean, sd } = meanSd(d);
+      const half = d.length > 1 ? 1.96 * sd / Math.sqrt(d.length) : 0;
+      diffs.push({
+        value,
+        mean,
+        lo: mean - half,
+        hi: mean + half,
+        n: d.length,
+      });
+    }
+    if (diffs.length === 0) return null;
+    const describe = (x: typeof diffs[number]): string =>
+      `${x.value}: ${x.mean >= 0 ? "+" : ""}${fmt3(x.mean)}${
+        x.n > 1
+          ? x.lo > 0 || x.hi < 0 ? " (CI excludes 0)" : " (CI includes 0)"
+          : ""
+      }`;
+    const flips: string[] = [];
+    for (let i = 1; i < diffs.length; i++) {
+      const a = Math.sign(diffs[i - 1].mean);
+      const b = Math.sign(diffs[i].mean);
+      if (a !== b) {
+        flips.push(
+          `${
+            b > 0 ? "turns positive" : b < 0 ? "turns negative" : "reaches zero"
+          } between ${knob} = ${diffs[i - 1].value} and ${diffs[i].value}`,
+        );
+      }
+    }
+    const pos = diffs.filter((d) => d.mean > 0).map((d) => d.value);
+    const head = flips.length > 0
+      ? `${method}'s mean AUC advantage over ${ref} on ${cohort} ${
+        flips.join(", then ")
+      }`
+      : `${method}'s mean AUC advantage over ${ref} on ${cohort} is ${
+        pos.length === diffs.length
+          ? "positive"
+          : pos.length === 0
+          ? "not positive"
+          : "mixed"
+      } at every ${knob} value`;
+    return `${head} (paired by seed, difference per value: ${
+      diffs.map(describe).join("; ")
+    }).`;
+  }
+
+  async function diagnosticsSection(
+    study: string,
+    studyRows: ResultRow[],
+  ): Promise<void> {
+    const withR2 = studyRows.filter((r) =>
+      typeof r.extra?.latentR2 === "object" && r.extra?.latentR2 !== null
+    );
+    if (withR2.length > 0) {
+      const lines = [[
+        "method",
+        "latent R^2 shared",
+        "image",
+        "ehr",
+        "embedding std",
+        "runs",
+      ]];
+      for (const [method, mRows] of byKey(withR2, (r) => r.method)) {
+        const pick = (k: "shared" | "image" | "ehr") =>
+          mRows.map((r) => (r.extra!.latentR2 as Record<string, number>)[k])
+            .filter((x) => typeof x === "number");
+        const stds = mRows.map((r) => r.extra!.embeddingStd).filter((
+          x,
+        ): x is number => typeof x === "number");
+        const show = (xs: number[]) => {
+          if (xs.length === 0) return "n/a";
+          const { mean, sd } = meanSd(xs);
+          return xs.length > 1 ? `${fmt3(mean)} +- ${fmt3(sd)}` : fmt3(mean);
+        };
+        lines.push([
+          method,
+          show(pick("shared")),
+          show(pick("image")),
+          show(pick("ehr")),
+          show(stds),
+          String(mRows.length),
+        ]);
+      }
+      body.push(`### ${study}: representation diagnostics\n`);
+      body.push(
+        "Linear-probe R^2 of the ground-truth latents from frozen embeddings (mean +- sd over runs).\n",
+      );
+      body.push(table(lines) + "\n");
+    }
+    const series = studyRows.flatMap((r) => {
+      const c = r.extra?.curves as Record<string, unknown> | undefined;
+      if (!c || typeof c !== "object") return [];
+      return Object.entries(c)
+        .filter(([, v]) =>
+          Array.isArray(v) && v.length > 0 &&
+          v.every((x) => typeof x === "number")
+        )
+        .map(([phase, v]) => ({
+          method: r.method,
+          seed: r.seed,
+          phase,
+          losses: v as number[],
+        }));
+    });
+    if (series.length > 0) {
+      const link = saveFigure(
+        `curves_${safeName(study)}.svg`,
+        await curvesFigure(series, `Training curves: ${study}`),
+      );
+      body.push(`### ${study}: training curves\n`);
+      body.push(`![Training loss per logged step, ${study}](${link})\n`);
+    }
+  }
+
+  const md: string[] = [];
+  md.push(`# ${opts.title ?? "mmjepa report"}\n`);
+  md.push(describeRuns(cleanRows, ref) + "\n");
+  md.push("## Summary\n");
+  md.push(
+    summary.length > 0
+      ? summary.join("\n") + "\n"
+      : "No comparison with the reference method was possible.\n",
+  );
+  md.push(
+    `Comparisons use the paired DeLong test on patients scored by both methods; "exceeded"/"fell below" means p < 0.05 in that direction. CIs are 95% DeLong intervals.\n`,
+  );
+  md.push(...body);
+  const problems = [
+    ...(opts.problems ?? []).map((p) =>
+      `- \`${p.file}:${p.line}\`: ${p.message}`
+    ),
+    ...dropped.map((d) => `- ${d}`),
+  ];
+  if (problems.length > 0) {
+    md.push("## Skipped input\n");
+    md.push(problems.join("\n") + "\n");
+  }
+  md.push(provenance(cleanRows, opts.provenanceNotes));
+  const reportPath = join(outDir, "report.md");
+  writeAtomic(reportPath, md.join("\n"));
+  return { reportPath, figures };
+}
+
+/**
+ * Rows with unusable per-patient predictions lose those predictions (their
+ * metrics still render); each drop is described for "Skipped input".
+ */
+function dropMalformedPredictions(
+  rows: ResultRow[],
+): { rows: ResultRow[]; dropped: string[] } {
+  const dropped: string[] = [];
+  const out = rows.map((r) => {
+    const predictions: Record<string, Predictions> = {};
+    for (const [cohort, p] of Object.entries(r.predictions ?? {})) {
+      const ok = p && Array.isArray(p.ids) && Array.isArray(p.labels) &&
+        Array.isArray(p.scores) && p.ids.length === p.labels.length &&
+        p.labels.length === p.scores.length;
+      if (ok) predictions[cohort] = p;
+      else {
+        dropped.push(
+          `run ${r.runId} (${r.method}, seed ${r.seed}), cohort ${cohort}: predictions need ids, labels and scores arrays of equal length; ignored`,
+        );
+      }
+    }
+    return { ...r, metrics: r.metrics ?? {}, predictions };
+  });
+  return { rows: out, dropped };
+}
+
+function describeRuns(rows: ResultRow[], ref: string): string {
+  const list = (xs: (string | number)[]) => uniq(xs).join(", ");
+  const cohorts = uniq(rows.flatMap((r) => Object.keys(r.metrics)));
+  return `${rows.length} runs: studies ${
+    list(rows.map((r) => r.study))
+  }; scenarios ${list(rows.map((r) => r.scenario))}; methods ${
+    list(rows.map((r) => r.method))
+  } (reference: ${ref}); seeds ${
+    list(rows.map((r) => r.seed).sort((a, b) => a - b))
+  }; cohorts ${cohorts.join(", ")}.`;
+}
+
+function provenance(rows: ResultRow[], notes: string[] = []): string {
+  const out: string[] = ["## Provenance\n"];
+  for (const n of notes) out.push(`- ${n}`);
+  const versions = uniq(rows.map((r) => JSON.stringify(r.versions ?? {})));
+  out.push(
+    `- Versions: ${
+      versions.map((v) =>
+        Object.entries(JSON.parse(v)).map(([k, x]) => `${k} ${x}`).join(", ") ||
+        "not recorded"
+      ).join("; ")
+    }`,
+  );
+  out.push(
+    `- Git commit: ${uniq(rows.map((r) => r.gitCommit ?? "none")).join(", ")}`,
+  );
+  out.push(
+    `- Backend: ${
+      uniq(rows.map((r) =>
+        r.backend ? `${r.backend.name} (${r.backend.detail})` : "not recorded"
+      )).join(", ")
+    }`,
+  );
+  out.push(
+    `- Seeds: ${
+      uniq(rows.map((r) => r.seed)).sort((a, b) => a - b).join(", ")
+    }`,
+  );
+  out.push(
+    `- Run started: ${
+      rows.map((r) => r.startedAt).filter(Boolean).sort()[0] ?? "n/a"
+    } to ${
+      rows.map((r) => r.startedAt).filter(Boolean).sort().at(-1) ?? "n/a"
+    }\n`,
+  );
+  const lines = [["method", "runs", "wall time (s, summed)"]];
+  for (const [method, mRows] of byKey(rows, (r) => r.method)) {
+    const t = mRows.reduce((a, r) => a + (r.wallSeconds ?? 0), 0);
+    lines.push([method, String(mRows.length), t.toFixed(1)]);
+  }
+  out.push(table(lines) + "\n");
+  const configs = byKey(rows, (r) => JSON.stringify(r.config ?? {}, null, 2));
+  out.push(
+    "<details><summary>Resolved configs (identical configs merged)</summary>\n",
+  );
+  for (const [cfg, cRows] of configs) {
+    const runs = cRows.map((r) => r.runId);
+    out.push(
+      `Runs ${runs.slice(0, 10).join(", ")}${
+        runs.length > 10 ? ` and ${runs.length - 10} more` : ""
+      }:\n\n\`\`\`json\n${cfg}\n\`\`\`\n`,
+    );
+  }
+  out.push("</details>\n");
+  return out.join("\n");
+}
+
+/**
+ * `deno task report FILES... -o DIR`: reads and merges results files,
+ * prints malformed lines as `file:line: message` to stderr, writes the
+ * report. Returns 0 when a report was written, 1 when no line was usable.
+ *
+ * @example
+ * ```ts
+ * Deno.exit(await reportCommand(["a.jsonl", "b.jsonl"], "out/report", {}));
+ * ```
+ */
+export async function reportCommand(
+  files: string[],
+  outDir: string,
+  opts: Omit<ReportOptions, "problems"> = {},
+): Promise<number> {
+  if (files.length === 0) {
+    console.error(
+      "report: no results files given (pass one or more .jsonl files)",
+    );
+    return 1;
+  }
+  const { rows, problems } = readResults(files);
+  for (const p of problems) console.error(`${p.file}:${p.line}: ${p.message}`);
+  if (rows.length === 0) {
+    console.error(
+      `report: no usable results lines in ${
+        files.join(", ")
+      } (${problems.length} skipped); nothing written`,
+    );
+    return 1;
+  }
+  const { reportPath, figures } = await writeReport(rows, outDir, {
+    ...opts,
+    problems,
+  });
+  console.log(
+    `wrote ${reportPath} (${rows.length} runs, ${figures.length} figures${
+      problems.length > 0 ? `, ${problems.length} input lines skipped` : ""
+    })`,
+  );
+  return 0;
+}

@@ -1,0 +1,196 @@
+/**
+ * One unit of study work: generate a scenario's cohorts for one seed,
+ * pretrain one method once, finetune it once per variant, and turn each
+ * variant's predictions into results rows.
+ *
+ * Jobs are plain data so they can be sent to a Web Worker; a job's rows
+ * depend only on the job (and the backend), never on which worker ran it.
+ *
+ * @module
+ */
+import type { CohortSet } from "../cohort/mod.ts";
+import type { BackendInfo } from "../core/backend.ts";
+import { gitCommit, versions } from "../core/provenance.ts";
+import {
+  type CohortMetrics,
+  type Predictions,
+  type ResultRow,
+  RESULTS_SCHEMA,
+} from "../core/results.ts";
+import {
+  finetune,
+  type Method,
+  pretrain,
+  resolveExperimentConfig,
+} from "../models/mod.ts";
+import { aucMannWhitney, brier, StatsError } from "../reports/mod.ts";
+import { generateCohorts, resolveScenario, type Scenario } from "../sim/mod.ts";
+
+/** One results row a variant produces. */
+export interface RowSpec {
+  /** e.g. "paper" or "sweep/conceptShift". */
+  study: string;
+  /** The swept knob and value, for sweeps. */
+  sweep?: { knob: string; value: number };
+  /**
+   * Cohorts reported in the row: row name ("internal", "external") ->
+   * generated cohort name.
+   */
+  cohorts: Record<string, string>;
+}
+
+/** A finetune variant of a job (label fraction) and the rows it feeds. */
+export interface Variant {
+  /** Fraction of the labeled train split used. */
+  labelFraction: number;
+  /** Rows produced from this variant's predictions. */
+  rows: RowSpec[];
+}
+
+/** A self-contained unit of work. */
+export interface Job {
+  /** Position in the plan; results are written in this order. */
+  index: number;
+  /** Scenario preset or file name, for the results rows. */
+  scenarioName: string;
+  /** The resolved scenario (plain data). */
+  scenario: Scenario;
+  /** Method to train. */
+  method: string;
+  /** Run seed. */
+  seed: number;
+  /** Partial experiment config (defaults filled in by models/). */
+  experiment: Record<string, unknown>;
+  /** Finetune variants. */
+  variants: Variant[];
+}
+
+/** Progress callback: a phase finished ("pretrain" or "finetune"). */
+export type JobProgress = (phase: "pretrain" | "finetune") => void;
+
+function stableId(parts: unknown[]): string {
+  // FNV-1a over the JSON: a short id that is the same on every rerun.
+  const s = JSON.stringify(parts);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
+// A one-class cohort has no AUC; the row records null and the report says why.
+function guarded(f: () => number): number | null {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof StatsError) return null;
+    throw e;
+  }
+}
+
+function cohortMetrics(
+  set: CohortSet,
+  name: string,
+  p: Predictions,
+): CohortMetrics {
+  const cohort = [set.internal, ...set.externals].find((c) => c.name === name);
+  const nPositive = p.labels.filter((y) => y === 1).length;
+  const m: CohortMetrics = {
+    n: p.labels.length,
+    nPositive,
+    auc: guarded(() => aucMannWhitney(p.labels, p.scores)),
+    brier: guarded(() => brier(p.labels, p.scores)),
+  };
+  if (cohort?.truth) m.bayesAuc = cohort.truth.bayesAuc;
+  return m;
+}
+
+/**
+ * Runs a job and returns its results rows, in variant order.
+ *
+ * @example
+ * ```ts
+ * const rows = await runJob(job, backendInfo);
+ * ```
+ */
+export async function runJob(
+  job: Job,
+  backend: BackendInfo,
+  onProgress: JobProgress = () => {},
+): Promise<ResultRow[]> {
+  const started = new Date();
+  const t0 = performance.now();
+  const scenario = resolveScenario(job.scenario, `job ${job.index}`);
+  const set = generateCohorts(scenario, job.seed);
+  const method = job.method as Method;
+  const base = resolveExperimentConfig(job.experiment, "study experiment");
+  const pre = await pretrain(set, method, base, job.seed);
+  if (pre) onProgress("pretrain");
+  const pretrainSeconds = (performance.now() - t0) / 1000;
+  const rows: ResultRow[] = [];
+  try {
+    for (const v of job.variants) {
+      const t1 = performance.now();
+      const cfg = {
+        ...base,
+        finetune: { ...base.finetune, labelFraction: v.labelFraction },
+      };
+      const res = await finetune(set, method, pre, cfg, job.seed);
+      onProgress("finetune");
+      const wall = pretrainSeconds + (performance.now() - t1) / 1000;
+      for (const spec of v.rows) {
+        const metrics: Record<string, CohortMetrics> = {};
+        const predictions: Record<string, Predictions> = {};
+        for (const [rowName, genName] of Object.entries(spec.cohorts)) {
+          const p = res.predictions[genName];
+          if (!p) {
+            throw new Error(
+              `job ${job.index}: no predictions for cohort "${genName}"`,
+            );
+          }
+          predictions[rowName] = p;
+          metrics[rowName] = cohortMetrics(set, genName, p);
+        }
+        // The report picks its operating threshold on these (Youden).
+        predictions.validation = res.validation;
+        rows.push({
+          schema: RESULTS_SCHEMA,
+          runId: stableId([
+            spec.study,
+            job.scenarioName,
+            spec.sweep ?? null,
+            job.method,
+            job.seed,
+          ]),
+          study: spec.study,
+          scenario: job.scenarioName,
+          ...(spec.sweep ? { sweep: spec.sweep } : {}),
+          method: job.method,
+          seed: job.seed,
+          backend: { name: backend.name, detail: backend.detail },
+          versions: versions(),
+          gitCommit: gitCommit(),
+          startedAt: started.toISOString(),
+          wallSeconds: wall,
+          config: {
+            scenario: scenario as unknown as Record<string, unknown>,
+            experiment: cfg as unknown as Record<string, unknown>,
+          },
+          metrics,
+          predictions,
+          extra: {
+            curves: res.curves,
+            embeddingStd: res.embeddingStd,
+            ...(res.latentR2 ? { latentR2: res.latentR2 } : {}),
+            steps: res.steps,
+            seconds: res.seconds,
+          },
+        });
+      }
+    }
+  } finally {
+    pre?.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,144 @@
+/**
+ * Runs jobs serially in this thread or across Web Workers, and always
+ * hands results back in job order, so the results file is the same however
+ * many workers ran it.
+ *
+ * @module
+ */
+import {
+  type BackendChoice,
+  type BackendInfo,
+  initBackend,
+} from "../core/backend.ts";
+import { DivergenceError, UserError } from "../core/errors.ts";
+import type { ResultRow } from "../core/results.ts";
+import { type Job, runJob } from "./job.ts";
+
+/** Messages to a worker. */
+export type WorkerRequest =
+  | { type: "init"; backend: string }
+  | { type: "job"; job: Job };
+
+/** Messages from a worker. */
+export type WorkerReply =
+  | { type: "ready"; backend: BackendInfo }
+  | { type: "progress"; index: number; phase: "pretrain" | "finetune" }
+  | { type: "done"; index: number; rows: ResultRow[] }
+  | {
+    type: "error";
+    index: number;
+    name: string;
+    message: string;
+    stack: string;
+  };
+
+/** Callbacks while jobs run. */
+export interface PoolHooks {
+  /** A phase of a job finished. */
+  onPhase?: (index: number, phase: "pretrain" | "finetune") => void;
+  /** A job finished; called in job order (a prefix at a time). */
+  onRows?: (rows: ResultRow[], job: Job) => void;
+}
+
+function rethrow(m: { name: string; message: string; stack: string }): never {
+  if (m.name === "UserError") throw new UserError(m.message);
+  if (m.name === "DivergenceError") {
+    // The worker's message already names the step and the last finite loss.
+    const e = new DivergenceError("training", 0, null);
+    e.message = m.message;
+    throw e;
+  }
+  const e = new Error(m.message);
+  e.stack = m.stack;
+  throw e;
+}
+
+/**
+ * Runs `jobs` with `workers` workers (1 = in this thread) on `backend`.
+ * Returns the backend the jobs ran on.
+ *
+ * @example
+ * ```ts
+ * const info = await runJobs(jobs, 2, "auto", { onRows: (r) => save(r) });
+ * ```
+ */
+export async function runJobs(
+  jobs: Job[],
+  workers: number,
+  backend: BackendChoice,
+  hooks: PoolHooks = {},
+): Promise<BackendInfo> {
+  const done = new Map<number, ResultRow[]>();
+  let next = 0;
+  const flush = () => {
+    while (next < jobs.length && done.has(jobs[next].index)) {
+      hooks.onRows?.(done.get(jobs[next].index)!, jobs[next]);
+      done.delete(jobs[next].index);
+      next++;
+    }
+  };
+
+  if (workers <= 1 || jobs.length <= 1) {
+    const info = await initBackend(backend);
+    for (const job of jobs) {
+      const rows = await runJob(
+        job,
+        info,
+        (p) => hooks.onPhase?.(job.index, p),
+      );
+      done.set(job.index, rows);
+      flush();
+    }
+    return info;
+  }
+
+  const n = Math.min(workers, jobs.length);
+  const pool: Worker[] = [];
+  let info: BackendInfo | null = null;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let queued = 0;
+      let finished = 0;
+      const give = (w: Worker) => {
+        if (queued < jobs.length) {
+          w.postMessage({ type: "job", job: jobs[queued++] } as WorkerRequest);
+        }
+      };
+      for (let i = 0; i < n; i++) {
+        const w = new Worker(new URL("./worker.ts", import.meta.url).href, {
+          type: "module",
+        });
+        pool.push(w);
+        w.onerror = (e) => {
+          e.preventDefault();
+          reject(new Error(`worker ${i} crashed: ${e.message}`));
+        };
+        w.onmessage = (e: MessageEvent<WorkerReply>) => {
+          const m = e.data;
+          try {
+            if (m.type === "ready") {
+              info ??= m.backend;
+              give(w);
+            } else if (m.type === "progress") {
+              hooks.onPhase?.(m.index, m.phase);
+            } else if (m.type === "done") {
+              done.set(m.index, m.rows);
+              flush();
+              finished++;
+              if (finished === jobs.length) resolve();
+              else give(w);
+            } else {
+              rethrow(m);
+            }
+          } catch (err) {
+            reject(err);
+          }
+        };
+        w.postMessage({ type: "init", backend } as WorkerRequest);
+      }
+    });
+  } finally {
+    for (const w of pool) w.terminate();
+  }
+  return info!;
+}
