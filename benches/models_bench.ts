@@ -57,7 +57,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       await initBackend(backend);
       // Volume mode on slow backends: fewer steps, or the bench takes minutes.
       const slow = backend !== "wasm" && mode === "volume";
-      const [k1, k2] = o.quick || slow ? [2, 4] : [3, 9];
+      const [k1, k2] = slow ? [1, 2] : o.quick ? [2, 4] : [3, 9];
       // Volume mode has ~200 tokens per patient: a smaller batch keeps the
       // bench to minutes; samples/s is still per patient.
       const vb = mode === "volume" ? 32 : undefined;

@@ -65,6 +65,14 @@ export interface PretrainConfig {
   emaEnd: number;
   /** JEPA regression loss. */
   loss: JepaLoss;
+  /**
+   * Which JEPA encoder finetuning starts from. I-JEPA evaluates the EMA
+   * target, which after 100k+ steps is the better one; with momentum 0.996
+   * over the few hundred steps a study affords, the target stays within a
+   * few percent of the random init, so `context` (the encoder that was
+   * trained) is the default.
+   */
+  downstream: "context" | "target";
   /** Strategies drawn uniformly per patient. */
   masks: MaskStrategy[];
   /** Fraction of a modality's tokens hidden by a block mask. */
@@ -160,6 +168,7 @@ export const DEFAULT_PRETRAIN: PretrainConfig = {
   emaStart: 0.996,
   emaEnd: 1,
   loss: "l2",
+  downstream: "context",
   masks: ["block", "modality", "time"],
   blockFraction: 0.4,
   contrastiveWeight: 1,
@@ -324,6 +333,11 @@ export function resolveExperimentConfig(
     at("model.timeEncoding"),
   );
   oneOf(cfg.pretrain.loss, ["l2", "smooth-l1"], at("pretrain.loss"));
+  oneOf(
+    cfg.pretrain.downstream,
+    ["context", "target"],
+    at("pretrain.downstream"),
+  );
   oneOf(cfg.finetune.protocol, ["linear", "full"], at("finetune.protocol"));
   if (!Array.isArray(cfg.pretrain.masks) || cfg.pretrain.masks.length === 0) {
     throw new UserError(

@@ -21,7 +21,7 @@ import {
   type ModalityUse,
   type Normalizer,
 } from "./batch.ts";
-import type { ExperimentConfig } from "./config.ts";
+import type { ExperimentConfig, ModelConfig } from "./config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "./contrastive.ts";
 import { Encoder } from "./encoder.ts";
 import { emaUpdate, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
@@ -118,6 +118,8 @@ export interface Pretrained {
   method: Method;
   /** Token layout it was trained on. */
   layout: Layout;
+  /** Model config it was built with; finetuning must use the same. */
+  model: ModelConfig;
   /** Standardization fitted on the pretraining pool. */
   norm: Normalizer;
   /** Encoder weights (not trainable; finetuning copies them). */
@@ -260,9 +262,9 @@ export async function pretrain(
       hooks,
       `pretrain-${method.replace("+", "-")}`,
     );
-    // I-JEPA evaluates the EMA target encoder; contrastive has only one.
+    // See PretrainConfig.downstream for why the context encoder is the default.
     let values: Float32Array[];
-    if (target) {
+    if (target && pc.downstream === "target") {
       const parts = tf.tidy(() => Object.values(online.unflatten(target)));
       values = await Promise.all(
         parts.map(async (t) => new Float32Array(await t.data())),
@@ -275,6 +277,7 @@ export async function pretrain(
     return {
       method,
       layout,
+      model: m,
       norm,
       encoder,
       curve: r.curve,
@@ -335,9 +338,12 @@ export async function finetune(
   const s0 = setup(set, cfg);
   const layout = pre?.layout ?? s0.layout;
   const norm = pre?.norm ?? s0.norm;
-  if (pre && pre.layout.nTokens !== s0.layout.nTokens) {
+  if (
+    pre && (pre.layout.nTokens !== s0.layout.nTokens ||
+      JSON.stringify(pre.model) !== JSON.stringify(cfg.model))
+  ) {
     throw new UserError(
-      "finetune: the pretrained encoder was built for another token layout",
+      "finetune: the pretrained encoder was built with another model config or token layout; pass the config used for pretraining",
     );
   }
   const fc = cfg.finetune, m = cfg.model;

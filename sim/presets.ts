@@ -25,23 +25,51 @@ export const PRESETS: Readonly<Record<string, unknown>> = {
     name: "independent-causes",
     label: { mechanism: "independent-causes" },
   },
-  // Mirrors Li et al. 2025: imaging alone is weak-moderate, EHR adds much at
-  // home, partly through a site coding habit that does not travel, so the
-  // external site (different scanner, no habit) reverses the ranking.
+  // Mirrors Li et al. 2025. Imaging alone is moderate. At home the EHR adds
+  // much, partly through a site coding habit: 16 signature dimensions record
+  // the patient's risk score, image findings included, as if radiology
+  // impressions were coded into the record. Supervised multimodal models lean
+  // on that shortcut. The external site has no habit (concept = 1) and a
+  // noisier, blurrier scanner, so models that used the shortcut lose more
+  // than the imaging-only model does. Tuned on seed 1 (see README).
   paper: {
     name: "paper",
     crossModalCorrelation: 0.3,
     label: {
       mechanism: "custom",
-      weights: { shared: 0.3, image: 0.6, ehr: 0.9 },
+      weights: { shared: 0.3, image: 0.55, ehr: 0.45 },
       strength: 3.5,
       prevalence: 0.3,
     },
-    ehr: { codingHabit: 0.85, habitDims: 8 },
-    internal: { pretrain: 3000, train: 600, val: 200, test: 600 },
+    ehr: { codingHabit: 0.9, habitDims: 16 },
+    internal: { pretrain: 3000, train: 300, val: 200, test: 600 },
     externals: [{
       name: "external",
       size: 600,
+      shift: {
+        concept: 1,
+        acquisition: { noiseHu: 35, blur: 1.2, offsetHu: 15 },
+        covariate: { mean: 0.2, scale: 1 },
+      },
+    }],
+  },
+  // The paper analog on 32^3 volumes through the 3D patch encoder, with
+  // smaller cohorts because each scan is 64 tokens instead of one.
+  "paper-volume": {
+    name: "paper-volume",
+    crossModalCorrelation: 0.3,
+    label: {
+      mechanism: "custom",
+      weights: { shared: 0.3, image: 0.55, ehr: 0.45 },
+      strength: 3.5,
+      prevalence: 0.3,
+    },
+    imaging: { level: "volume", volumeSize: 32 },
+    ehr: { codingHabit: 0.9, habitDims: 16 },
+    internal: { pretrain: 600, train: 300, val: 100, test: 300 },
+    externals: [{
+      name: "external",
+      size: 300,
       shift: {
         concept: 1,
         acquisition: { noiseHu: 35, blur: 1.2, offsetHu: 15 },

@@ -126,7 +126,9 @@ export function defaultStudy(size: StudySize = "default"): StudyConfig {
     methods: [...STUDY_METHODS],
     seeds: 3,
     referenceMethod: "imaging-only",
-    experiment: {},
+    // 40 pretraining steps keep the default study within its 10-minute
+    // budget on 2 cores; --full trains longer.
+    experiment: { pretrain: { steps: 40 } },
     sweeps: defaultSweeps(),
     bootstrapResamples: 500,
   };
@@ -135,15 +137,23 @@ export function defaultStudy(size: StudySize = "default"): StudyConfig {
       ...base,
       seeds: 2,
       scenarioOverrides: {
-        "internal.pretrain": 400,
-        "internal.train": 150,
-        "internal.val": 60,
-        "internal.test": 200,
+        "internal.pretrain": 600,
+        "internal.train": 200,
+        "internal.val": 100,
+        "internal.test": 300,
+        "externals.0.size": 300,
       },
-      experiment: { pretrain: { steps: 60 }, finetune: { steps: 100 } },
+      experiment: {
+        pretrain: { steps: 15, batchSize: 64 },
+        finetune: { steps: 30 },
+      },
+      // Retrained sweeps get their two ends only; the others reuse the
+      // base models and keep three values.
       sweeps: defaultSweeps().map((s) => ({
         ...s,
-        values: [s.values[0], s.values[2], s.values[4]],
+        values: s.kind === "scenario"
+          ? [s.values[0], s.values[4]]
+          : [s.values[0], s.values[2], s.values[4]],
       })),
       bootstrapResamples: 200,
     };

@@ -95,9 +95,12 @@ Deno.test("each shift moves its target and leaves the others within noise", () =
   };
   // Allowed side effects: a noisier, blurrier scanner lowers the measured
   // cross-modal R^2 (the latent correlation is unchanged), and shifted
-  // latents shift the detector features that read them.
+  // latents shift the detector features that read them. The coding habit
+  // records image findings in the EHR, so removing it (concept shift) lowers
+  // the image-EHR R^2 too.
   const alsoMoves: Record<string, Metric[]> = {
     acquisition: ["r2"],
+    concept: ["r2"],
     covariate: ["featureOffset"],
   };
   const report = JSON.stringify(m, null, 1);
@@ -172,7 +175,7 @@ Deno.test("label mechanism: shared-cause is visible to both modalities, independ
   );
 });
 
-Deno.test("paper preset: image-only moderate, EHR adds much at home, less abroad", () => {
+Deno.test("paper preset: EHR beats imaging at home, not abroad", () => {
   const s = withOverrides(preset("paper"), {
     "internal.pretrain": 0,
     "internal.test": 3000,
@@ -181,10 +184,14 @@ Deno.test("paper preset: image-only moderate, EHR adds much at home, less abroad
   const set = generateCohorts(s, 1);
   const home = set.internal.truth!.bayesAuc,
     away = set.externals[0].truth!.bayesAuc;
-  assert.ok(home.image > 0.7 && home.image < 0.82, JSON.stringify(home));
-  assert.ok(home.ehr > 0.88 && home.full > home.ehr, JSON.stringify(home));
+  assert.ok(home.image > 0.75 && home.image < 0.92, JSON.stringify(home));
   assert.ok(
-    away.ehr < home.ehr - 0.02,
+    home.ehr > home.image + 0.02 && home.full > home.ehr,
+    JSON.stringify(home),
+  );
+  // Abroad the coding habit is gone: what the EHR reveals drops below the image.
+  assert.ok(
+    away.ehr < home.ehr - 0.1 && away.ehr < away.image,
     `${JSON.stringify(away)} vs ${JSON.stringify(home)}`,
   );
 });

@@ -120,7 +120,13 @@ Deno.test("withOverrides sets dotted paths and validates them", () => {
 
 Deno.test("presets resolve and an unknown preset lists the valid ones", () => {
   for (
-    const n of ["shared-cause", "independent-causes", "paper", "missing-ehr"]
+    const n of [
+      "shared-cause",
+      "independent-causes",
+      "paper",
+      "paper-volume",
+      "missing-ehr",
+    ]
   ) {
     assert.ok(PRESET_NAMES.includes(n));
     assert.equal(preset(n).name, n);
@@ -128,7 +134,7 @@ Deno.test("presets resolve and an unknown preset lists the valid ones", () => {
   assert.equal(preset("missing-ehr").missingness.pretrain.noEhr, 0.5);
   throwsUser(
     () => preset("papr"),
-    /unknown scenario preset "papr" \(one of: shared-cause, independent-causes, paper, missing-ehr\)/,
+    /unknown scenario preset "papr" \(one of: shared-cause, independent-causes, paper, paper-volume, missing-ehr\)/,
   );
 });
 

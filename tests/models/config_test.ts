@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { UserError } from "../../core/errors.ts";
+import { DEFAULT_MODEL, resolveExperimentConfig } from "../../models/config.ts";
+
+Deno.test("defaults resolve and overrides apply", () => {
+  const cfg = resolveExperimentConfig({ model: { width: 64, heads: 4 } });
+  assert.equal(cfg.model.width, 64);
+  assert.equal(cfg.model.depth, DEFAULT_MODEL.depth);
+  assert.equal(cfg.pretrain.emaStart, 0.996);
+});
+
+Deno.test("bad values name the key and the accepted range", () => {
+  assert.throws(
+    () => resolveExperimentConfig({ model: { depth: 0 } }, "study.yaml"),
+    (e: unknown) =>
+      e instanceof UserError && /study\.yaml: model\.depth/.test(e.message) &&
+      /\[1, 64\]/.test(e.message),
+  );
+  assert.throws(
+    () => resolveExperimentConfig({ model: { width: 30, heads: 4 } }),
+    /model\.heads.*must divide/,
+  );
+  assert.throws(
+    () => resolveExperimentConfig({ finetune: { labelFraction: 2 } }),
+    /finetune\.labelFraction/,
+  );
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => resolveExperimentConfig({ pretrain: { masks: ["tube" as any] } }),
+    /pretrain\.masks.*block, modality, time/,
+  );
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => resolveExperimentConfig({ model: { widht: 3 } as any }),
+    /unknown key model\.widht/,
+  );
+});
