@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { marked } from "marked";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { markdownTable } from "markdown-table";
@@ -768,7 +769,9 @@ export async function writeReport(
   }
   md.push(provenance(cleanRows, opts.provenanceNotes));
   const reportPath = join(outDir, "report.md");
-  writeAtomic(reportPath, md.join("\n"));
+  const text = md.join("\n");
+  writeAtomic(reportPath, text);
+  writeAtomic(join(outDir, "report.html"), renderHtml(text, opts.title));
   return { reportPath, figures };
 }
 
@@ -808,6 +811,33 @@ function describeRuns(rows: ResultRow[], ref: string): string {
   } (reference: ${ref}); seeds ${
     list(rows.map((r) => r.seed).sort((a, b) => a - b))
   }; cohorts ${cohorts.join(", ")}.`;
+}
+
+/**
+ * The same report as a standalone HTML page (GitHub-like table styling), for
+ * readers without a markdown viewer.
+ *
+ * @example
+ * ```ts
+ * const html = renderHtml("# Report\n\n| a |\n|---|\n| 1 |\n", "Report");
+ * ```
+ */
+export function renderHtml(markdown: string, title = "mmjepa report"): string {
+  const body = marked.parse(markdown, { async: false, gfm: true }) as string;
+  const esc = title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc}</title>
+<style>
+body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; }
+th { background: #f6f8fa; }
+img { max-width: 100%; }
+code, pre { background: #f6f8fa; }
+</style></head><body>
+${body}
+</body></html>
+`;
 }
 
 function provenance(rows: ResultRow[], notes: string[] = []): string {

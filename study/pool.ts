@@ -40,17 +40,33 @@ export interface PoolHooks {
   onRows?: (rows: ResultRow[], job: Job) => void;
 }
 
-function rethrow(m: { name: string; message: string; stack: string }): never {
-  if (m.name === "UserError") throw new UserError(m.message);
+/**
+ * Rebuilds an error a worker reported, keeping its kind, so the CLI prints
+ * user and divergence errors as one line and anything else with its stack.
+ *
+ * @example
+ * ```ts
+ * throw errorFromWorker({ name: "UserError", message: "bad key", stack: "" });
+ * ```
+ */
+export function errorFromWorker(
+  m: { name: string; message: string; stack: string },
+): Error {
+  if (m.name === "UserError") return new UserError(m.message);
   if (m.name === "DivergenceError") {
-    // The worker's message already names the step and the last finite loss.
-    const e = new DivergenceError("training", 0, null);
+    const step = Number(/at step (\d+)/.exec(m.message)?.[1] ?? NaN);
+    const last = Number(/last finite loss ([-\d.e+]+)/.exec(m.message)?.[1]);
+    const e = new DivergenceError(
+      "training",
+      step,
+      Number.isFinite(last) ? last : null,
+    );
     e.message = m.message;
-    throw e;
+    return e;
   }
   const e = new Error(m.message);
   e.stack = m.stack;
-  throw e;
+  return e;
 }
 
 /**
@@ -128,7 +144,7 @@ export async function runJobs(
               if (finished === jobs.length) resolve();
               else give(w);
             } else {
-              rethrow(m);
+              throw errorFromWorker(m);
             }
           } catch (err) {
             reject(err);

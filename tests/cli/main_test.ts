@@ -71,3 +71,50 @@ for (const [args, message] of bad) {
     assert.ok(!/\n\s+at /.test(r.stderr), `stack trace printed:\n${r.stderr}`);
   });
 }
+
+Deno.test("report merges files, names bad lines, and prints the table's AUC", async () => {
+  const dir = Deno.makeTempDirSync();
+  const labels = [0, 0, 0, 1, 1, 1, 0, 1];
+  const row = (method: string, scores: number[], seed: number) =>
+    JSON.stringify({
+      schema: 1,
+      runId: `${method}-${seed}`,
+      study: "paper",
+      scenario: "unit",
+      method,
+      seed,
+      backend: { name: "cpu", detail: "js" },
+      versions: {},
+      gitCommit: null,
+      startedAt: "2026-01-01T00:00:00.000Z",
+      wallSeconds: 1,
+      config: {},
+      metrics: {},
+      predictions: {
+        internal: { ids: labels.map((_, i) => `p${i}`), labels, scores },
+      },
+    });
+  Deno.writeTextFileSync(
+    `${dir}/a.jsonl`,
+    row("imaging-only", [0.1, 0.4, 0.35, 0.8, 0.7, 0.3, 0.2, 0.9], 1) +
+      "\n{broken\n",
+  );
+  Deno.writeTextFileSync(
+    `${dir}/b.jsonl`,
+    row("jepa", [0.2, 0.1, 0.3, 0.9, 0.8, 0.7, 0.4, 0.6], 1) + "\n",
+  );
+  const r = await cli([
+    "report",
+    `${dir}/a.jsonl`,
+    `${dir}/b.jsonl`,
+    "-o",
+    `${dir}/rep`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /a\.jsonl:2: not valid JSON/);
+  const md = Deno.readTextFileSync(`${dir}/rep/report.md`);
+  // jepa ranks every positive above every negative: AUC 1 (14/16 for imaging-only).
+  assert.match(md, /\| jepa +\| 1\.000 /);
+  assert.match(md, /\| imaging-only +\| 0\.875 /);
+  assert.ok(Deno.statSync(`${dir}/rep/report.html`).isFile);
+});

@@ -1,0 +1,44 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+
+// The CI smoke run of the main job: `task sim --quick`, end to end.
+Deno.test("sim --quick writes results, a report with figures, and says where", async () => {
+  const out = Deno.makeTempDirSync();
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", main, "sim", "--quick", "--out", out, "--seed", "3"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(r.stdout);
+  const stderr = new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 0, stderr);
+  const lines = stdout.trim().split("\n");
+  assert.equal(lines.at(-1), `report:  ${join(out, "report.md")}`);
+  assert.match(stdout, /paper analog, mean AUC over 2 seed\(s\)/);
+  assert.match(stderr, /backend: (wasm|cpu|webgpu)/);
+  assert.ok(!stderr.includes("tfjs-node"), "tfjs banner leaked");
+  const rows = readFileSync(join(out, "results.jsonl"), "utf8").trim()
+    .split("\n").map((l) => JSON.parse(l));
+  const studies = new Set(rows.map((x) => x.study));
+  for (
+    const s of [
+      "paper",
+      "sweep/crossModalCorrelation",
+      "sweep/conceptShift",
+      "sweep/acquisitionShift",
+      "sweep/labelFraction",
+      "sweep/missingEhrPretrain",
+    ]
+  ) assert.ok(studies.has(s), `no rows for ${s}`);
+  const md = readFileSync(join(out, "report.md"), "utf8");
+  assert.match(md, /## Summary/);
+  assert.match(md, /Study wall time: \d+\.\d s/);
+  const figs = readdirSync(join(out, "figures"));
+  assert.ok(figs.length >= 5, figs.join(", "));
+  for (const f of figs) {
+    assert.ok(md.includes(`figures/${f}`), `${f} not linked`);
+    assert.ok(existsSync(join(out, "figures", f)));
+  }
+});

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { UserError } from "../../core/errors.ts";
+import { defaultStudy, loadStudy, resolveStudy } from "../../study/config.ts";
+
+Deno.test("built-in studies meet the issue's minimums", () => {
+  const d = defaultStudy();
+  assert.ok(d.seeds >= 3);
+  for (const s of d.sweeps) assert.ok(s.values.length >= 5, s.knob);
+  assert.deepEqual(
+    d.sweeps.map((s) => s.knob).sort(),
+    [
+      "acquisitionShift",
+      "conceptShift",
+      "crossModalCorrelation",
+      "labelFraction",
+      "missingEhrPretrain",
+    ],
+  );
+  assert.ok(d.methods.includes("jepa") && d.methods.includes("imaging-only"));
+});
+
+Deno.test("a study file overrides fields and names bad keys", () => {
+  const dir = Deno.makeTempDirSync();
+  const f = join(dir, "s.yaml");
+  Deno.writeTextFileSync(f, "seeds: 5\ntitle: mine\n");
+  const s = loadStudy(f, defaultStudy());
+  assert.equal(s.seeds, 5);
+  assert.equal(s.title, "mine");
+  Deno.writeTextFileSync(f, "seed: 5\n");
+  assert.throws(
+    () => loadStudy(f, defaultStudy()),
+    (e: Error) =>
+      e instanceof UserError &&
+      /s\.yaml: unknown study key "seed" \(allowed: title, scenario/.test(
+        e.message,
+      ),
+  );
+  Deno.writeTextFileSync(f, "seeds: [1\n");
+  assert.throws(() => loadStudy(f, defaultStudy()), /s\.yaml: not valid YAML/);
+});
+
+Deno.test("sweeps are validated field by field", () => {
+  const base = defaultStudy();
+  assert.throws(
+    () =>
+      resolveStudy(
+        { sweeps: [{ knob: "x", kind: "retrain", path: "a", values: [1, 2] }] },
+        base,
+        "f.yaml",
+      ),
+    /f\.yaml: sweeps\[0\]\.kind = "retrain" must be one of scenario, external, labels/,
+  );
+  assert.throws(
+    () =>
+      resolveStudy(
+        { sweeps: [{ knob: "x", kind: "labels", path: "a", values: [1] }] },
+        base,
+        "f.yaml",
+      ),
+    /sweeps\[0\]\.values must be a list of at least 2 numbers/,
+  );
+  assert.throws(
+    () => resolveStudy({ seeds: 0 }, base, "f.yaml"),
+    /seeds = 0 must be an integer in \[1, 100\]/,
+  );
+});

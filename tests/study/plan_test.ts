@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { defaultStudy, type StudyConfig } from "../../study/config.ts";
+import {
+  acquisitionAtStrength,
+  planStudy,
+  sweepCohortName,
+} from "../../study/plan.ts";
+
+function small(): StudyConfig {
+  return {
+    ...defaultStudy("quick"),
+    methods: ["imaging-only", "jepa"],
+    seeds: 2,
+  };
+}
+
+Deno.test("the plan shares work across sweeps where the data allow", () => {
+  const study = small();
+  const jobs = planStudy(study, 7);
+  const scenarioSweeps = study.sweeps.filter((s) => s.kind === "scenario");
+  const retrained = scenarioSweeps.reduce((n, s) => n + s.values.length, 0);
+  // One base job per method and seed, plus one per retrained sweep value.
+  assert.equal(jobs.length, 2 * 2 * (1 + retrained));
+  const base = jobs[0];
+  const external = study.sweeps.filter((s) => s.kind === "external");
+  for (const s of external) {
+    for (const v of s.values) {
+      assert.ok(
+        base.scenario.externals.some((e) =>
+          e.name === sweepCohortName(s.knob, v)
+        ),
+        `missing external ${s.knob}=${v}`,
+      );
+    }
+  }
+  // Label-fraction values become finetune variants of the base job.
+  const labels = study.sweeps.find((s) => s.kind === "labels")!;
+  assert.deepEqual(
+    base.variants.map((v) => v.labelFraction).sort(),
+    [...new Set([1, ...labels.values])].sort(),
+  );
+  // Every (study, sweep value) row of one method and seed appears once.
+  const keys = base.variants.flatMap((v) =>
+    v.rows.map((r) => `${r.study}:${r.sweep?.value ?? ""}`)
+  );
+  assert.equal(new Set(keys).size, keys.length);
+  assert.deepEqual(jobs.map((j) => j.index), jobs.map((_, i) => i));
+});
+
+Deno.test("retrained sweep jobs carry their value in the scenario", () => {
+  const jobs = planStudy(small(), 7);
+  const corr = jobs.filter((j) =>
+    j.variants[0].rows[0].study === "sweep/crossModalCorrelation"
+  );
+  assert.deepEqual(
+    [...new Set(corr.map((j) => j.scenario.crossModalCorrelation))],
+    [0.1, 0.9],
+  );
+  const miss = jobs.filter((j) =>
+    j.variants[0].rows[0].study === "sweep/missingEhrPretrain"
+  );
+  assert.deepEqual(
+    [...new Set(miss.map((j) => j.scenario.missingness.pretrain.noEhr))],
+    [0, 0.9],
+  );
+});
+
+Deno.test("acquisition strength 0 is the home scanner", () => {
+  const home = { noiseHu: 20, blur: 0.7, spacingMm: 1, offsetHu: 0 };
+  assert.deepEqual(acquisitionAtStrength(home, 0), {
+    noiseHu: 20,
+    blur: 0.7,
+    spacingMm: null,
+    offsetHu: 0,
+  });
+  const far = acquisitionAtStrength(home, 1);
+  assert.equal(far.noiseHu, 60);
+  assert.equal(far.offsetHu, 40);
+});
