@@ -11,6 +11,7 @@ import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
 import { runStudy } from "./study/run.ts";
+import { runTrainOnConfig } from "./real/mod.ts";
 import { PRESET_NAMES } from "./sim/mod.ts";
 
 function timestamp(): string {
@@ -54,9 +55,17 @@ const actions: Actions = {
   },
   async train(g, o) {
     if (o.config) {
-      throw new UserError(
-        "train --config (real CT + EHR cohorts) is not available yet; use --scenario NAME|FILE for a synthetic cohort",
-      );
+      await runTrainOnConfig({
+        configPath: o.config,
+        seed: g.seed,
+        backend: g.backend,
+        outDir: g.out ?? join("out", `train-${timestamp()}`),
+        workers: Math.max(1, cpus().length),
+        quiet: g.quiet,
+        methods: o.methods,
+        skipBad: o.skipBad,
+      });
+      return;
     }
     const study: StudyConfig = {
       ...defaultStudy("default"),

@@ -35,3 +35,9 @@ export * from "./sim/mod.ts";
 export * from "./models/mod.ts";
 export * from "./reports/mod.ts";
 export * from "./study/mod.ts";
+export {
+  buildCohortSet,
+  loadCohortConfig,
+  type RealConfig,
+  runTrainOnConfig,
+} from "./real/mod.ts";

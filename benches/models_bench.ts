@@ -1,24 +1,61 @@
 /**
- * Throughput of one JEPA pretraining step and one finetuning step at the
- * default model sizes, in features and volume mode, on every backend that
- * starts here (cpu, wasm; webgpu when an adapter exists).
+ * Time of one JEPA pretraining step, one contrastive pretraining step and
+ * one finetuning step at the default model sizes, in features and volume
+ * mode, on every backend that starts here (wasm, cpu; webgpu when an
+ * adapter exists), each against the same step in PyTorch
+ * (benches/torch_steps.py) measured in the same invocation.
  *
- * A step's time is the difference between runs of k1 and k2 steps divided
- * by k2 - k1, so setup, first-call compilation and the final readback
- * cancel out.
+ * A tfjs step's time is the difference between runs of k1 and k2 steps
+ * divided by k2 - k1, so setup, first-call compilation and the final
+ * readback cancel out; it includes building the batch on the host. The
+ * PyTorch step runs on ready-made tensors of the same shapes.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fileURLToPath } from "node:url";
 import { initBackend, probeWebGpu } from "../core/backend.ts";
 import {
   type ExperimentConfig,
   finetune,
+  makeLayout,
   pretrain,
   resolveExperimentConfig,
 } from "../models/mod.ts";
 import { easySet } from "../tests/models/fixtures.ts";
 import type { BenchLine, BenchOptions } from "./harness.ts";
+
+const PHASES = [
+  "jepa pretraining",
+  "contrastive pretraining",
+  "finetuning",
+] as const;
+type Phase = typeof PHASES[number];
+
+/** What benches/torch_steps.py prints. */
+export interface TorchResult {
+  /** torch.__version__. */
+  torch: string;
+  /** Tokens per patient. */
+  tokens: number;
+  /** Median ms per step, by thread count, then by phase. */
+  msPerStep: Record<string, Record<Phase, number>>;
+  /** Peak resident memory (VmHWM) of the Python process, MiB. */
+  maxRssMiB: number;
+}
+
+/** This process's peak resident memory in MiB (VmHWM on Linux, else current RSS). */
+function peakRssMiB(): number {
+  try {
+    const m = Deno.readTextFileSync("/proc/self/status").match(
+      /VmHWM:\s+(\d+) kB/,
+    );
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // Not Linux: fall through to the current RSS.
+  }
+  return Deno.memoryUsage().rss / 2 ** 20;
+}
 
 async function stepSeconds(
   run: (steps: number) => Promise<unknown>,
@@ -34,6 +71,58 @@ async function stepSeconds(
 }
 
 /**
+ * The first Python that imports torch: /usr/bin/python3 (Debian's
+ * python3-torch), then `python3` on PATH; null when neither does.
+ *
+ * @example
+ * ```ts
+ * const py = await torchPython(); // "/usr/bin/python3" or null
+ * ```
+ */
+export async function torchPython(): Promise<string | null> {
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const r = await new Deno.Command(py, {
+        args: ["-c", "import torch"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (r.success) return py;
+    } catch {
+      // Not installed: try the next one.
+    }
+  }
+  return null;
+}
+
+/**
+ * Runs benches/torch_steps.py with a layout and config spec.
+ *
+ * @example
+ * ```ts
+ * const r = await runTorch("/usr/bin/python3", spec);
+ * console.log(r.msPerStep["2"]["jepa pretraining"]);
+ * ```
+ */
+export async function runTorch(
+  python: string,
+  spec: Record<string, unknown>,
+): Promise<TorchResult> {
+  const script = fileURLToPath(new URL("./torch_steps.py", import.meta.url));
+  const r = await new Deno.Command(python, {
+    args: [script, JSON.stringify(spec)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!r.success) {
+    throw new Error(
+      `torch_steps.py failed: ${new TextDecoder().decode(r.stderr)}`,
+    );
+  }
+  return JSON.parse(new TextDecoder().decode(r.stdout)) as TorchResult;
+}
+
+/**
  * Runs the models benchmark.
  *
  * @example
@@ -45,7 +134,16 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
   const backends: ("cpu" | "wasm" | "webgpu")[] = ["wasm", "cpu"];
   if (await probeWebGpu()) backends.push("webgpu");
   const lines: BenchLine[] = [];
-  const baseline: Record<string, number> = {};
+  const python = await torchPython();
+  if (!python) {
+    lines.push({
+      name: "models: PyTorch baseline",
+      value: 0,
+      unit: "-",
+      note:
+        "not measured: neither /usr/bin/python3 nor python3 imports torch (Debian: apt-get install python3-torch libopenblas0-pthread); mmjepa figures alone",
+    });
+  }
   for (const mode of ["features", "volume"] as const) {
     const set = easySet({
       mode,
@@ -53,64 +151,113 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       sizes: { pretrain: 300, train: 150, val: 40, test: 20 },
       external: 0,
     });
+    // Volume mode has ~200 tokens per patient: a smaller batch keeps the
+    // bench to minutes; samples/s is still per patient.
+    const vb = mode === "volume" ? 32 : undefined;
+    const base = resolveExperimentConfig({
+      pretrain: vb ? { batchSize: vb } : {},
+      finetune: vb ? { batchSize: vb } : {},
+    });
+    const batchOf = (phase: Phase) =>
+      phase === "finetuning"
+        ? Math.min(base.finetune.batchSize, 150)
+        : base.pretrain.batchSize;
+
+    let torch: TorchResult | null = null;
+    if (python) {
+      const L = makeLayout(set.internal, base.model);
+      o.log(`models: PyTorch steps, ${mode} (${python})`);
+      torch = await runTorch(python, {
+        mode,
+        nImage: L.nImage,
+        imageDim: L.imageDim,
+        patchesPerScan: L.patchesPerScan,
+        ehrGroups: L.ehrGroups,
+        groupSize: L.groupSize,
+        maxEhr: L.maxEhr,
+        model: base.model,
+        pretrain: { ...base.pretrain },
+        finetune: { ...base.finetune, batchSize: batchOf("finetuning") },
+        reps: o.quick ? 5 : 20,
+        warmup: 2,
+      });
+      if (torch.tokens !== L.nTokens) {
+        throw new Error(
+          `torch_steps.py built ${torch.tokens} tokens, models/ ${L.nTokens}`,
+        );
+      }
+    }
+
     for (const backend of backends) {
       await initBackend(backend);
       // Volume mode on slow backends: fewer steps, or the bench takes minutes.
       const slow = backend !== "wasm" && mode === "volume";
       const [k1, k2] = slow ? [1, 2] : o.quick ? [2, 4] : [3, 9];
-      // Volume mode has ~200 tokens per patient: a smaller batch keeps the
-      // bench to minutes; samples/s is still per patient.
-      const vb = mode === "volume" ? 32 : undefined;
-      const base = resolveExperimentConfig({
-        pretrain: vb ? { batchSize: vb } : {},
-        finetune: vb ? { batchSize: vb } : {},
-      });
       const cfg = (steps: number): ExperimentConfig => ({
         model: base.model,
         pretrain: { ...base.pretrain, steps, readEvery: steps },
         finetune: { ...base.finetune, steps, readEvery: steps, patience: 1000 },
       });
-      for (const phase of ["jepa pretraining", "finetuning"] as const) {
-        const batch = phase === "finetuning"
-          ? Math.min(base.finetune.batchSize, 150)
-          : base.pretrain.batchSize;
+      for (const phase of PHASES) {
+        const batch = batchOf(phase);
         o.log(`models: ${phase}, ${mode}, ${backend}`);
         const s = await stepSeconds(
           async (steps) => {
             if (phase === "finetuning") {
               await finetune(set, "multimodal", null, cfg(steps), 1);
             } else {
-              (await pretrain(set, "jepa", cfg(steps), 1))?.dispose();
+              const method = phase === "jepa pretraining"
+                ? "jepa"
+                : "contrastive";
+              (await pretrain(set, method, cfg(steps), 1))?.dispose();
             }
           },
           k1,
           k2,
         );
+        const ms = s * 1000;
+        const mem = Deno.memoryUsage();
         const name = `models: ${phase} step, ${mode}, ${backend}`;
-        const value = batch / s;
-        const key = `${phase}/${mode}`;
-        if (backend === "wasm") baseline[key] = value;
+        let baseline: BenchLine["baseline"];
+        let torchNote = "";
+        if (torch) {
+          // The faster of all cores and one thread: see torch_steps.py.
+          const [threads, tms] = Object.entries(torch.msPerStep)
+            .map(([t, v]) => [t, v[phase]] as const)
+            .sort((a, b) => a[1] - b[1])[0];
+          baseline = {
+            name: `pytorch ${torch.torch}`,
+            value: Number(tms.toFixed(2)),
+            ratio: Number((ms / tms).toFixed(2)),
+          };
+          torchNote = `; PyTorch ${
+            Object.entries(torch.msPerStep)
+              .map(([t, v]) => `${v[phase].toFixed(1)} ms on ${t} thread(s)`)
+              .join(", ")
+          } (baseline: ${threads}), peak RSS ${torch.maxRssMiB.toFixed(0)} MiB`;
+        }
+        const jepaTarget = phase === "jepa pretraining" &&
+          mode === "features" && backend === "wasm" && baseline;
         o.log(
-          `${name}: ${value.toFixed(1)} samples/s, ${
-            (s * 1000).toFixed(1)
-          } ms/step`,
+          `${name}: ${ms.toFixed(1)} ms/step, ${
+            (batch / s).toFixed(0)
+          } samples/s${baseline ? `, x${baseline.ratio} PyTorch` : ""}`,
         );
         lines.push({
           name,
-          value: Number(value.toFixed(1)),
-          unit: "samples/s",
-          note: `${
-            (s * 1000).toFixed(1)
-          } ms/step, batch ${batch}, tensors ${tf.memory().numTensors}`,
-          ...(backend !== "wasm" && baseline[key]
-            ? {
-              baseline: {
-                name: `models: ${phase} step, ${mode}, wasm`,
-                value: Number(baseline[key].toFixed(1)),
-                ratio: Number((value / baseline[key]).toFixed(3)),
-              },
-            }
+          value: Number(ms.toFixed(2)),
+          unit: "ms/step",
+          ...(baseline ? { baseline } : {}),
+          ...(jepaTarget
+            ? { target: "<= 2x PyTorch", met: baseline!.ratio <= 2 }
             : {}),
+          note: `${
+            (batch / s).toFixed(0)
+          } samples/s, batch ${batch}; Deno peak RSS so far ${
+            peakRssMiB().toFixed(0)
+          } MiB, V8 heap ${
+            (mem.heapUsed / 2 ** 20).toFixed(0)
+          } MiB, tfjs tensors left after the runs ${tf.memory().numTensors}${torchNote}`,
         });
       }
     }
@@ -124,6 +271,10 @@ if (import.meta.main) {
     log: (m) => console.error(m),
   });
   for (const l of lines) {
-    console.log(`${l.name}: ${l.value} ${l.unit} (${l.note})`);
+    console.log(
+      `${l.name}: ${l.value} ${l.unit}${
+        l.baseline ? ` (x${l.baseline.ratio} ${l.baseline.name})` : ""
+      } (${l.note})`,
+    );
   }
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { writeAtomic } from "../core/results.ts";
 import { versions } from "../core/provenance.ts";
@@ -28,9 +28,20 @@ export const BENCHES: Bench[] = [
     run: async (o) => (await import("./sim_bench.ts")).run(o),
   },
   {
+    name: "real",
+    description: "real-data preprocessing rate (decode + resample + crop)",
+    run: async (o) => (await import("./real_bench.ts")).run(o),
+  },
+  {
     name: "models",
-    description: "JEPA pretraining and finetune step throughput per backend",
+    description:
+      "JEPA, contrastive and finetune step time per backend, against PyTorch in the same run",
     run: async (o) => (await import("./models_bench.ts")).run(o),
+  },
+  {
+    name: "study",
+    description: "wall time of `sim` (default and quick, 1 vs all workers)",
+    run: async (o) => (await import("./study_bench.ts")).run(o),
   },
 ];
 
@@ -88,6 +99,9 @@ export async function runBenches(
   );
   const log = opts.quiet ? () => {} : (m: string) => console.error(m);
   const lines: BenchLine[] = [];
+  // Other processes skew every figure on a small machine: record how busy it was.
+  const load = (): string => loadavg().map((v) => v.toFixed(2)).join(", ");
+  const loadBefore = load();
   for (const b of chosen) {
     log(`bench ${b.name}: ${b.description}`);
     lines.push(...await b.run({ quick: opts.quick, log }));
@@ -103,7 +117,7 @@ export async function runBenches(
       new Date().toISOString().slice(0, 10)
     } on ${cpus().length} x ${cpu}, Deno ${v.deno}, tfjs ${v.tfjs}${
       opts.quick ? " (quick sizes)" : ""
-    }. Regenerate with \`npx -y deno@2.9.6 task bench\`. Ratios compare with a baseline measured in the same run; absolute times vary 30-100% between runs on shared 2-core machines.`,
+    }. Regenerate with \`npx -y deno@2.9.6 task bench\`. Ratios compare with a baseline measured in the same run; absolute times vary 30-100% between runs on shared 2-core machines. Load average (1, 5, 15 min) ${loadBefore} at the start, ${load()} at the end.`,
     "",
     table,
     "",

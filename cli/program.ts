@@ -43,7 +43,12 @@ export interface Actions {
   /** `train`: one experiment on a cohort config or a scenario. */
   train(
     g: GlobalOptions,
-    o: { config?: string; scenario?: string; methods?: string[] },
+    o: {
+      config?: string;
+      scenario?: string;
+      methods?: string[];
+      skipBad: boolean;
+    },
   ): Promise<void>;
   /** `report`: render results files. */
   report(g: GlobalOptions, files: string[]): Promise<number>;
@@ -177,12 +182,18 @@ Examples:
       "a synthetic scenario: preset name or YAML file",
     )
     .option("--methods <list>", "comma-separated methods (default: all)", list)
+    .option(
+      "--skip-bad",
+      "real cohorts: skip unreadable or invalid records instead of stopping; the skipped records are printed and saved to skipped.csv",
+      false,
+    )
     .addHelpText(
       "after",
       `
 Examples:
   npx -y deno@2.9.6 task train --scenario paper --methods imaging-only,jepa
-  npx -y deno@2.9.6 task train --config cohort.yaml --out out/nlst`,
+  npx -y deno@2.9.6 task train --config cohort.yaml --out out/nlst
+  npx -y deno@2.9.6 task train --config cohort.yaml --skip-bad --methods imaging-only,jepa`,
     )
     .action(async (o) => {
       if (!o.config && !o.scenario) {
@@ -216,7 +227,7 @@ Examples:
     .option("--quick", "small sizes, for smoke tests", false)
     .option(
       "--only <list>",
-      "comma-separated bench names (sim, models, study)",
+      "comma-separated bench names (sim, real, models, study)",
       list,
     )
     .addHelpText(

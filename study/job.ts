@@ -25,6 +25,8 @@ import {
 } from "../models/mod.ts";
 import { aucMannWhitney, brier, StatsError } from "../reports/mod.ts";
 import { generateCohorts, resolveScenario, type Scenario } from "../sim/mod.ts";
+import { buildCohortSet } from "../real/build.ts";
+import { loadCohortConfig } from "../real/config.ts";
 
 /** One results row a variant produces. */
 export interface RowSpec {
@@ -53,8 +55,13 @@ export interface Job {
   index: number;
   /** Scenario preset or file name, for the results rows. */
   scenarioName: string;
-  /** The resolved scenario (plain data). */
+  /** The resolved scenario (plain data); ignored when `cohortConfig` is set. */
   scenario: Scenario;
+  /**
+   * A real cohort config (real/) to train on instead of a scenario; the
+   * set is rebuilt from the ROI cache the main thread filled.
+   */
+  cohortConfig?: { path: string; skipBad: boolean; fold?: number };
   /** Method to train. */
   method: string;
   /** Run seed. */
@@ -121,8 +128,17 @@ export async function runJob(
 ): Promise<ResultRow[]> {
   const started = new Date();
   const t0 = performance.now();
-  const scenario = resolveScenario(job.scenario, `job ${job.index}`);
-  const set = generateCohorts(scenario, job.seed);
+  const real = job.cohortConfig;
+  const scenario = real
+    ? null
+    : resolveScenario(job.scenario, `job ${job.index}`);
+  const set = real
+    ? (await buildCohortSet(await loadCohortConfig(real.path), {
+      skipBad: real.skipBad,
+      seed: job.seed,
+      ...(real.fold !== undefined ? { fold: real.fold } : {}),
+    })).set
+    : generateCohorts(scenario!, job.seed);
   const method = job.method as Method;
   const base = resolveExperimentConfig(job.experiment, "study experiment");
   const pre = await pretrain(set, method, base, job.seed);
@@ -174,7 +190,9 @@ export async function runJob(
           startedAt: started.toISOString(),
           wallSeconds: wall,
           config: {
-            scenario: scenario as unknown as Record<string, unknown>,
+            ...(real
+              ? { cohortConfig: real }
+              : { scenario: scenario as unknown as Record<string, unknown> }),
             experiment: cfg as unknown as Record<string, unknown>,
           },
           metrics,

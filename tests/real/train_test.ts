@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { readResults } from "../../core/results.ts";
+import { runTrainOnConfig } from "../../real/mod.ts";
+import { exportTinyCohort, writeConfig } from "./fixtures.ts";
+
+const dir = await Deno.makeTempDir({ prefix: "real_train_" });
+globalThis.addEventListener(
+  "unload",
+  () => Deno.removeSync(dir, { recursive: true }),
+);
+exportTinyCohort(dir);
+// One bad row, so --skip-bad has something to list.
+const manifest = Deno.readTextFileSync(join(dir, "manifest.csv")).trimEnd();
+Deno.writeTextFileSync(
+  join(dir, "manifest.csv"),
+  `${manifest}\nghost,ghost-s0,2020-01-01,images/none.nii.gz,1,internal,train,,,,\n`,
+);
+const cfgPath = writeConfig(
+  dir,
+  `preprocess: { roiSize: 16, spacingMm: 1, huWindow: [-1000, 400] }
+methods: [imaging-only, jepa]
+experiment:
+  model: { width: 16, depth: 1, heads: 2, predictorWidth: 16, patchSize: 8 }
+  pretrain: { steps: 3, batchSize: 8, readEvery: 1 }
+  finetune: { steps: 4, batchSize: 8, readEvery: 2 }`,
+);
+
+Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + external -> report", async () => {
+  const out = join(dir, "run");
+  const lines: string[] = [];
+  await runTrainOnConfig({
+    configPath: cfgPath,
+    seed: 1,
+    backend: "cpu",
+    outDir: out,
+    workers: 1,
+    quiet: true,
+    skipBad: true,
+    print: (l) => lines.push(l),
+  });
+  const { rows, problems } = readResults([join(out, "results.jsonl")]);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(rows.map((r) => r.method), ["imaging-only", "jepa"]);
+  for (const r of rows) {
+    assert.equal(r.study, "train");
+    assert.equal(r.scenario, "cohort.yaml");
+    assert.deepEqual(Object.keys(r.metrics).sort(), ["external", "internal"]);
+    // The tiny cohort: 8 external patients, and the internal test split.
+    assert.equal(r.metrics.external.n, 8);
+    assert.ok(r.metrics.internal.n >= 3, `internal n ${r.metrics.internal.n}`);
+    assert.ok(r.predictions.internal.scores.every((s) => s > 0 && s < 1));
+  }
+  const jepa = rows[1].extra as { steps: { pretrain: number } };
+  assert.ok(jepa.steps.pretrain > 0, JSON.stringify(rows[1].extra?.steps));
+  assert.ok(existsSync(join(out, "report.md")));
+  const skipped = Deno.readTextFileSync(join(out, "skipped.csv"));
+  assert.match(skipped, /manifest\.csv,\d+,ghost,path,missing file/);
+  assert.ok(lines.some((l) => l.startsWith("report:")));
+});
+
+Deno.test("k-fold on 2 workers: one row per fold, each fold's test patients disjoint", async () => {
+  const yaml = writeConfig(
+    dir,
+    `preprocess: { roiSize: 16, spacingMm: 1 }
+splits: { kfold: 2 }
+methods: [imaging-only]
+experiment:
+  model: { width: 16, depth: 1, heads: 2, predictorWidth: 16, patchSize: 8 }
+  finetune: { steps: 4, batchSize: 8, readEvery: 2 }`,
+    "kfold.yaml",
+  );
+  const out = join(dir, "kfold");
+  await runTrainOnConfig({
+    configPath: yaml,
+    seed: 2,
+    backend: "cpu",
+    outDir: out,
+    workers: 2,
+    quiet: true,
+    skipBad: true,
+    print: () => {},
+  });
+  const { rows } = readResults([join(out, "results.jsonl")]);
+  assert.deepEqual(rows.map((r) => r.study), ["train/fold-0", "train/fold-1"]);
+  const ids = rows.map((r) => new Set(r.predictions.internal.ids));
+  assert.ok(ids[0].size > 0 && ids[1].size > 0);
+  assert.ok([...ids[0]].every((id) => !ids[1].has(id)));
+});
