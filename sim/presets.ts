@@ -7,6 +7,28 @@
 import { UserError } from "../core/errors.ts";
 import { resolveScenario, type Scenario } from "./scenario.ts";
 
+const PAPER = {
+  name: "paper",
+  crossModalCorrelation: 0.3,
+  label: {
+    mechanism: "custom",
+    weights: { shared: 0.3, image: 0.55, ehr: 0.45 },
+    strength: 3.5,
+    prevalence: 0.3,
+  },
+  ehr: { codingHabit: 0.9, habitDims: 16 },
+  internal: { pretrain: 3000, train: 300, val: 200, test: 600 },
+  externals: [{
+    name: "external",
+    size: 600,
+    shift: {
+      concept: 1,
+      acquisition: { noiseHu: 35, blur: 1.2, offsetHu: 15 },
+      covariate: { mean: 0.2, scale: 1 },
+    },
+  }],
+};
+
 /**
  * The presets as partial scenarios (what a YAML file would hold), by name.
  * Resolve one with {@link preset}.
@@ -32,50 +54,15 @@ export const PRESETS: Readonly<Record<string, unknown>> = {
   // on that shortcut. The external site has no habit (concept = 1) and a
   // noisier, blurrier scanner, so models that used the shortcut lose more
   // than the imaging-only model does. Tuned on seed 1 (see README).
-  paper: {
-    name: "paper",
-    crossModalCorrelation: 0.3,
-    label: {
-      mechanism: "custom",
-      weights: { shared: 0.3, image: 0.55, ehr: 0.45 },
-      strength: 3.5,
-      prevalence: 0.3,
-    },
-    ehr: { codingHabit: 0.9, habitDims: 16 },
-    internal: { pretrain: 3000, train: 300, val: 200, test: 600 },
-    externals: [{
-      name: "external",
-      size: 600,
-      shift: {
-        concept: 1,
-        acquisition: { noiseHu: 35, blur: 1.2, offsetHu: 15 },
-        covariate: { mean: 0.2, scale: 1 },
-      },
-    }],
-  },
+  paper: PAPER,
   // The paper analog on 32^3 volumes through the 3D patch encoder, with
   // smaller cohorts because each scan is 64 tokens instead of one.
   "paper-volume": {
+    ...PAPER,
     name: "paper-volume",
-    crossModalCorrelation: 0.3,
-    label: {
-      mechanism: "custom",
-      weights: { shared: 0.3, image: 0.55, ehr: 0.45 },
-      strength: 3.5,
-      prevalence: 0.3,
-    },
     imaging: { level: "volume", volumeSize: 32 },
-    ehr: { codingHabit: 0.9, habitDims: 16 },
     internal: { pretrain: 600, train: 300, val: 100, test: 300 },
-    externals: [{
-      name: "external",
-      size: 300,
-      shift: {
-        concept: 1,
-        acquisition: { noiseHu: 35, blur: 1.2, offsetHu: 15 },
-        covariate: { mean: 0.2, scale: 1 },
-      },
-    }],
+    externals: [{ ...PAPER.externals[0], size: 300 }],
   },
   "missing-ehr": {
     name: "missing-ehr",
