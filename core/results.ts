@@ -86,7 +86,6 @@ export interface ResultRow {
  * ```
  */
 export function appendResults(path: string, rows: ResultRow[]): void {
-  const dir = dirname(path);
   let old = "";
   if (existsSync(path)) {
     old = readFileSync(path, "utf8");
@@ -94,7 +93,6 @@ export function appendResults(path: string, rows: ResultRow[]): void {
   }
   const text = old + rows.map((r) => JSON.stringify(r) + "\n").join("");
   writeAtomic(path, text);
-  void dir;
 }
 
 /**
