@@ -13,6 +13,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { registerKernels } from "../kernels/mod.ts";
 import { UserError } from "./errors.ts";
 
 /** The backends mmjepa can run on. */
@@ -72,10 +73,12 @@ async function trySet(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
     wasmPathsSet = true;
   }
   try {
-    return await tf.setBackend(name) && tf.getBackend() === name;
+    if (!await tf.setBackend(name) || tf.getBackend() !== name) return false;
   } catch {
     return false;
   }
+  registerKernels(name);
+  return true;
 }
 
 /**

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { EHR, type HostBatch, IMAGE, type Layout } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { denseSpecs, type Params, type ParamSpec } from "./params.ts";
-import { matMul2d } from "./transformer.ts";
+import { linear } from "./transformer.ts";
 
 /** A batch as tensors. */
 export interface Inputs {
@@ -177,15 +177,19 @@ export function tokenize(
   c: TokenizerConstants,
 ): { content: tf.Tensor; pos: tf.Tensor } {
   const n = x.n;
-  const img = matMul2d(
+  const img = linear(
     x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
     p["enc/image/w"] as tf.Tensor2D,
-  ).add(p["enc/image/b"]).reshape([n, L.nImage, width]);
+    p["enc/image/b"],
+  ).reshape([n, L.nImage, width]);
   const ehrW = p["enc/ehr/w"].mul(c.ehrMask) as tf.Tensor2D;
-  const ehr = matMul2d(x.ehr as tf.Tensor2D, ehrW).add(p["enc/ehr/b"])
+  const ehr = linear(x.ehr as tf.Tensor2D, ehrW, p["enc/ehr/b"])
     .reshape([n, L.nEhr, width]);
-  const demo = matMul2d(x.demo as tf.Tensor2D, p["enc/demo/w"] as tf.Tensor2D)
-    .add(p["enc/demo/b"]).reshape([n, 1, width]);
+  const demo = linear(
+    x.demo as tf.Tensor2D,
+    p["enc/demo/w"] as tf.Tensor2D,
+    p["enc/demo/b"],
+  ).reshape([n, 1, width]);
   const keep = x.present.expandDims(2);
   const content = tf.concat([img, ehr, demo], 1).mul(keep);
   let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D)

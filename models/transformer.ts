@@ -7,6 +7,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  DENSE,
+  DENSE_GRAD,
+  hasKernel,
+  NORM_EPS,
+  NORMALIZE,
+  NORMALIZE_GRAD,
+} from "../kernels/mod.ts";
+import {
   denseSpecs,
   normSpecs,
   type Params,
@@ -86,20 +94,28 @@ export function layerNorm(
 }
 
 // (x - mean) / sqrt(var + eps) over the last axis, with the closed-form
-// gradient inv * (dy - mean(dy) - y * mean(dy * y)): 5 ops instead of the
-// ~20 that differentiating mean, variance and rsqrt op by op records.
+// gradient inv * (dy - mean(dy) - y * mean(dy * y)): one fused kernel each
+// way where the backend has one (kernels/), else 5 ops instead of the ~20
+// that differentiating mean, variance and rsqrt op by op records.
 const normalize = tf.customGrad(
   // deno-lint-ignore no-explicit-any
   ((x: tf.Tensor, save: tf.GradSaveFunc): any => {
-    const xc = x.sub(x.mean(-1, true));
-    const inv = xc.square().mean(-1, true).add(1e-5).rsqrt();
-    const y = xc.mul(inv);
+    let y: tf.Tensor, inv: tf.Tensor;
+    if (hasKernel(NORMALIZE)) {
+      [y, inv] = tf.engine().runKernel(NORMALIZE, { x }) as tf.Tensor[];
+    } else {
+      const xc = x.sub(x.mean(-1, true));
+      inv = xc.square().mean(-1, true).add(NORM_EPS).rsqrt();
+      y = xc.mul(inv);
+    }
     save([y, inv]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, [sy, sinv]: tf.Tensor[]) =>
-        dy.sub(dy.mean(-1, true)).sub(sy.mul(dy.mul(sy).mean(-1, true)))
-          .mul(sinv),
+        hasKernel(NORMALIZE_GRAD)
+          ? tf.engine().runKernel(NORMALIZE_GRAD, { dy, y: sy, inv: sinv })
+          : dy.sub(dy.mean(-1, true)).sub(sy.mul(dy.mul(sy).mean(-1, true)))
+            .mul(sinv),
     };
     // deno-lint-ignore no-explicit-any
   }) as any,
@@ -123,9 +139,71 @@ const plainGradMatMul = tf.customGrad(
   }) as any,
 ) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 
+// One fused kernel each way where the backend has them (kernels/): the
+// product, the bias and all three gradients without transposes.
+const fusedDense = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  ((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc): any => {
+    save([x, w]);
+    return {
+      value: tf.engine().runKernel(DENSE, { x, w }),
+      gradFunc: (dy: tf.Tensor2D, [sx, sw]: tf.Tensor2D[]) =>
+        tf.engine().runKernel(DENSE_GRAD, { dy, x: sx, w: sw }, {
+          bias: false,
+        }),
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+const fusedDenseBias = tf.customGrad(
+  ((
+    x: tf.Tensor2D,
+    w: tf.Tensor2D,
+    b: tf.Tensor1D,
+    save: tf.GradSaveFunc,
+    // deno-lint-ignore no-explicit-any
+  ): any => {
+    save([x, w]);
+    return {
+      value: tf.engine().runKernel(DENSE, { x, w, b }),
+      gradFunc: (dy: tf.Tensor2D, [sx, sw]: tf.Tensor2D[]) =>
+        tf.engine().runKernel(DENSE_GRAD, { dy, x: sx, w: sw }, {
+          bias: true,
+        }),
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
 /**
- * a [m, k] @ b [k, n]; on the wasm backend its gradient uses only
- * untransposed products (same values, several times faster there).
+ * x [m, k] @ w [k, n] (+ b [n]): the fused dense kernels where the backend
+ * has them; on plain wasm a product whose gradient avoids transposed
+ * products; tf.matMul elsewhere. Same values on every path.
+ *
+ * @example
+ * ```ts
+ * const y = linear(x, params["enc/image/w"] as tf.Tensor2D, null);
+ * ```
+ */
+export function linear(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor | null,
+): tf.Tensor2D {
+  if (hasKernel(DENSE) && hasKernel(DENSE_GRAD)) {
+    return b
+      ? fusedDenseBias(x, w, b.reshape([-1]) as tf.Tensor1D)
+      : fusedDense(x, w);
+  }
+  const y: tf.Tensor2D = tf.getBackend() === "wasm"
+    ? plainGradMatMul(x, w)
+    : tf.matMul(x, w);
+  return b ? y.add(b) : y;
+}
+
+/**
+ * a [m, k] @ b [k, n]; see {@link linear}.
  *
  * @example
  * ```ts
@@ -133,7 +211,7 @@ const plainGradMatMul = tf.customGrad(
  * ```
  */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return tf.getBackend() === "wasm" ? plainGradMatMul(a, b) : tf.matMul(a, b);
+  return linear(a, b, null);
 }
 
 /**
@@ -147,12 +225,12 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
   const w = p[`${name}/w`];
   const lead = x.shape.slice(0, -1) as number[];
-  const y = matMul2d(
+  const y = linear(
     x.reshape([-1, w.shape[0]]) as tf.Tensor2D,
     w as tf.Tensor2D,
+    p[`${name}/b`] ?? null,
   );
-  const b = p[`${name}/b`];
-  return (b ? y.add(b) : y).reshape([...lead, w.shape[1] as number]);
+  return y.reshape([...lead, w.shape[1] as number]);
 }
 
 /**

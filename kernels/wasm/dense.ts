@@ -1,0 +1,116 @@
+/**
+ * The fused dense-layer kernels (kernels/names.ts) for the wasm backend.
+ * Forward is one SIMD product with the bias folded into the accumulators;
+ * the gradient computes dx, dw and db in one kernel call, reading x
+ * transposed through strides, where tf ops record two transposes, two
+ * products and a reduction (which tfjs-wasm also runs via a transpose).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import {
+  addr,
+  type KernelArgs,
+  matMulInto,
+  simdOf,
+  type WasmBackendLike,
+} from "./heap.ts";
+
+/**
+ * Forward kernel: `{ x, w, b? }` -> y.
+ *
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: DENSE, backendName: "wasm", kernelFunc: denseWasm });
+ * ```
+ */
+export function denseWasm(args: KernelArgs): tf.TensorInfo {
+  const { x, w, b } = args.inputs;
+  const be = args.backend as WasmBackendLike;
+  const [r, nIn] = x.shape, nOut = w.shape[1];
+  const y = be.makeOutput([r, nOut], "float32");
+  if (r === 0 || nOut === 0) return y;
+  matMulInto(
+    be,
+    { at: addr(be, x), row: 4 * nIn, col: 4 },
+    { at: addr(be, w), row: 4 * nOut, col: 4 },
+    addr(be, y),
+    r,
+    nIn,
+    nOut,
+    b ? addr(be, b) : 0,
+  );
+  return y;
+}
+
+/**
+ * Gradient kernel: `{ dy, x, w }`, attrs `{ bias }` -> `[dx, dw, db?]`.
+ *
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: DENSE_GRAD, backendName: "wasm", kernelFunc: denseGradWasm });
+ * ```
+ */
+export function denseGradWasm(args: KernelArgs): tf.TensorInfo[] {
+  const { dy, x, w } = args.inputs;
+  const be = args.backend as WasmBackendLike;
+  const bias = Boolean(args.attrs?.bias);
+  const [r, nIn] = x.shape, nOut = w.shape[1];
+  const dx = be.makeOutput([r, nIn], "float32");
+  const dw = be.makeOutput([nIn, nOut], "float32");
+  const db = bias ? be.makeOutput([nOut], "float32") : null;
+  if (r === 0 || nIn === 0 || nOut === 0) {
+    for (const t of [dx, dw, db]) if (t) be.typedArrayFromHeap(t).fill(0);
+    return db ? [dx, dw, db] : [dx, dw];
+  }
+  const pdy = addr(be, dy), px = addr(be, x), pw = addr(be, w);
+  // dx = dy @ w^T: dot products along out, contiguous in both.
+  if (nOut % 4 === 0) {
+    const four = nIn % 4 === 0;
+    simdOf(be).dots[four ? "dots4" : "dots1"](
+      pdy,
+      pw,
+      addr(be, dx),
+      1,
+      r,
+      four ? nIn / 4 : nIn,
+      nOut / 4,
+      0,
+      4 * nOut,
+      0,
+      4 * nOut,
+    );
+  } else {
+    matMulInto(
+      be,
+      { at: pdy, row: 4 * nOut, col: 4 },
+      { at: pw, row: 4, col: 4 * nOut },
+      addr(be, dx),
+      r,
+      nOut,
+      nIn,
+    );
+  }
+  // dw = x^T @ dy, x read transposed through its strides.
+  matMulInto(
+    be,
+    { at: px, row: 4, col: 4 * nIn },
+    { at: pdy, row: 4 * nOut, col: 4 },
+    addr(be, dw),
+    nIn,
+    r,
+    nOut,
+  );
+  if (db) {
+    if (nOut % 4 === 0) {
+      simdOf(be).colsum(pdy, addr(be, db), r, nOut / 4);
+    } else {
+      const g = be.typedArrayFromHeap(dy), out = be.typedArrayFromHeap(db);
+      out.fill(0);
+      for (let i = 0; i < r; i++) {
+        for (let j = 0; j < nOut; j++) out[j] += g[i * nOut + j];
+      }
+    }
+  }
+  return db ? [dx, dw, db] : [dx, dw];
+}

@@ -1,0 +1,150 @@
+/**
+ * Access to the tfjs-wasm heap for mmjepa's kernels: tensor addresses, the
+ * compiled SIMD loops, and strided matrix products that pick the widest
+ * SIMD loop a shape allows (scalar code otherwise).
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { NORM_EPS } from "../names.ts";
+import { compileSimdKernels, type SimdKernels } from "./simd.ts";
+
+/** What a tfjs kernelFunc receives. */
+export interface KernelArgs {
+  /** Named inputs. */
+  inputs: Record<string, tf.TensorInfo>;
+  /** The backend object. */
+  backend: unknown;
+  /** Attributes. */
+  attrs?: Record<string, unknown>;
+}
+
+/** The parts of tfjs-backend-wasm's backend object the kernels use. */
+export interface WasmBackendLike {
+  /** The Emscripten module; its exported memory is the heap. */
+  wasm: { asm: { memory: WebAssembly.Memory } };
+  /** Where each tensor lives. */
+  dataIdMap: { get(id: object): { memoryOffset: number } };
+  /** Allocates an output tensor. */
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  /** A view of a tensor's bytes (invalidated when the heap grows). */
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  /** Frees a tensor's memory. */
+  disposeData(id: object): boolean;
+}
+
+// Row x column-quad blocks, fastest first (measured on [1536, 32] @ [32, 96]
+// and the other products of a JEPA step): 2x4 and 4x2 were up to twice
+// 1x1's speed and at or above tfjs-wasm's XNNPACK path.
+const BLOCKS: [number, number][] = [
+  [2, 4],
+  [4, 2],
+  [2, 2],
+  [4, 1],
+  [1, 4],
+  [2, 1],
+  [1, 2],
+  [1, 1],
+];
+
+const compiled = new WeakMap<object, SimdKernels>();
+
+/**
+ * The SIMD kernels compiled against this backend's heap (compiled once).
+ *
+ * @example
+ * ```ts
+ * simdOf(backend).colsum(addr(backend, x), addr(backend, out), rows, cols / 4);
+ * ```
+ */
+export function simdOf(backend: WasmBackendLike): SimdKernels {
+  let k = compiled.get(backend);
+  if (!k) {
+    k = compileSimdKernels(backend.wasm.asm.memory, NORM_EPS);
+    compiled.set(backend, k);
+  }
+  return k;
+}
+
+/**
+ * Byte address of a tensor on the heap.
+ *
+ * @example
+ * ```ts
+ * const p = addr(backend, x);
+ * ```
+ */
+export function addr(backend: WasmBackendLike, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).memoryOffset;
+}
+
+/** A strided matrix operand: element [i, j] sits at `at + i * row + j * col` bytes. */
+export interface Strided {
+  /** Byte address of element [0, 0]. */
+  at: number;
+  /** Bytes between rows. */
+  row: number;
+  /** Bytes between columns. */
+  col: number;
+}
+
+/**
+ * C [m, n] (row-major, contiguous) = A [m, k] @ B [k, n] (+ bias [n]), for
+ * `batch` consecutive problems `aBatch` / `bBatch` bytes apart. Uses the
+ * widest SIMD loop whose blocks divide m and n when B's columns are
+ * contiguous, scalar code otherwise.
+ *
+ * @example
+ * ```ts
+ * matMulInto(be, { at: px, row: 4 * kDim, col: 4 }, { at: pw, row: 4 * n, col: 4 }, pout, m, kDim, n);
+ * ```
+ */
+export function matMulInto(
+  backend: WasmBackendLike,
+  a: Strided,
+  b: Strided,
+  c: number,
+  m: number,
+  k: number,
+  n: number,
+  bias = 0,
+  batch = 1,
+  aBatch = 0,
+  bBatch = 0,
+): void {
+  if (b.col === 4 && n % 4 === 0) {
+    const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && n % (4 * v) === 0)!;
+    simdOf(backend).rows[`rows${bias ? "Bias" : ""}${r}x${v}`](
+      a.at,
+      b.at,
+      bias,
+      c,
+      batch,
+      m / r,
+      k,
+      n / (4 * v),
+      aBatch,
+      a.row,
+      a.col,
+      bBatch,
+      b.row,
+      4 * n,
+    );
+    return;
+  }
+  const heap = new Float32Array(backend.wasm.asm.memory.buffer);
+  for (let t = 0; t < batch; t++) {
+    const ab = (a.at + t * aBatch) >> 2, bb = (b.at + t * bBatch) >> 2;
+    const cb = (c >> 2) + t * m * n;
+    const [ar, ac, br, bc] = [a.row >> 2, a.col >> 2, b.row >> 2, b.col >> 2];
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = bias ? heap[(bias >> 2) + j] : 0;
+        for (let q = 0; q < k; q++) {
+          s += heap[ab + i * ar + q * ac] * heap[bb + q * br + j * bc];
+        }
+        heap[cb + i * n + j] = s;
+      }
+    }
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * mmjepa's kernels for tfjs-backend-wasm: SIMD batched matrix products
+ * (attention) and the fused normalization.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { DENSE, DENSE_GRAD, NORMALIZE, NORMALIZE_GRAD } from "../names.ts";
+import { denseGradWasm, denseWasm } from "./dense.ts";
+import { simdBatchMatMul } from "./batch_mat_mul.ts";
+import type { KernelArgs } from "./heap.ts";
+import { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+
+export { simdBatchMatMul } from "./batch_mat_mul.ts";
+export { denseGradWasm, denseWasm } from "./dense.ts";
+export {
+  addr,
+  type KernelArgs,
+  matMulInto,
+  simdOf,
+  type Strided,
+  type WasmBackendLike,
+} from "./heap.ts";
+export { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+export { compileSimdKernels, type SimdKernels } from "./simd.ts";
+
+/**
+ * Replaces wasm's BatchMatMul with one that sends batched products to the
+ * SIMD kernels (the rest to the stock kernel) and registers the fused
+ * normalization. Call once; kernels/mod.ts does.
+ *
+ * @example
+ * ```ts
+ * registerWasmKernels();
+ * ```
+ */
+export function registerWasmKernels(): void {
+  const stock = tf.getKernel("BatchMatMul", "wasm");
+  if (stock) {
+    tf.unregisterKernel("BatchMatMul", "wasm");
+    tf.registerKernel({
+      ...stock,
+      kernelFunc: (args) =>
+        simdBatchMatMul(args as unknown as KernelArgs) ??
+          (stock.kernelFunc(args) as tf.TensorInfo),
+    });
+  }
+  // The engine clones every tensor it saves for the backward pass; stock
+  // wasm copies the bytes, while the cpu backend shares them, as Reshape
+  // does on wasm. Tensors are immutable, so sharing is safe.
+  const identity = tf.getKernel("Identity", "wasm");
+  if (identity) {
+    tf.unregisterKernel("Identity", "wasm");
+    tf.registerKernel({
+      ...identity,
+      kernelFunc: ({ inputs, backend }) => {
+        const x = inputs.x as tf.TensorInfo;
+        if (x.dtype === "string") {
+          return identity.kernelFunc({ inputs, backend, attrs: {} });
+        }
+        (backend as { incRef(id: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+  }
+  for (
+    const [kernelName, fn] of [
+      [NORMALIZE, normalizeWasm],
+      [NORMALIZE_GRAD, normalizeGradWasm],
+      [DENSE, denseWasm],
+      [DENSE_GRAD, denseGradWasm],
+    ] as const
+  ) {
+    tf.registerKernel({
+      kernelName,
+      backendName: "wasm",
+      kernelFunc: fn as unknown as tf.KernelFunc,
+    });
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * The SIMD loops behind mmjepa's wasm kernels, emitted with assembler.ts
+ * and compiled once per tfjs-wasm heap. Every argument is a byte address
+ * into that heap or a byte stride, so kernels work on tensors in place.
+ *
+ * - `rows{R}x{V}` / `rowsBias{R}x{V}`: C = A @ B (+ bias), a block of R rows
+ *   by 4V columns per step, B and C row-major, A read through row and
+ *   column strides (so A may be transposed), with a leading batch.
+ * - `dots{V}`: C = A @ B^T as dot products along k (k contiguous in both).
+ * - `colsum`: out = sum over rows of x.
+ * - `normalize` / `normalizeGrad`: the fused norm of kernels/names.ts.
+ *
+ * The loops need the innermost sizes they vectorize over to be multiples
+ * of 4 (callers check, and fall back to stock kernels or scalar code).
+ *
+ * @module
+ */
+import { encodeModule, FunctionBuilder } from "./assembler.ts";
+
+/** C = A @ B (+ bias); see the module doc. */
+export type RowsFn = (
+  a: number,
+  b: number,
+  bias: number,
+  c: number,
+  batch: number,
+  rowBlocks: number,
+  k: number,
+  colBlocks: number,
+  aBatch: number,
+  aRow: number,
+  aCol: number,
+  bBatch: number,
+  bRow: number,
+  cRow: number,
+) => void;
+
+/** C = A @ B^T; see the module doc. */
+export type DotsFn = (
+  a: number,
+  b: number,
+  c: number,
+  batch: number,
+  m: number,
+  colBlocks: number,
+  kQuads: number,
+  aBatch: number,
+  aRow: number,
+  bBatch: number,
+  bRow: number,
+) => void;
+
+/** The compiled kernels. */
+export interface SimdKernels {
+  /** rows{R}x{V} and rowsBias{R}x{V} for R in 1, 2, 4 and V in 1, 2, 4. */
+  rows: Record<string, RowsFn>;
+  /** dots1 (one column at a time) and dots4 (four). */
+  dots: Record<string, DotsFn>;
+  /** out[quads * 4] = column sums of x [rows, quads * 4]. */
+  colsum: (x: number, out: number, rows: number, quads: number) => void;
+  /** y, inv = normalize(x) over rows of quads * 4 floats. */
+  normalize: (
+    x: number,
+    y: number,
+    inv: number,
+    rows: number,
+    quads: number,
+  ) => void;
+  /** dx = normalize gradient from dy, y, inv. */
+  normalizeGrad: (
+    dy: number,
+    y: number,
+    inv: number,
+    dx: number,
+    rows: number,
+    quads: number,
+  ) => void;
+}
+
+/** Row-block heights and column-block widths (in f32x4) that rows kernels exist for. */
+export const ROW_BLOCKS = [4, 2, 1] as const;
+/** See {@link ROW_BLOCKS}. */
+export const COL_BLOCKS = [4, 2, 1] as const;
+
+function rows(r: number, v: number, bias: boolean): FunctionBuilder {
+  const f = new FunctionBuilder(14);
+  const [a, b, pBias, c, batch, rowBlocks, k, colBlocks] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+  ];
+  const [aBatch, aRow, aCol, bBatch, bRow, cRow] = [8, 9, 10, 11, 12, 13];
+  const bi = f.local("i32"), ib = f.local("i32"), jb = f.local("i32");
+  const kk = f.local("i32"), paI = f.local("i32"), pbJ = f.local("i32");
+  const pc = f.local("i32"), pb = f.local("i32"), pbi = f.local("i32");
+  const p = f.local("i32");
+  const pa = Array.from({ length: r }, () => f.local("i32"));
+  const s = f.local("v128");
+  const bv = Array.from({ length: v }, () => f.local("v128"));
+  const acc = Array.from(
+    { length: r },
+    () => Array.from({ length: v }, () => f.local("v128")),
+  );
+  f.repeat(bi, batch, () => {
+    f.get(a).set(paI);
+    f.repeat(ib, rowBlocks, () => {
+      f.get(b).set(pbJ).get(c).set(pc).get(pBias).set(pbi);
+      f.repeat(jb, colBlocks, () => {
+        for (const row of acc) {
+          row.forEach((x, q) => {
+            if (bias) f.get(pbi).v128Load(16 * q).set(x);
+            else f.v128Zero().set(x);
+          });
+        }
+        f.get(paI).set(pa[0]);
+        for (let i = 1; i < r; i++) {
+          f.get(pa[i - 1]).get(aRow).i32Add().set(pa[i]);
+        }
+        f.get(pbJ).set(pb);
+        f.repeat(kk, k, () => {
+          bv.forEach((x, q) => f.get(pb).v128Load(16 * q).set(x));
+          acc.forEach((row, i) => {
+            f.get(pa[i]).f32Load().f32x4Splat().set(s);
+            row.forEach((x, q) => {
+              f.get(x).get(s).get(bv[q]).f32x4Mul().f32x4Add().set(x);
+            });
+          });
+          for (const x of pa) f.addTo(x, { local: aCol });
+          f.addTo(pb, { local: bRow });
+        });
+        f.get(pc).set(p);
+        acc.forEach((row, i) => {
+          row.forEach((x, q) => f.get(p).get(x).v128Store(16 * q));
+          if (i < r - 1) f.addTo(p, { local: cRow });
+        });
+        f.addTo(pc, 16 * v).addTo(pbJ, 16 * v);
+        if (bias) f.addTo(pbi, 16 * v);
+      });
+      for (let i = 0; i < r; i++) {
+        f.addTo(paI, { local: aRow }).addTo(c, { local: cRow });
+      }
+    });
+    f.addTo(a, { local: aBatch }).addTo(b, { local: bBatch });
+  });
+  return f;
+}
+
+function dots(v: number): FunctionBuilder {
+  const f = new FunctionBuilder(11);
+  const [a, b, c, batch, m, colBlocks, kQuads, aBatch, aRow, bBatch, bRow] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+  ];
+  const bi = f.local("i32"), i = f.local("i32"), j = f.local("i32");
+  const kk = f.local("i32"), pa = f.local("i32"), pbJ = f.local("i32");
+  const paI = f.local("i32");
+  const pb = Array.from({ length: v }, () => f.local("i32"));
+  const x = f.local("v128");
+  const acc = Array.from({ length: v }, () => f.local("v128"));
+  f.repeat(bi, batch, () => {
+    f.get(a).set(paI);
+    f.repeat(i, m, () => {
+      f.get(b).set(pbJ);
+      f.repeat(j, colBlocks, () => {
+        for (const r of acc) f.v128Zero().set(r);
+        f.get(paI).set(pa).get(pbJ).set(pb[0]);
+        for (let q = 1; q < v; q++) {
+          f.get(pb[q - 1]).get(bRow).i32Add().set(pb[q]);
+        }
+        f.repeat(kk, kQuads, () => {
+          f.get(pa).v128Load().set(x);
+          acc.forEach((r, q) => {
+            f.get(r).get(x).get(pb[q]).v128Load().f32x4Mul().f32x4Add()
+              .set(r);
+          });
+          f.addTo(pa, 16);
+          for (const y of pb) f.addTo(y, 16);
+        });
+        acc.forEach((r, q) => f.get(c).hsum(r).f32Store(4 * q));
+        f.addTo(c, 4 * v);
+        for (let q = 0; q < v; q++) f.addTo(pbJ, { local: bRow });
+      });
+      f.addTo(paI, { local: aRow });
+    });
+    f.addTo(a, { local: aBatch }).addTo(b, { local: bBatch });
+  });
+  return f;
+}
+
+function colsum(): FunctionBuilder {
+  const f = new FunctionBuilder(4);
+  const [x, out, nRows, quads] = [0, 1, 2, 3];
+  const r = f.local("i32"), q = f.local("i32"), p = f.local("i32");
+  f.get(out).set(p);
+  f.repeat(q, quads, () => {
+    f.get(p).v128Zero().v128Store();
+    f.addTo(p, 16);
+  });
+  f.repeat(r, nRows, () => {
+    f.get(out).set(p);
+    f.repeat(q, quads, () => {
+      f.get(p).get(p).v128Load().get(x).v128Load().f32x4Add().v128Store();
+      f.addTo(p, 16).addTo(x, 16);
+    });
+  });
+  return f;
+}
+
+// Pushes the row width (quads * 4) as an f32.
+function width(f: FunctionBuilder, quads: number): FunctionBuilder {
+  return f.get(quads).i32(4).i32Mul().f32FromI32();
+}
+
+function normalize(eps: number): FunctionBuilder {
+  const f = new FunctionBuilder(5);
+  const [x, y, inv, nRows, quads] = [0, 1, 2, 3, 4];
+  const r = f.local("i32"), q = f.local("i32"), px = f.local("i32");
+  const py = f.local("i32");
+  const acc = f.local("v128"), mean = f.local("v128"), d = f.local("v128");
+  f.repeat(r, nRows, () => {
+    f.v128Zero().set(acc).get(x).set(px);
+    f.repeat(q, quads, () => {
+      f.get(acc).get(px).v128Load().f32x4Add().set(acc).addTo(px, 16);
+    });
+    f.hsum(acc);
+    width(f, quads).f32Div().f32x4Splat().set(mean);
+    f.v128Zero().set(acc).get(x).set(px).get(y).set(py);
+    f.repeat(q, quads, () => {
+      f.get(px).v128Load().get(mean).f32x4Sub().set(d);
+      f.get(py).get(d).v128Store();
+      f.get(acc).get(d).get(d).f32x4Mul().f32x4Add().set(acc);
+      f.addTo(px, 16).addTo(py, 16);
+    });
+    // inv = 1 / sqrt(sum / w + eps), stored, then reread as a splat.
+    f.get(inv).f32(1).hsum(acc);
+    width(f, quads).f32Div().f32(eps).f32Add().f32Sqrt().f32Div();
+    f.f32Store();
+    f.get(inv).f32Load().f32x4Splat().set(mean);
+    f.get(y).set(py);
+    f.repeat(q, quads, () => {
+      f.get(py).get(py).v128Load().get(mean).f32x4Mul().v128Store();
+      f.addTo(py, 16);
+    });
+    f.get(px).set(x).get(py).set(y).addTo(inv, 4);
+  });
+  return f;
+}
+
+function normalizeGrad(): FunctionBuilder {
+  const f = new FunctionBuilder(6);
+  const [dy, y, inv, dx, nRows, quads] = [0, 1, 2, 3, 4, 5];
+  const r = f.local("i32"), q = f.local("i32"), pd = f.local("i32");
+  const py = f.local("i32");
+  const s1 = f.local("v128"), s2 = f.local("v128"), g = f.local("v128");
+  const sc = f.local("v128");
+  f.repeat(r, nRows, () => {
+    f.v128Zero().set(s1).v128Zero().set(s2).get(dy).set(pd).get(y).set(py);
+    f.repeat(q, quads, () => {
+      f.get(pd).v128Load().set(g);
+      f.get(s1).get(g).f32x4Add().set(s1);
+      f.get(s2).get(g).get(py).v128Load().f32x4Mul().f32x4Add().set(s2);
+      f.addTo(pd, 16).addTo(py, 16);
+    });
+    f.hsum(s1);
+    width(f, quads).f32Div().f32x4Splat().set(s1);
+    f.hsum(s2);
+    width(f, quads).f32Div().f32x4Splat().set(s2);
+    f.get(inv).f32Load().f32x4Splat().set(sc);
+    f.get(dy).set(pd).get(y).set(py);
+    f.repeat(q, quads, () => {
+      f.get(dx);
+      f.get(pd).v128Load().get(s1).f32x4Sub();
+      f.get(py).v128Load().get(s2).f32x4Mul().f32x4Sub();
+      f.get(sc).f32x4Mul().v128Store();
+      f.addTo(pd, 16).addTo(py, 16).addTo(dx, 16);
+    });
+    f.get(pd).set(dy).get(py).set(y).addTo(inv, 4);
+  });
+  return f;
+}
+
+/**
+ * Compiles every kernel against one heap.
+ *
+ * @example
+ * ```ts
+ * const k = compileSimdKernels(backend.wasm.asm.memory, 1e-5);
+ * k.colsum(px, pout, 1536, 24);
+ * ```
+ */
+export function compileSimdKernels(
+  memory: WebAssembly.Memory,
+  eps: number,
+): SimdKernels {
+  const fns: Record<string, FunctionBuilder> = {};
+  for (const r of ROW_BLOCKS) {
+    for (const v of COL_BLOCKS) {
+      fns[`rows${r}x${v}`] = rows(r, v, false);
+      fns[`rowsBias${r}x${v}`] = rows(r, v, true);
+    }
+  }
+  fns.dots1 = dots(1);
+  fns.dots4 = dots(4);
+  fns.colsum = colsum();
+  fns.normalize = normalize(eps);
+  fns.normalizeGrad = normalizeGrad();
+  const inst = new WebAssembly.Instance(
+    new WebAssembly.Module(encodeModule(fns)),
+    { env: { memory } },
+  );
+  // deno-lint-ignore no-explicit-any
+  const e = inst.exports as Record<string, any>;
+  const pick = (prefix: string) =>
+    Object.fromEntries(
+      Object.entries(e).filter(([n]) => n.startsWith(prefix)),
+    );
+  return {
+    rows: pick("rows"),
+    dots: pick("dots"),
+    colsum: e.colsum,
+    normalize: e.normalize,
+    normalizeGrad: e.normalizeGrad,
+  };
+}

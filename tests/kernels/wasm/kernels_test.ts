@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../../../core/backend.ts";
+import { RngStreams } from "../../../core/rng.ts";
+import {
+  DENSE,
+  DENSE_GRAD,
+  hasKernel,
+  NORMALIZE,
+  NORMALIZE_GRAD,
+  setCustomKernels,
+} from "../../../kernels/mod.ts";
+import { pretrain, resolveExperimentConfig } from "../../../models/mod.ts";
+import { layerNorm, linear } from "../../../models/transformer.ts";
+import { easySet } from "../../models/fixtures.ts";
+
+/** Seeded normal values. */
+function normals(n: number, seed: number): Float32Array {
+  return Float32Array.from(new RngStreams(seed).get("x").normals(n));
+}
+
+/** Runs f on a backend with tensors built from `inputs`; returns the outputs' values. */
+async function on(
+  backend: "cpu" | "wasm",
+  inputs: { values: Float32Array; shape: number[] }[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor[],
+): Promise<Float32Array[]> {
+  await initBackend(backend);
+  const xs = inputs.map((i) => tf.tensor(i.values, i.shape));
+  const outs = f(...xs);
+  const vals = await Promise.all(
+    outs.map((o) => o.data() as Promise<Float32Array>),
+  );
+  tf.dispose([...xs, ...outs]);
+  return vals;
+}
+
+function assertClose(got: Float32Array, want: Float32Array, what: string) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const scale = Math.max(1, ...want.map(Math.abs));
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(
+      Number.isFinite(got[i]) && Math.abs(got[i] - want[i]) <= 2e-5 * scale,
+      `${what}[${i}]: wasm ${got[i]} vs cpu ${want[i]}`,
+    );
+  }
+}
+
+const input = (shape: number[], seed: number) => ({
+  values: normals(shape.reduce((a, b) => a * b, 1), seed),
+  shape,
+});
+
+Deno.test("wasm batched products match cpu for every transpose case and odd sizes", async () => {
+  // [batch..., m, k] x [batch..., k, n], both layouts of each operand.
+  const cases: [number[], number, number, number][] = [
+    [[256], 12, 16, 12],
+    [[128, 2], 12, 8, 12],
+    [[4], 20, 16, 32],
+    [[3], 5, 7, 12],
+    [[3], 5, 8, 6],
+    [[2, 3], 5, 4, 8],
+    [[2], 9, 12, 9],
+    [[2], 3, 5, 7],
+  ];
+  for (const [lead, m, k, n] of cases) {
+    for (const tA of [false, true]) {
+      for (const tB of [false, true]) {
+        const a = input([...lead, ...(tA ? [k, m] : [m, k])], 1);
+        const b = input([...lead, ...(tB ? [n, k] : [k, n])], 2);
+        const f = (x: tf.Tensor, y: tf.Tensor) => [tf.matMul(x, y, tA, tB)];
+        const [want] = await on("cpu", [a, b], f);
+        const [got] = await on("wasm", [a, b], f);
+        assertClose(got, want, `${lead} ${m}x${k}x${n} tA=${tA} tB=${tB}`);
+      }
+    }
+  }
+});
+
+Deno.test("wasm fused normalize and its gradient match the cpu composite", async () => {
+  for (const shape of [[64, 12, 32], [7, 6], [3, 5, 16], [2, 1]]) {
+    const x = input(shape, 3), dy = input(shape, 4);
+    const f = (t: tf.Tensor, g: tf.Tensor) => {
+      const [y, dx] = tf.tidy(() => {
+        const { value, grads } = tf.valueAndGrads((u: tf.Tensor) =>
+          layerNorm(u, null, null).mul(g).sum()
+        )([t]);
+        return [layerNorm(t, null, null), grads[0], value];
+      });
+      return [y, dx];
+    };
+    await initBackend("wasm");
+    assert.ok(hasKernel(NORMALIZE) && hasKernel(NORMALIZE_GRAD));
+    const want = await on("cpu", [x, dy], f);
+    const got = await on("wasm", [x, dy], f);
+    assertClose(got[0], want[0], `normalize ${shape}`);
+    assertClose(got[1], want[1], `normalize gradient ${shape}`);
+  }
+});
+
+Deno.test("wasm fused dense layer: value and all three gradients match cpu", async () => {
+  for (
+    const [r, nIn, nOut] of [[96, 32, 96], [37, 6, 32], [5, 7, 3], [8, 16, 12]]
+  ) {
+    for (const bias of [true, false]) {
+      const x = input([r, nIn], 5), w = input([nIn, nOut], 6);
+      const b = input([nOut], 7), dy = input([r, nOut], 8);
+      const f = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor, g: tf.Tensor) =>
+        tf.tidy(() => {
+          const fn = (u: tf.Tensor, v: tf.Tensor, c?: tf.Tensor) =>
+            linear(u as tf.Tensor2D, v as tf.Tensor2D, c ?? null)
+              .mul(g).sum() as tf.Scalar;
+          const grads = tf.grads(fn)(bias ? [xt, wt, bt] : [xt, wt]);
+          return [
+            linear(xt as tf.Tensor2D, wt as tf.Tensor2D, bias ? bt : null),
+            ...grads,
+          ];
+        });
+      await initBackend("wasm");
+      assert.ok(hasKernel(DENSE) && hasKernel(DENSE_GRAD));
+      const want = await on("cpu", [x, w, b, dy], f);
+      const got = await on("wasm", [x, w, b, dy], f);
+      assert.equal(got.length, bias ? 4 : 3);
+      ["y", "dx", "dw", "db"].slice(0, got.length).forEach((what, i) =>
+        assertClose(
+          got[i],
+          want[i],
+          `dense ${r}x${nIn}x${nOut} bias=${bias} ${what}`,
+        )
+      );
+    }
+  }
+});
+
+Deno.test("wasm Identity shares memory safely: clones survive their source", async () => {
+  await initBackend("wasm");
+  const before = tf.memory().numTensors;
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  x.dispose();
+  assert.deepEqual(Array.from(await y.data()), [1, 2, 3]);
+  y.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("setCustomKernels swaps between mmjepa's and tfjs's kernels", async () => {
+  await initBackend("wasm");
+  const stockMatMul = () => tf.getKernel("BatchMatMul", "wasm");
+  assert.ok(hasKernel(NORMALIZE));
+  const custom = stockMatMul();
+  setCustomKernels(false);
+  try {
+    assert.ok(!hasKernel(NORMALIZE));
+    assert.notEqual(stockMatMul(), custom);
+    // The composite path still runs without the fused kernels.
+    const y = layerNorm(tf.tensor2d([[1, 2, 3, 4]]), null, null);
+    const v = await y.data();
+    assert.ok(Math.abs(v[0] + 1.3416) < 1e-3, `normalized ${v}`);
+    y.dispose();
+  } finally {
+    setCustomKernels(true);
+  }
+  assert.ok(hasKernel(NORMALIZE));
+  assert.equal(stockMatMul(), custom);
+});
+
+Deno.test("a JEPA + contrastive pretraining run on wasm follows the same loss curve with stock and mmjepa kernels", async () => {
+  await initBackend("wasm");
+  const set = easySet({
+    sizes: { pretrain: 80, train: 40, val: 20, test: 20 },
+    external: 0,
+  });
+  const cfg = resolveExperimentConfig({
+    pretrain: { steps: 6, readEvery: 1, batchSize: 32 },
+  });
+  const curve = async () => {
+    const pre = await pretrain(set, "jepa+contrastive", cfg, 3);
+    pre!.dispose();
+    return pre!.curve;
+  };
+  const custom = await curve();
+  setCustomKernels(false);
+  let stock: number[];
+  try {
+    stock = await curve();
+  } finally {
+    setCustomKernels(true);
+  }
+  assert.equal(custom.length, 6);
+  custom.forEach((v, i) =>
+    assert.ok(
+      Math.abs(v - stock[i]) <= 1e-4 * Math.abs(stock[i]),
+      `step ${i}: mmjepa kernels ${v} vs stock ${stock[i]}`,
+    )
+  );
+});
