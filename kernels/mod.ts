@@ -15,6 +15,7 @@ import { registerWebGpuKernels } from "./webgpu/mod.ts";
 export {
   DENSE,
   DENSE_GRAD,
+  DENSE_PARAM_GRAD,
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,

@@ -56,5 +56,17 @@ export const DENSE = "MmjepaDense";
  */
 export const DENSE_GRAD = "MmjepaDenseGrad";
 
+/**
+ * The parameter half of {@link DENSE_GRAD}, for layers whose input is data
+ * (no gradient wanted): inputs `{ dy, x }`, attribute `bias`; outputs
+ * `[dw]` or `[dw, db]`.
+ *
+ * @example
+ * ```ts
+ * const [dw, db] = tf.engine().runKernel(DENSE_PARAM_GRAD, { dy, x }, { bias: true }) as tf.Tensor[];
+ * ```
+ */
+export const DENSE_PARAM_GRAD = "MmjepaDenseParamGrad";
+
 /** The norm's variance floor, shared by kernels and the composite. */
 export const NORM_EPS = 1e-5;

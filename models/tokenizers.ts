@@ -181,14 +181,18 @@ export function tokenize(
     x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
     p["enc/image/w"] as tf.Tensor2D,
     p["enc/image/b"],
+    { inputGrad: false },
   ).reshape([n, L.nImage, width]);
   const ehrW = p["enc/ehr/w"].mul(c.ehrMask) as tf.Tensor2D;
-  const ehr = linear(x.ehr as tf.Tensor2D, ehrW, p["enc/ehr/b"])
+  const ehr = linear(x.ehr as tf.Tensor2D, ehrW, p["enc/ehr/b"], {
+    inputGrad: false,
+  })
     .reshape([n, L.nEhr, width]);
   const demo = linear(
     x.demo as tf.Tensor2D,
     p["enc/demo/w"] as tf.Tensor2D,
     p["enc/demo/b"],
+    { inputGrad: false },
   ).reshape([n, 1, width]);
   const keep = x.present.expandDims(2);
   const content = tf.concat([img, ehr, demo], 1).mul(keep);

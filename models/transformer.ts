@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   DENSE,
   DENSE_GRAD,
+  DENSE_PARAM_GRAD,
   hasKernel,
   NORM_EPS,
   NORMALIZE,
@@ -176,10 +177,40 @@ const fusedDenseBias = tf.customGrad(
   }) as any,
 ) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
+// For a layer on data: the gradient reaches w and b only. tf ops prune the
+// unneeded input gradient themselves; a fused gradient kernel would compute
+// it anyway (for the 512-wide patch embedding, half the layer's cost).
+function fusedDenseOnData(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D | null,
+): tf.Tensor2D {
+  const bias = b !== null;
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    ((...args: any[]): any => {
+      const save = args.at(-1) as tf.GradSaveFunc;
+      save([x]);
+      const inputs: tf.NamedTensorMap = bias
+        ? { x, w: args[0], b: args[1] }
+        : { x, w: args[0] };
+      return {
+        value: tf.engine().runKernel(DENSE, inputs),
+        gradFunc: (dy: tf.Tensor2D, [sx]: tf.Tensor2D[]) =>
+          tf.engine().runKernel(DENSE_PARAM_GRAD, { dy, x: sx }, { bias }),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+    // deno-lint-ignore no-explicit-any
+  ) as (...t: tf.Tensor[]) => any;
+  return (bias ? f(w, b) : f(w)) as tf.Tensor2D;
+}
+
 /**
  * x [m, k] @ w [k, n] (+ b [n]): the fused dense kernels where the backend
  * has them; on plain wasm a product whose gradient avoids transposed
- * products; tf.matMul elsewhere. Same values on every path.
+ * products; tf.matMul elsewhere. Same values on every path. Pass
+ * `inputGrad: false` when x is data, so no gradient is computed for it.
  *
  * @example
  * ```ts
@@ -190,7 +221,18 @@ export function linear(
   x: tf.Tensor2D,
   w: tf.Tensor2D,
   b: tf.Tensor | null,
+  opts: { inputGrad?: boolean } = {},
 ): tf.Tensor2D {
+  if (
+    opts.inputGrad === false && hasKernel(DENSE) &&
+    hasKernel(DENSE_PARAM_GRAD)
+  ) {
+    return fusedDenseOnData(
+      x,
+      w,
+      b ? b.reshape([-1]) as tf.Tensor1D : null,
+    );
+  }
   if (hasKernel(DENSE) && hasKernel(DENSE_GRAD)) {
     return b
       ? fusedDenseBias(x, w, b.reshape([-1]) as tf.Tensor1D)

@@ -170,6 +170,16 @@ export class FunctionBuilder {
   f32x4Add(): this {
     return this.#op(SIMD, ...uleb(228));
   }
+  /**
+   * i8x16.shuffle picking four f32 lanes from two vectors (lanes 0-3 of
+   * the first, 4-7 of the second).
+   */
+  shuffle(lanes: [number, number, number, number]): this {
+    const bytes = lanes.flatMap((
+      l,
+    ) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+    return this.#op(SIMD, ...uleb(13), ...bytes);
+  }
   /** f32x4.sub */
   f32x4Sub(): this {
     return this.#op(SIMD, ...uleb(229));

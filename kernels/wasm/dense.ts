@@ -54,22 +54,16 @@ export function denseWasm(args: KernelArgs): tf.TensorInfo {
 export function denseGradWasm(args: KernelArgs): tf.TensorInfo[] {
   const { dy, x, w } = args.inputs;
   const be = args.backend as WasmBackendLike;
-  const bias = Boolean(args.attrs?.bias);
   const [r, nIn] = x.shape, nOut = w.shape[1];
   const dx = be.makeOutput([r, nIn], "float32");
-  const dw = be.makeOutput([nIn, nOut], "float32");
-  const db = bias ? be.makeOutput([nOut], "float32") : null;
   if (r === 0 || nIn === 0 || nOut === 0) {
-    for (const t of [dx, dw, db]) if (t) be.typedArrayFromHeap(t).fill(0);
-    return db ? [dx, dw, db] : [dx, dw];
-  }
-  const pdy = addr(be, dy), px = addr(be, x), pw = addr(be, w);
-  // dx = dy @ w^T: dot products along out, contiguous in both.
-  if (nOut % 4 === 0) {
+    be.typedArrayFromHeap(dx).fill(0);
+  } else if (nOut % 4 === 0) {
+    // dx = dy @ w^T: dot products along out, contiguous in both.
     const four = nIn % 4 === 0;
     simdOf(be).dots[four ? "dots4" : "dots1"](
-      pdy,
-      pw,
+      addr(be, dy),
+      addr(be, w),
       addr(be, dx),
       1,
       r,
@@ -83,18 +77,41 @@ export function denseGradWasm(args: KernelArgs): tf.TensorInfo[] {
   } else {
     matMulInto(
       be,
-      { at: pdy, row: 4 * nOut, col: 4 },
-      { at: pw, row: 4, col: 4 * nOut },
+      { at: addr(be, dy), row: 4 * nOut, col: 4 },
+      { at: addr(be, w), row: 4, col: 4 * nOut },
       addr(be, dx),
       r,
       nOut,
       nIn,
     );
   }
+  return [dx, ...denseParamGradWasm(args)];
+}
+
+/**
+ * Parameter-gradient kernel: `{ dy, x }`, attrs `{ bias }` -> `[dw, db?]`.
+ *
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: DENSE_PARAM_GRAD, backendName: "wasm", kernelFunc: denseParamGradWasm });
+ * ```
+ */
+export function denseParamGradWasm(args: KernelArgs): tf.TensorInfo[] {
+  const { dy, x } = args.inputs;
+  const be = args.backend as WasmBackendLike;
+  const bias = Boolean(args.attrs?.bias);
+  const [r, nIn] = x.shape, nOut = dy.shape[1];
+  const dw = be.makeOutput([nIn, nOut], "float32");
+  const db = bias ? be.makeOutput([nOut], "float32") : null;
+  if (r === 0 || nIn === 0 || nOut === 0) {
+    for (const t of [dw, db]) if (t) be.typedArrayFromHeap(t).fill(0);
+    return db ? [dw, db] : [dw];
+  }
+  const pdy = addr(be, dy);
   // dw = x^T @ dy, x read transposed through its strides.
   matMulInto(
     be,
-    { at: px, row: 4, col: 4 * nIn },
+    { at: addr(be, x), row: 4, col: 4 * nIn },
     { at: pdy, row: 4 * nOut, col: 4 },
     addr(be, dw),
     nIn,
@@ -112,5 +129,5 @@ export function denseGradWasm(args: KernelArgs): tf.TensorInfo[] {
       }
     }
   }
-  return db ? [dx, dw, db] : [dx, dw];
+  return db ? [dw, db] : [dw];
 }

@@ -47,6 +47,9 @@ const BLOCKS: [number, number][] = [
   [1, 1],
 ];
 
+// Rows of B per pass: 128 rows of a 64-wide B are 32 KiB, an L1 cache.
+const K_CHUNK = 128;
+
 const compiled = new WeakMap<object, SimdKernels>();
 
 /**
@@ -114,22 +117,38 @@ export function matMulInto(
 ): void {
   if (b.col === 4 && n % 4 === 0) {
     const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && n % (4 * v) === 0)!;
-    simdOf(backend).rows[`rows${bias ? "Bias" : ""}${r}x${v}`](
-      a.at,
-      b.at,
-      bias,
-      c,
-      batch,
-      m / r,
-      k,
-      n / (4 * v),
-      aBatch,
-      a.row,
-      a.col,
-      bBatch,
-      b.row,
-      4 * n,
-    );
+    // Odd row counts: the rows that fill blocks of two or four, then the rest.
+    const [rb, vb] = r > 1
+      ? [r, v]
+      : BLOCKS.find(([r, v]) => m >= r && n % (4 * v) === 0)!;
+    const main = m - (m % rb);
+    const rows = simdOf(backend).rows;
+    const parts: [number, number, number, number][] = [[0, main, rb, vb]];
+    if (main < m) parts.push([main, m - main, 1, v]);
+    for (const [i0, mi, ri, vi] of parts) {
+      // Long sums run in chunks of K_CHUNK, each adding into C, so that a
+      // chunk of B stays in cache while every row block of A passes over it.
+      for (let k0 = 0; k0 < k; k0 += K_CHUNK) {
+        const kind = k0 > 0 ? "Acc" : bias ? "Bias" : "";
+        rows[`rows${kind}${ri}x${vi}`](
+          a.at + k0 * a.col + i0 * a.row,
+          b.at + k0 * b.row,
+          bias,
+          c + 4 * i0 * n,
+          batch,
+          mi / ri,
+          Math.min(K_CHUNK, k - k0),
+          n / (4 * vi),
+          aBatch,
+          a.row,
+          a.col,
+          bBatch,
+          b.row,
+          4 * n,
+          4 * m * n,
+        );
+      }
+    }
     return;
   }
   const heap = new Float32Array(backend.wasm.asm.memory.buffer);

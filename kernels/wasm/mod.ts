@@ -5,14 +5,20 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { DENSE, DENSE_GRAD, NORMALIZE, NORMALIZE_GRAD } from "../names.ts";
-import { denseGradWasm, denseWasm } from "./dense.ts";
+import {
+  DENSE,
+  DENSE_GRAD,
+  DENSE_PARAM_GRAD,
+  NORMALIZE,
+  NORMALIZE_GRAD,
+} from "../names.ts";
+import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
 import { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
-export { denseGradWasm, denseWasm } from "./dense.ts";
+export { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 export {
   addr,
   type KernelArgs,
@@ -69,6 +75,7 @@ export function registerWasmKernels(): void {
       [NORMALIZE_GRAD, normalizeGradWasm],
       [DENSE, denseWasm],
       [DENSE_GRAD, denseGradWasm],
+      [DENSE_PARAM_GRAD, denseParamGradWasm],
     ] as const
   ) {
     tf.registerKernel({

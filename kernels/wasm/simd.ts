@@ -3,7 +3,8 @@
  * and compiled once per tfjs-wasm heap. Every argument is a byte address
  * into that heap or a byte stride, so kernels work on tensors in place.
  *
- * - `rows{R}x{V}` / `rowsBias{R}x{V}`: C = A @ B (+ bias), a block of R rows
+ * - `rows{R}x{V}` / `rowsBias{R}x{V}` / `rowsAcc{R}x{V}`: C = A @ B (+ bias),
+ *   or C += A @ B, a block of R rows
  *   by 4V columns per step, B and C row-major, A read through row and
  *   column strides (so A may be transposed), with a leading batch.
  * - `dots{V}`: C = A @ B^T as dot products along k (k contiguous in both).
@@ -33,6 +34,7 @@ export type RowsFn = (
   bBatch: number,
   bRow: number,
   cRow: number,
+  cBatch: number,
 ) => void;
 
 /** C = A @ B^T; see the module doc. */
@@ -52,7 +54,7 @@ export type DotsFn = (
 
 /** The compiled kernels. */
 export interface SimdKernels {
-  /** rows{R}x{V} and rowsBias{R}x{V} for R in 1, 2, 4 and V in 1, 2, 4. */
+  /** rows{R}x{V}, rowsBias{R}x{V} and rowsAcc{R}x{V} for R and V in 1, 2, 4. */
   rows: Record<string, RowsFn>;
   /** dots1 (one column at a time) and dots4 (four). */
   dots: Record<string, DotsFn>;
@@ -82,8 +84,12 @@ export const ROW_BLOCKS = [4, 2, 1] as const;
 /** See {@link ROW_BLOCKS}. */
 export const COL_BLOCKS = [4, 2, 1] as const;
 
-function rows(r: number, v: number, bias: boolean): FunctionBuilder {
-  const f = new FunctionBuilder(14);
+function rows(
+  r: number,
+  v: number,
+  init: "zero" | "bias" | "accumulate",
+): FunctionBuilder {
+  const f = new FunctionBuilder(15);
   const [a, b, pBias, c, batch, rowBlocks, k, colBlocks] = [
     0,
     1,
@@ -94,8 +100,17 @@ function rows(r: number, v: number, bias: boolean): FunctionBuilder {
     6,
     7,
   ];
-  const [aBatch, aRow, aCol, bBatch, bRow, cRow] = [8, 9, 10, 11, 12, 13];
+  const [aBatch, aRow, aCol, bBatch, bRow, cRow, cBatch] = [
+    8,
+    9,
+    10,
+    11,
+    12,
+    13,
+    14,
+  ];
   const bi = f.local("i32"), ib = f.local("i32"), jb = f.local("i32");
+  const pcB = f.local("i32");
   const kk = f.local("i32"), paI = f.local("i32"), pbJ = f.local("i32");
   const pc = f.local("i32"), pb = f.local("i32"), pbi = f.local("i32");
   const p = f.local("i32");
@@ -106,17 +121,21 @@ function rows(r: number, v: number, bias: boolean): FunctionBuilder {
     { length: r },
     () => Array.from({ length: v }, () => f.local("v128")),
   );
+  f.get(c).set(pcB);
   f.repeat(bi, batch, () => {
-    f.get(a).set(paI);
+    f.get(a).set(paI).get(pcB).set(c);
     f.repeat(ib, rowBlocks, () => {
       f.get(b).set(pbJ).get(c).set(pc).get(pBias).set(pbi);
       f.repeat(jb, colBlocks, () => {
-        for (const row of acc) {
+        f.get(pc).set(p);
+        acc.forEach((row, i) => {
           row.forEach((x, q) => {
-            if (bias) f.get(pbi).v128Load(16 * q).set(x);
+            if (init === "bias") f.get(pbi).v128Load(16 * q).set(x);
+            else if (init === "accumulate") f.get(p).v128Load(16 * q).set(x);
             else f.v128Zero().set(x);
           });
-        }
+          if (init === "accumulate" && i < r - 1) f.addTo(p, { local: cRow });
+        });
         f.get(paI).set(pa[0]);
         for (let i = 1; i < r; i++) {
           f.get(pa[i - 1]).get(aRow).i32Add().set(pa[i]);
@@ -139,13 +158,14 @@ function rows(r: number, v: number, bias: boolean): FunctionBuilder {
           if (i < r - 1) f.addTo(p, { local: cRow });
         });
         f.addTo(pc, 16 * v).addTo(pbJ, 16 * v);
-        if (bias) f.addTo(pbi, 16 * v);
+        if (init === "bias") f.addTo(pbi, 16 * v);
       });
       for (let i = 0; i < r; i++) {
         f.addTo(paI, { local: aRow }).addTo(c, { local: cRow });
       }
     });
     f.addTo(a, { local: aBatch }).addTo(b, { local: bBatch });
+    f.addTo(pcB, { local: cBatch });
   });
   return f;
 }
@@ -190,7 +210,22 @@ function dots(v: number): FunctionBuilder {
           f.addTo(pa, 16);
           for (const y of pb) f.addTo(y, 16);
         });
-        acc.forEach((r, q) => f.get(c).hsum(r).f32Store(4 * q));
+        if (v === 4) {
+          // [sum acc0, sum acc1, sum acc2, sum acc3] by two rounds of
+          // interleave-and-add: 6 shuffles and 3 adds for four sums.
+          f.get(c);
+          f.get(acc[0]).get(acc[1]).shuffle([0, 4, 1, 5]);
+          f.get(acc[0]).get(acc[1]).shuffle([2, 6, 3, 7]).f32x4Add();
+          f.set(x);
+          f.get(acc[2]).get(acc[3]).shuffle([0, 4, 1, 5]);
+          f.get(acc[2]).get(acc[3]).shuffle([2, 6, 3, 7]).f32x4Add();
+          f.set(acc[0]);
+          f.get(x).get(acc[0]).shuffle([0, 1, 4, 5]);
+          f.get(x).get(acc[0]).shuffle([2, 3, 6, 7]).f32x4Add();
+          f.v128Store();
+        } else {
+          acc.forEach((r, q) => f.get(c).hsum(r).f32Store(4 * q));
+        }
         f.addTo(c, 4 * v);
         for (let q = 0; q < v; q++) f.addTo(pbJ, { local: bRow });
       });
@@ -309,8 +344,9 @@ export function compileSimdKernels(
   const fns: Record<string, FunctionBuilder> = {};
   for (const r of ROW_BLOCKS) {
     for (const v of COL_BLOCKS) {
-      fns[`rows${r}x${v}`] = rows(r, v, false);
-      fns[`rowsBias${r}x${v}`] = rows(r, v, true);
+      fns[`rows${r}x${v}`] = rows(r, v, "zero");
+      fns[`rowsBias${r}x${v}`] = rows(r, v, "bias");
+      fns[`rowsAcc${r}x${v}`] = rows(r, v, "accumulate");
     }
   }
   fns.dots1 = dots(1);

@@ -5,6 +5,7 @@ import { RngStreams } from "../../../core/rng.ts";
 import {
   DENSE,
   DENSE_GRAD,
+  DENSE_PARAM_GRAD,
   hasKernel,
   NORMALIZE,
   NORMALIZE_GRAD,
@@ -62,6 +63,9 @@ Deno.test("wasm batched products match cpu for every transpose case and odd size
     [[2, 3], 5, 4, 8],
     [[2], 9, 12, 9],
     [[2], 3, 5, 7],
+    [[2], 21, 20, 16],
+    [[2], 23, 16, 20],
+    [[2], 9, 300, 8],
   ];
   for (const [lead, m, k, n] of cases) {
     for (const tA of [false, true]) {
@@ -129,6 +133,26 @@ Deno.test("wasm fused dense layer: value and all three gradients match cpu", asy
         )
       );
     }
+  }
+});
+
+Deno.test("wasm dense layer on data: w and b gradients match cpu", async () => {
+  for (const [r, nIn, nOut] of [[64, 512, 32], [9, 5, 6]]) {
+    const x = input([r, nIn], 9), w = input([nIn, nOut], 10);
+    const b = input([nOut], 11), dy = input([r, nOut], 12);
+    const f = (xt: tf.Tensor, wt: tf.Tensor, bt: tf.Tensor, g: tf.Tensor) =>
+      tf.tidy(() =>
+        tf.grads((v: tf.Tensor, c: tf.Tensor) =>
+          linear(xt as tf.Tensor2D, v as tf.Tensor2D, c, { inputGrad: false })
+            .mul(g).sum() as tf.Scalar
+        )([wt, bt])
+      );
+    await initBackend("wasm");
+    assert.ok(hasKernel(DENSE_PARAM_GRAD));
+    const want = await on("cpu", [x, w, b, dy], f);
+    const got = await on("wasm", [x, w, b, dy], f);
+    assertClose(got[0], want[0], `dense on data ${r}x${nIn}x${nOut} dw`);
+    assertClose(got[1], want[1], `dense on data ${r}x${nIn}x${nOut} db`);
   }
 });
 
