@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { initBackend, probeWebGpu } from "../core/backend.ts";
+import { setCustomKernels } from "../kernels/mod.ts";
 import {
   type ExperimentConfig,
   finetune,
@@ -31,6 +32,12 @@ const PHASES = [
   "finetuning",
 ] as const;
 type Phase = typeof PHASES[number];
+
+interface Variant {
+  backend: "cpu" | "wasm" | "webgpu";
+  /** Whether mmjepa's kernels (kernels/) are on. */
+  custom: boolean;
+}
 
 /** What benches/torch_steps.py prints. */
 export interface TorchResult {
@@ -131,8 +138,14 @@ export async function runTorch(
  * ```
  */
 export async function run(o: BenchOptions): Promise<BenchLine[]> {
-  const backends: ("cpu" | "wasm" | "webgpu")[] = ["wasm", "cpu"];
-  if (await probeWebGpu()) backends.push("webgpu");
+  // wasm twice: with mmjepa's kernels (kernels/) and with tfjs's stock
+  // ones, so the gain of the custom kernels is measured in the same run.
+  const backends: Variant[] = [
+    { backend: "wasm", custom: true },
+    { backend: "wasm", custom: false },
+    { backend: "cpu", custom: true },
+  ];
+  if (await probeWebGpu()) backends.push({ backend: "webgpu", custom: true });
   const lines: BenchLine[] = [];
   const python = await torchPython();
   if (!python) {
@@ -188,8 +201,9 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       }
     }
 
-    for (const backend of backends) {
+    for (const { backend, custom } of backends) {
       await initBackend(backend);
+      setCustomKernels(custom);
       // Volume mode on slow backends: fewer steps, or the bench takes minutes.
       const slow = backend !== "wasm" && mode === "volume";
       const [k1, k2] = slow ? [1, 2] : o.quick ? [2, 4] : [3, 9];
@@ -217,7 +231,9 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
         );
         const ms = s * 1000;
         const mem = Deno.memoryUsage();
-        const name = `models: ${phase} step, ${mode}, ${backend}`;
+        const name = `models: ${phase} step, ${mode}, ${backend}${
+          custom ? "" : " (stock tfjs kernels)"
+        }`;
         let baseline: BenchLine["baseline"];
         let torchNote = "";
         if (torch) {
@@ -237,7 +253,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
           } (baseline: ${threads}), peak RSS ${torch.maxRssMiB.toFixed(0)} MiB`;
         }
         const jepaTarget = phase === "jepa pretraining" &&
-          mode === "features" && backend === "wasm" && baseline;
+          mode === "features" && backend === "wasm" && custom && baseline;
         o.log(
           `${name}: ${ms.toFixed(1)} ms/step, ${
             (batch / s).toFixed(0)
@@ -262,6 +278,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       }
     }
   }
+  setCustomKernels(true);
   return lines;
 }
 

@@ -39,6 +39,12 @@ export const BENCHES: Bench[] = [
     run: async (o) => (await import("./models_bench.ts")).run(o),
   },
   {
+    name: "webgpu",
+    description:
+      "per-kernel GPU time of a JEPA step on WebGPU; stock vs mmjepa kernels in the same run",
+    run: async (o) => (await import("./webgpu_bench.ts")).run(o),
+  },
+  {
     name: "study",
     description: "wall time of `sim` (default and quick, 1 vs all workers)",
     run: async (o) => (await import("./study_bench.ts")).run(o),

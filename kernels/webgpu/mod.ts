@@ -1,16 +1,75 @@
 /**
- * WebGPU kernels: none registered yet, so the webgpu backend runs tfjs's
- * stock kernels and the composite fallbacks.
+ * mmjepa's kernels for tfjs-webgpu: the fused NORMALIZE, NORMALIZE_GRAD,
+ * DENSE and DENSE_GRAD (kernels/names.ts), and overrides of BatchMatMul,
+ * Softmax, Sum and Mean that take the small shapes mmjepa's transformers
+ * produce and hand everything else to the stock kernels they replace.
+ *
+ * On lavapipe (Mesa's CPU Vulkan driver) one JEPA pretraining step in
+ * features mode spent about two thirds of its GPU time in BatchMatMul and
+ * 10%, 5% and 4% in Mean, Softmax and Sum (benches/webgpu_bench.ts
+ * measures this): tfjs's programs for those give small rows whole
+ * workgroups with barriers. Each kernel here is checked against the cpu
+ * backend in tests/kernels/webgpu/.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { DENSE, DENSE_GRAD, NORMALIZE, NORMALIZE_GRAD } from "../names.ts";
+import { denseGradWebGpu, denseWebGpu } from "./dense.ts";
+import { matMulWebGpu } from "./matmul.ts";
+import type { KernelFunc } from "./runner.ts";
+import { normalizeGradWebGpu, normalizeWebGpu } from "./normalize.ts";
+import { reduceWebGpu } from "./reduce.ts";
+import { softmaxWebGpu } from "./softmax.ts";
+
+const BACKEND = "webgpu";
+
+let registered = false;
+
+const overrides: [string, (stock: KernelFunc) => KernelFunc][] = [
+  ["BatchMatMul", matMulWebGpu],
+  ["Softmax", softmaxWebGpu],
+  ["Sum", (stock) => reduceWebGpu("sum", stock)],
+  ["Mean", (stock) => reduceWebGpu("mean", stock)],
+];
 
 /**
- * Registers the WebGPU kernels (none yet).
+ * Registers the WebGPU kernels (idempotent): NORMALIZE, NORMALIZE_GRAD,
+ * DENSE, DENSE_GRAD and the BatchMatMul, Softmax, Sum and Mean overrides.
+ * kernels/mod.ts calls it when the webgpu backend starts, and its
+ * `setCustomKernels(false)` swaps the stock kernels back.
  *
  * @example
  * ```ts
  * registerWebGpuKernels();
  * ```
  */
-export function registerWebGpuKernels(): void {}
+export function registerWebGpuKernels(): void {
+  if (registered) return;
+  registered = true;
+  const fused: [string, unknown][] = [
+    [NORMALIZE, normalizeWebGpu],
+    [NORMALIZE_GRAD, normalizeGradWebGpu],
+    [DENSE, denseWebGpu],
+    [DENSE_GRAD, denseGradWebGpu],
+  ];
+  for (const [kernelName, f] of fused) {
+    tf.registerKernel({
+      kernelName,
+      backendName: BACKEND,
+      kernelFunc: f as tf.KernelFunc,
+    });
+  }
+  for (const [name, make] of overrides) {
+    const stock = tf.getKernel(name, BACKEND);
+    if (!stock) continue;
+    tf.unregisterKernel(name, BACKEND);
+    tf.registerKernel({
+      ...stock,
+      kernelFunc: make(
+        stock.kernelFunc as unknown as KernelFunc,
+      ) as unknown as tf.KernelFunc,
+    });
+  }
+}

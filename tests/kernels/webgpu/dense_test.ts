@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { DENSE, DENSE_GRAD } from "../../../kernels/names.ts";
+import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
+
+// [rows, in, out]: the model's layers, then every in/out remainder mod 4.
+const SHAPES = [
+  [1536, 32, 96],
+  [1536, 64, 32],
+  [384, 16, 48],
+  [5, 3, 7],
+  [
+    9,
+    8,
+    5,
+  ],
+  [6, 7, 8],
+  [1, 1, 1],
+  [13, 12, 4],
+];
+
+Deno.test({
+  name: "webgpu DENSE matches x @ w (+ b) on cpu",
+  ignore: skipWebGpu,
+  fn: async () => {
+    for (const [r, i, o] of SHAPES) {
+      const x = normals(r * i, `x${r},${i}`), w = normals(i * o, `w${i},${o}`);
+      const b = normals(o, `b${o}`);
+      for (const bias of [false, true]) {
+        const what = `[${r}, ${i}] x [${i}, ${o}]${bias ? " + b" : ""}`;
+        const mk = () => ({
+          x: tf.tensor2d(x, [r, i]),
+          w: tf.tensor2d(w, [i, o]),
+          b: tf.tensor1d(b),
+        });
+        const got = await cpuAndGpu(
+          () => {
+            const t = mk(), y = tf.matMul(t.x, t.w);
+            return bias ? y.add(t.b) : y;
+          },
+          () => {
+            const t = mk();
+            return tf.engine().runKernel(
+              DENSE,
+              bias ? t : { x: t.x, w: t.w },
+            ) as tf.Tensor;
+          },
+        );
+        assert.match(got.programs, /MmjepaDense/);
+        assertClose(got.gpu[0], got.cpu[0], 1e-4, what);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu DENSE_GRAD matches dy @ w^T, x^T @ dy and column sums on cpu",
+  ignore: skipWebGpu,
+  fn: async () => {
+    for (const [r, i, o] of SHAPES) {
+      const x = normals(r * i, `x${r},${i}`), w = normals(i * o, `w${i},${o}`);
+      const g = normals(r * o, `dy${r},${o}`);
+      const mk = () => ({
+        dy: tf.tensor2d(g, [r, o]),
+        x: tf.tensor2d(x, [r, i]),
+        w: tf.tensor2d(w, [i, o]),
+      });
+      for (const bias of [false, true]) {
+        const got = await cpuAndGpu(
+          () => {
+            const t = mk();
+            return [
+              tf.matMul(t.dy, t.w, false, true),
+              tf.matMul(t.x, t.dy, true, false),
+              ...(bias ? [t.dy.sum(0)] : []),
+            ];
+          },
+          () =>
+            tf.engine().runKernel(DENSE_GRAD, mk(), { bias }) as tf.Tensor[],
+        );
+        const what = `r ${r}, in ${i}, out ${o}, bias ${bias}`;
+        assert.match(got.programs, /MmjepaDenseGrad/);
+        assert.equal(got.gpu.length, bias ? 3 : 2, what);
+        got.gpu.forEach((v, k) =>
+          assertClose(v, got.cpu[k], 1e-4, `${what}: output ${k}`)
+        );
+      }
+    }
+  },
+});
