@@ -46,6 +46,18 @@ type GpuAdapterLike = {
   isFallbackAdapter?: boolean;
 };
 
+// Vulkan's loader prints "XDG_RUNTIME_DIR is invalid" once per process (and
+// per worker) when it is unset; a private temporary one silences that.
+function quietVulkan(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) {
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.makeTempDirSync());
+    }
+  } catch {
+    // No env or write permission: the message stays, nothing else changes.
+  }
+}
+
 /** Looks for a WebGPU adapter; returns null when none or on error. */
 export async function probeWebGpu(): Promise<
   { description: string; software: boolean } | null
@@ -55,6 +67,7 @@ export async function probeWebGpu(): Promise<
   }).gpu;
   if (!gpu) return null;
   try {
+    quietVulkan();
     const adapter = await gpu.requestAdapter();
     if (!adapter) return null;
     const description = adapter.info?.description ?? "unknown adapter";
