@@ -19,6 +19,7 @@ export {
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,
+  SOFTMAX_GRAD,
 } from "./names.ts";
 
 // Per backend: the kernels registerKernels changed, with what they replaced

@@ -68,5 +68,17 @@ export const DENSE_GRAD = "MmjepaDenseGrad";
  */
 export const DENSE_PARAM_GRAD = "MmjepaDenseParamGrad";
 
+/**
+ * Gradient of a softmax over the last axis, from its output: inputs
+ * `{ dy, y }` (same shape); output dx = y * (dy - sum(dy * y)), the sum over
+ * the last axis. The forward pass is tf.softmax.
+ *
+ * @example
+ * ```ts
+ * const dx = tf.engine().runKernel(SOFTMAX_GRAD, { dy, y }) as tf.Tensor;
+ * ```
+ */
+export const SOFTMAX_GRAD = "MmjepaSoftmaxGrad";
+
 /** The norm's variance floor, shared by kernels and the composite. */
 export const NORM_EPS = 1e-5;

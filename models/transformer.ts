@@ -14,6 +14,7 @@ import {
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,
+  SOFTMAX_GRAD,
 } from "../kernels/mod.ts";
 import {
   denseSpecs,
@@ -139,6 +140,26 @@ const plainGradMatMul = tf.customGrad(
     // deno-lint-ignore no-explicit-any
   }) as any,
 ) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+// Softmax over the last axis; its gradient is one fused kernel where the
+// backend has it (kernels/), else tf's own.
+const fusedSoftmax = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  ((x: tf.Tensor, save: tf.GradSaveFunc): any => {
+    const y = tf.softmax(x);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [sy]: tf.Tensor[]) =>
+        tf.engine().runKernel(SOFTMAX_GRAD, { dy, y: sy }),
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor) => tf.Tensor;
+
+function softmax(x: tf.Tensor): tf.Tensor {
+  return hasKernel(SOFTMAX_GRAD) ? fusedSoftmax(x) : tf.softmax(x);
+}
 
 // One fused kernel each way where the backend has them (kernels/): the
 // product, the bias and all three gradients without transposes.
@@ -308,14 +329,15 @@ export function stack(
     const [q, k, v] = tf.unstack(qkv).map((t) =>
       t.reshape([n, N, h, d]).transpose([0, 2, 1, 3])
     );
-    let logits = tf.matMul(q, k, false, true).mul(scale).add(bias);
+    // Scaling q rather than the logits touches N times fewer numbers.
+    let logits = tf.matMul(q.mul(scale), k, false, true).add(bias);
     if (s.decay && dt) {
       // log of the TDViT weight, so softmax rescales by it and renormalizes.
       const a = p[`${b}/decay/a`].abs().reshape([1, h, 1, 1]);
       const c = p[`${b}/decay/c`].abs().reshape([1, h, 1, 1]);
       logits = logits.sub(tf.softplus(dt.mul(a).sub(c)));
     }
-    const att = tf.matMul(tf.softmax(logits), v)
+    const att = tf.matMul(softmax(logits), v)
       .transpose([0, 2, 1, 3]).reshape([n, N, w]);
     x = x.add(dense(att, p, `${b}/proj`));
     const m = dense(

@@ -125,6 +125,10 @@ export class FunctionBuilder {
   f32Add(): this {
     return this.#op(0x92);
   }
+  /** f32.sub */
+  f32Sub(): this {
+    return this.#op(0x93);
+  }
   /** f32.mul */
   f32Mul(): this {
     return this.#op(0x94);
@@ -215,6 +219,13 @@ export class FunctionBuilder {
   hsum(v: number): this {
     this.get(v).f32x4Lane(0).get(v).f32x4Lane(1).f32Add();
     return this.get(v).f32x4Lane(2).get(v).f32x4Lane(3).f32Add().f32Add();
+  }
+
+  /** Runs `body` only when i32 local `cond` is non-zero. */
+  when(cond: number, body: () => void): this {
+    this.get(cond).#op(0x04, 0x40);
+    body();
+    return this.#op(0x0b);
   }
 
   /** The encoded body: local declarations, code, end. */

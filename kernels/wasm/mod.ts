@@ -11,11 +11,13 @@ import {
   DENSE_PARAM_GRAD,
   NORMALIZE,
   NORMALIZE_GRAD,
+  SOFTMAX_GRAD,
 } from "../names.ts";
 import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
 import { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+import { softmaxGradWasm } from "./softmax.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
 export { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
@@ -28,6 +30,7 @@ export {
   type WasmBackendLike,
 } from "./heap.ts";
 export { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+export { softmaxGradWasm } from "./softmax.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
@@ -76,6 +79,7 @@ export function registerWasmKernels(): void {
       [DENSE, denseWasm],
       [DENSE_GRAD, denseGradWasm],
       [DENSE_PARAM_GRAD, denseParamGradWasm],
+      [SOFTMAX_GRAD, softmaxGradWasm],
     ] as const
   ) {
     tf.registerKernel({

@@ -10,6 +10,7 @@
  * - `dots{V}`: C = A @ B^T as dot products along k (k contiguous in both).
  * - `colsum`: out = sum over rows of x.
  * - `normalize` / `normalizeGrad`: the fused norm of kernels/names.ts.
+ * - `softmaxGrad`: the softmax gradient of kernels/names.ts.
  *
  * The loops need the innermost sizes they vectorize over to be multiples
  * of 4 (callers check, and fall back to stock kernels or scalar code).
@@ -76,6 +77,15 @@ export interface SimdKernels {
     dx: number,
     rows: number,
     quads: number,
+  ) => void;
+  /** dx = y * (dy - rowsum(dy * y)) over rows of quads * 4 + rem floats. */
+  softmaxGrad: (
+    dy: number,
+    y: number,
+    dx: number,
+    rows: number,
+    quads: number,
+    rem: number,
   ) => void;
 }
 
@@ -328,6 +338,52 @@ function normalizeGrad(): FunctionBuilder {
   return f;
 }
 
+function softmaxGrad(): FunctionBuilder {
+  const f = new FunctionBuilder(6);
+  const [dy, y, dx, nRows, quads, rem] = [0, 1, 2, 3, 4, 5];
+  const r = f.local("i32"), q = f.local("i32"), pd = f.local("i32");
+  const py = f.local("i32");
+  const s = f.local("v128"), t = f.local("v128");
+  f.repeat(r, nRows, () => {
+    // s = sum(dy * y) over the row: four lanes, then the rem tail lanes.
+    f.v128Zero().set(s).v128Zero().set(t).get(dy).set(pd).get(y).set(py);
+    f.when(quads, () => {
+      f.repeat(q, quads, () => {
+        f.get(s).get(pd).v128Load().get(py).v128Load().f32x4Mul()
+          .f32x4Add().set(s);
+        f.addTo(pd, 16).addTo(py, 16);
+      });
+    });
+    f.when(rem, () => {
+      f.repeat(q, rem, () => {
+        f.get(pd).f32Load().get(py).f32Load().f32Mul().f32x4Splat()
+          .get(t).f32x4Add().set(t);
+        f.addTo(pd, 4).addTo(py, 4);
+      });
+    });
+    f.hsum(s).get(t).f32x4Lane(0).f32Add().f32x4Splat().set(s);
+    f.when(quads, () => {
+      f.repeat(q, quads, () => {
+        f.get(dx);
+        f.get(y).v128Load();
+        f.get(dy).v128Load().get(s).f32x4Sub();
+        f.f32x4Mul().v128Store();
+        f.addTo(dx, 16).addTo(dy, 16).addTo(y, 16);
+      });
+    });
+    f.when(rem, () => {
+      f.repeat(q, rem, () => {
+        f.get(dx);
+        f.get(y).f32Load();
+        f.get(dy).f32Load().get(s).f32x4Lane(0).f32Sub();
+        f.f32Mul().f32Store();
+        f.addTo(dx, 4).addTo(dy, 4).addTo(y, 4);
+      });
+    });
+  });
+  return f;
+}
+
 /**
  * Compiles every kernel against one heap.
  *
@@ -354,6 +410,7 @@ export function compileSimdKernels(
   fns.colsum = colsum();
   fns.normalize = normalize(eps);
   fns.normalizeGrad = normalizeGrad();
+  fns.softmaxGrad = softmaxGrad();
   const inst = new WebAssembly.Instance(
     new WebAssembly.Module(encodeModule(fns)),
     { env: { memory } },
@@ -370,5 +427,6 @@ export function compileSimdKernels(
     colsum: e.colsum,
     normalize: e.normalize,
     normalizeGrad: e.normalizeGrad,
+    softmaxGrad: e.softmaxGrad,
   };
 }

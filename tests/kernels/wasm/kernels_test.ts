@@ -10,6 +10,7 @@ import {
   NORMALIZE,
   NORMALIZE_GRAD,
   setCustomKernels,
+  SOFTMAX_GRAD,
 } from "../../../kernels/mod.ts";
 import { pretrain, resolveExperimentConfig } from "../../../models/mod.ts";
 import { layerNorm, linear } from "../../../models/transformer.ts";
@@ -153,6 +154,28 @@ Deno.test("wasm dense layer on data: w and b gradients match cpu", async () => {
     const got = await on("wasm", [x, w, b, dy], f);
     assertClose(got[0], want[0], `dense on data ${r}x${nIn}x${nOut} dw`);
     assertClose(got[1], want[1], `dense on data ${r}x${nIn}x${nOut} db`);
+  }
+});
+
+Deno.test("wasm softmax gradient kernel matches cpu for row widths with and without a tail", async () => {
+  for (const shape of [[4, 2, 12, 12], [2, 3, 201], [5, 3], [3, 1], [2, 8]]) {
+    const x = input(shape, 13), dy = input(shape, 14);
+    const f = (t: tf.Tensor, g: tf.Tensor) =>
+      tf.tidy(() => {
+        const y = tf.softmax(t);
+        return [tf.engine().runKernel(SOFTMAX_GRAD, { dy: g, y }) as tf.Tensor];
+      });
+    const composite = (t: tf.Tensor, g: tf.Tensor) =>
+      tf.tidy(() =>
+        tf.grads((u: tf.Tensor) => tf.softmax(u).mul(g).sum() as tf.Scalar)([
+          t,
+        ])
+      );
+    await initBackend("wasm");
+    assert.ok(hasKernel(SOFTMAX_GRAD));
+    const want = await on("cpu", [x, dy], composite);
+    const got = await on("wasm", [x, dy], f);
+    assertClose(got[0], want[0], `softmax gradient ${shape}`);
   }
 });
 
