@@ -67,7 +67,7 @@ def stack(x, p, prefix, depth, heads, bias):
         b = f"{prefix}/block{l}"
         qkv = dense(layer_norm(x), p, f"{b}/qkv").reshape(n, N, 3 * heads, d)
         q, k, v = qkv.transpose(1, 2).chunk(3, dim=1)
-        logits = (q @ k.transpose(-1, -2)) / math.sqrt(d) + bias
+        logits = (q / math.sqrt(d)) @ k.transpose(-1, -2) + bias
         att = (logits.softmax(-1) @ v).transpose(1, 2).reshape(n, N, w)
         x = x + dense(att, p, f"{b}/proj")
         x = x + dense(torch.relu(dense(layer_norm(x), p, f"{b}/fc1")), p, f"{b}/fc2")

@@ -91,11 +91,62 @@ export interface Strided {
   col: number;
 }
 
+interface Product {
+  backend: WasmBackendLike;
+  a: Strided;
+  b: Strided;
+  c: number;
+  m: number;
+  k: number;
+  n: number;
+  bias: number;
+  batch: number;
+  aBatch: number;
+  bBatch: number;
+}
+
+// Columns [j0, j0 + nc) of C (nc a multiple of 4) through the rows kernels.
+function simdColumns(p: Product, j0: number, nc: number): void {
+  const { a, b, m, k, n, bias } = p;
+  const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && nc % (4 * v) === 0)!;
+  // Odd row counts: the rows that fill blocks of two or four, then the rest.
+  const [rb, vb] = r > 1
+    ? [r, v]
+    : BLOCKS.find(([r, v]) => m >= r && nc % (4 * v) === 0)!;
+  const main = m - (m % rb);
+  const rows = simdOf(p.backend).rows;
+  const parts: [number, number, number, number][] = [[0, main, rb, vb]];
+  if (main < m) parts.push([main, m - main, 1, v]);
+  for (const [i0, mi, ri, vi] of parts) {
+    // Long sums run in chunks of K_CHUNK, each adding into C, so that a
+    // chunk of B stays in cache while every row block of A passes over it.
+    for (let k0 = 0; k0 < k; k0 += K_CHUNK) {
+      const kind = k0 > 0 ? "Acc" : bias ? "Bias" : "";
+      rows[`rows${kind}${ri}x${vi}`](
+        a.at + k0 * a.col + i0 * a.row,
+        b.at + k0 * b.row + 4 * j0,
+        bias ? bias + 4 * j0 : 0,
+        p.c + 4 * (i0 * n + j0),
+        p.batch,
+        mi / ri,
+        Math.min(K_CHUNK, k - k0),
+        nc / (4 * vi),
+        p.aBatch,
+        a.row,
+        a.col,
+        p.bBatch,
+        b.row,
+        4 * n,
+        4 * m * n,
+      );
+    }
+  }
+}
+
 /**
  * C [m, n] (row-major, contiguous) = A [m, k] @ B [k, n] (+ bias [n]), for
- * `batch` consecutive problems `aBatch` / `bBatch` bytes apart. Uses the
- * widest SIMD loop whose blocks divide m and n when B's columns are
- * contiguous, scalar code otherwise.
+ * `batch` consecutive problems `aBatch` / `bBatch` bytes apart. SIMD loops
+ * when B's columns are contiguous and n >= 4, scalar code otherwise.
  *
  * @example
  * ```ts
@@ -115,40 +166,15 @@ export function matMulInto(
   aBatch = 0,
   bBatch = 0,
 ): void {
-  if (b.col === 4 && n % 4 === 0) {
-    const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && n % (4 * v) === 0)!;
-    // Odd row counts: the rows that fill blocks of two or four, then the rest.
-    const [rb, vb] = r > 1
-      ? [r, v]
-      : BLOCKS.find(([r, v]) => m >= r && n % (4 * v) === 0)!;
-    const main = m - (m % rb);
-    const rows = simdOf(backend).rows;
-    const parts: [number, number, number, number][] = [[0, main, rb, vb]];
-    if (main < m) parts.push([main, m - main, 1, v]);
-    for (const [i0, mi, ri, vi] of parts) {
-      // Long sums run in chunks of K_CHUNK, each adding into C, so that a
-      // chunk of B stays in cache while every row block of A passes over it.
-      for (let k0 = 0; k0 < k; k0 += K_CHUNK) {
-        const kind = k0 > 0 ? "Acc" : bias ? "Bias" : "";
-        rows[`rows${kind}${ri}x${vi}`](
-          a.at + k0 * a.col + i0 * a.row,
-          b.at + k0 * b.row,
-          bias,
-          c + 4 * i0 * n,
-          batch,
-          mi / ri,
-          Math.min(K_CHUNK, k - k0),
-          n / (4 * vi),
-          aBatch,
-          a.row,
-          a.col,
-          bBatch,
-          b.row,
-          4 * n,
-          4 * m * n,
-        );
-      }
-    }
+  if (b.col === 4 && n >= 4) {
+    const p = { backend, a, b, c, m, k, n, bias, batch, aBatch, bBatch };
+    const n4 = n - (n % 4);
+    simdColumns(p, 0, n4);
+    // The last n % 4 columns: recompute the last four in full. They overlap
+    // columns already written, with the same sums, so the result is exact;
+    // this runs after the main part, whose k-chunks it would otherwise
+    // double-count.
+    if (n4 < n) simdColumns(p, n - 4, 4);
     return;
   }
   const heap = new Float32Array(backend.wasm.asm.memory.buffer);

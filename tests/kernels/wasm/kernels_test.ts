@@ -67,6 +67,8 @@ Deno.test("wasm batched products match cpu for every transpose case and odd size
     [[2], 21, 20, 16],
     [[2], 23, 16, 20],
     [[2], 9, 300, 8],
+    [[2], 40, 16, 37],
+    [[2], 5, 8, 3],
   ];
   for (const [lead, m, k, n] of cases) {
     for (const tA of [false, true]) {
