@@ -12,7 +12,7 @@ Usage: python3 torch_steps.py '<json spec>'; prints one JSON object.
 The spec (written by models_bench.ts) holds the layout and config:
   {"mode", "nImage", "imageDim", "patchesPerScan", "ehrGroups", "groupSize",
    "maxEhr", "model": {...}, "pretrain": {...}, "finetune": {...},
-   "reps", "warmup"}
+   "reps", "warmup", optional "phases": a subset of the three step names}
 """
 
 import json
@@ -307,6 +307,8 @@ def main():
         "contrastive pretraining": lambda g: contrastive_step_fn(L, m, spec["pretrain"], g),
         "finetuning": lambda g: finetune_step_fn(L, m, spec["finetune"], g),
     }
+    if "phases" in spec:
+        makers = {k: v for k, v in makers.items() if k in spec["phases"]}
     # All cores is what the issue asks for; on a busy 2-core machine one
     # thread can be faster (no oversubscription), so both are measured and
     # the caller takes the faster one as the baseline.
