@@ -28,12 +28,16 @@ async function on(
   f: (...xs: tf.Tensor[]) => tf.Tensor[],
 ): Promise<Float32Array[]> {
   await initBackend(backend);
+  // Kernels allocate heap buffers outside the engine (scratch copies):
+  // all of them must be freed again.
+  const heapBefore = tf.engine().backend.numDataIds();
   const xs = inputs.map((i) => tf.tensor(i.values, i.shape));
   const outs = f(...xs);
   const vals = await Promise.all(
     outs.map((o) => o.data() as Promise<Float32Array>),
   );
   tf.dispose([...xs, ...outs]);
+  assert.equal(tf.engine().backend.numDataIds(), heapBefore, "heap buffers");
   return vals;
 }
 
@@ -89,10 +93,10 @@ Deno.test("wasm fused normalize and its gradient match the cpu composite", async
     const x = input(shape, 3), dy = input(shape, 4);
     const f = (t: tf.Tensor, g: tf.Tensor) => {
       const [y, dx] = tf.tidy(() => {
-        const { value, grads } = tf.valueAndGrads((u: tf.Tensor) =>
+        const { grads } = tf.valueAndGrads((u: tf.Tensor) =>
           layerNorm(u, null, null).mul(g).sum()
         )([t]);
-        return [layerNorm(t, null, null), grads[0], value];
+        return [layerNorm(t, null, null), grads[0]];
       });
       return [y, dx];
     };
@@ -242,4 +246,33 @@ Deno.test("a JEPA + contrastive pretraining run on wasm follows the same loss cu
       `step ${i}: mmjepa kernels ${v} vs stock ${stock[i]}`,
     )
   );
+});
+
+Deno.test("wasm with mmjepa kernels: no tensor or heap growth over 60 steps, and the same seed gives the same curve", async () => {
+  await initBackend("wasm");
+  const set = easySet({
+    sizes: { pretrain: 80, train: 40, val: 20, test: 20 },
+    external: 0,
+  });
+  const cfg = resolveExperimentConfig({
+    pretrain: { steps: 60, readEvery: 10, batchSize: 32 },
+  });
+  const heap = () => tf.engine().backend.numDataIds();
+  const start = [tf.memory().numTensors, heap()];
+  const seen: number[][] = [];
+  const run = () =>
+    pretrain(set, "jepa+contrastive", cfg, 5, {
+      onProgress: () => seen.push([tf.memory().numTensors, heap()]),
+    });
+  const a = (await run())!;
+  a.dispose();
+  assert.equal(seen.length, 6);
+  assert.ok(
+    seen.every(([t, h]) => t === seen[0][0] && h === seen[0][1]),
+    `tensors, heap buffers per readback: ${JSON.stringify(seen)}`,
+  );
+  assert.deepEqual([tf.memory().numTensors, heap()], start);
+  const b = (await run())!;
+  b.dispose();
+  assert.deepEqual(b.curve, a.curve);
 });
