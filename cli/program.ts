@@ -227,7 +227,7 @@ Examples:
     .option("--quick", "small sizes, for smoke tests", false)
     .option(
       "--only <list>",
-      "comma-separated bench names (sim, real, models, study)",
+      "comma-separated bench names (sim, real, models, webgpu, study)",
       list,
     )
     .addHelpText(
@@ -235,7 +235,12 @@ Examples:
       `
 Examples:
   npx -y deno@2.9.6 task bench
-  npx -y deno@2.9.6 task bench --only sim --quick`,
+  npx -y deno@2.9.6 task bench --only sim --quick
+  MMJEPA_BENCH_BACKENDS=wasm npx -y deno@2.9.6 task bench --only models
+
+Environment:
+  MMJEPA_BENCH_BACKENDS  comma list of backends the models bench times (wasm, cpu, webgpu)
+  MMJEPA_STOCK_KERNELS=1 tfjs's own kernels only (the models bench times both anyway)`,
     )
     .action(async (o) => {
       await actions.bench(globals(), o);

@@ -13,7 +13,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { registerKernels } from "../kernels/mod.ts";
+import { kernelsInUse, registerKernels } from "../kernels/mod.ts";
 import { UserError } from "./errors.ts";
 
 /** The backends mmjepa can run on. */
@@ -122,12 +122,16 @@ export async function initBackend(
       if (!await trySet("webgpu")) {
         throw new UserError("--backend webgpu: tfjs could not start webgpu");
       }
-      return { name: "webgpu", detail: probe.description, reason: "forced" };
+      return {
+        name: "webgpu",
+        detail: `${probe.description}, ${kernelsInUse()}`,
+        reason: "forced",
+      };
     }
     if (probe && !probe.software && await trySet("webgpu")) {
       return {
         name: "webgpu",
-        detail: probe.description,
+        detail: `${probe.description}, ${kernelsInUse()}`,
         reason: "hardware GPU adapter found",
       };
     }
@@ -136,7 +140,7 @@ export async function initBackend(
     if (await trySet("wasm")) {
       return {
         name: "wasm",
-        detail: "simd",
+        detail: `simd, ${kernelsInUse()}`,
         reason: choice === "wasm" ? "forced" : "no hardware GPU adapter",
       };
     }

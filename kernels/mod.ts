@@ -93,6 +93,20 @@ export function hasKernel(name: string): boolean {
   return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
+/**
+ * Which kernels the active backend runs, for provenance: "mmjepa kernels"
+ * where this module registered some, else "stock tfjs kernels".
+ *
+ * @example
+ * ```ts
+ * kernelsInUse(); // "mmjepa kernels" on wasm by default
+ * ```
+ */
+export function kernelsInUse(): string {
+  const mine = customOn && (swaps.get(tf.getBackend())?.custom.length ?? 0) > 0;
+  return mine ? "mmjepa kernels" : "stock tfjs kernels";
+}
+
 function stockKernelsOnly(): boolean {
   try {
     return Deno.env.get("MMJEPA_STOCK_KERNELS") === "1";
