@@ -13,9 +13,11 @@ import { registerWasmKernels } from "./wasm/mod.ts";
 import { registerWebGpuKernels } from "./webgpu/mod.ts";
 
 export {
+  ADAMW,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
+  EMA,
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,

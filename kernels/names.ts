@@ -80,5 +80,33 @@ export const DENSE_PARAM_GRAD = "MmjepaDenseParamGrad";
  */
 export const SOFTMAX_GRAD = "MmjepaSoftmaxGrad";
 
+/**
+ * One AdamW update of many parameters (models/optim.ts): inputs `m`, `v`
+ * (flat moments over all parameters, in order) and `p0..p{K-1}`,
+ * `g0..g{K-1}` (parameters and their gradients); attributes `lr`, `beta1`,
+ * `beta2`, `eps`, `weightDecay`, `clipNorm` (0: off), `t` (the update's
+ * 1-based count) and `decay` (per parameter, 1 where weight decay applies).
+ * Outputs the K new parameters, then m, v and the global gradient norm
+ * before clipping (a scalar). The arithmetic is AdamW.apply's.
+ *
+ * @example
+ * ```ts
+ * const outs = tf.engine().runKernel(ADAMW, { m, v, p0, g0 }, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clipNorm: 1, t: 1, decay: [1] }) as tf.Tensor[];
+ * ```
+ */
+export const ADAMW = "MmjepaAdamW";
+
+/**
+ * target <- momentum * target + (1 - momentum) * online, with the online
+ * parameters as separate tensors: inputs `target` (flat) and `p0..p{K-1}`,
+ * attribute `momentum`; output the new flat target.
+ *
+ * @example
+ * ```ts
+ * const next = tf.engine().runKernel(EMA, { target, p0, p1 }, { momentum: 0.996 }) as tf.Tensor;
+ * ```
+ */
+export const EMA = "MmjepaEma";
+
 /** The norm's variance floor, shared by kernels and the composite. */
 export const NORM_EPS = 1e-5;

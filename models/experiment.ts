@@ -24,7 +24,7 @@ import {
 import type { ExperimentConfig, ModelConfig } from "./config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "./contrastive.ts";
 import { Encoder } from "./encoder.ts";
-import { emaUpdate, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
+import { emaUpdateFrom, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
 import { maskBatch } from "./masks.ts";
 import { ParamSet, variableFrom } from "./params.ts";
 import { embeddingStd, ridgeR2 } from "./probe.ts";
@@ -240,9 +240,9 @@ export async function pretrain(
     },
     afterStep(step) {
       if (target) {
-        emaUpdate(
+        emaUpdateFrom(
           target,
-          online.flat(),
+          online,
           momentumAt(step, pc.steps, pc.emaStart, pc.emaEnd),
         );
       }

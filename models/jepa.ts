@@ -13,7 +13,13 @@
 import * as tf from "@tensorflow/tfjs";
 import type { JepaLoss, ModelConfig } from "./config.ts";
 import type { Encoder } from "./encoder.ts";
-import { denseSpecs, type Params, type ParamSpec } from "./params.ts";
+import { EMA, hasKernel } from "../kernels/mod.ts";
+import {
+  denseSpecs,
+  type Params,
+  type ParamSet,
+  type ParamSpec,
+} from "./params.ts";
 import type { Inputs } from "./tokenizers.ts";
 import {
   dense,
@@ -93,6 +99,33 @@ export function emaUpdate(
 ): void {
   tf.tidy(() => {
     target.assign(target.mul(momentum).add(online.mul(1 - momentum)));
+  });
+}
+
+/**
+ * {@link emaUpdate} from a parameter set, through the fused EMA kernel
+ * where the backend has it (no concatenation of the parameters).
+ *
+ * @example
+ * ```ts
+ * emaUpdateFrom(targetFlat, online, 0.996);
+ * ```
+ */
+export function emaUpdateFrom(
+  target: tf.Variable,
+  online: ParamSet,
+  momentum: number,
+): void {
+  if (!hasKernel(EMA)) {
+    tf.tidy(() => emaUpdate(target, online.flat(), momentum));
+    return;
+  }
+  tf.tidy(() => {
+    const inputs: tf.NamedTensorMap = { target };
+    online.vars.forEach((p, i) => inputs[`p${i}`] = p);
+    target.assign(
+      tf.engine().runKernel(EMA, inputs, { momentum }) as tf.Tensor,
+    );
   });
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { ADAMW, hasKernel } from "../kernels/mod.ts";
 import { type ParamSet, variableFrom } from "./params.ts";
 
 /**
@@ -68,6 +69,8 @@ export class AdamW {
   readonly #sets: ParamSet[];
   readonly #cfg: Required<AdamWConfig>;
   readonly #decay: tf.Tensor;
+  // 1 where a variable is decayed, per variable (for the fused kernel).
+  readonly #decayPerVar: number[];
 
   /** Zero moments for the given sets. */
   constructor(sets: ParamSet[], cfg: AdamWConfig) {
@@ -84,6 +87,14 @@ export class AdamW {
       o += s.total;
     }
     this.#decay = tf.tensor1d(mask);
+    this.#decayPerVar = sets.flatMap((s) => {
+      let at = 0;
+      return s.sizes.map((n) => {
+        const d = n > 0 && s.decayMask[at] === 1 ? 1 : 0;
+        at += n;
+        return d;
+      });
+    });
   }
 
   /**
@@ -93,6 +104,30 @@ export class AdamW {
   apply(grads: tf.Tensor[], lr: number): tf.Scalar {
     const { beta1, beta2, eps, weightDecay, clipNorm } = this.#cfg;
     this.t += 1;
+    if (hasKernel(ADAMW)) {
+      // One fused kernel (kernels/) instead of ~300 ops; same arithmetic.
+      const inputs: tf.NamedTensorMap = { m: this.m, v: this.v };
+      this.vars.forEach((p, i) => {
+        inputs[`p${i}`] = p;
+        inputs[`g${i}`] = grads[i];
+      });
+      const outs = tf.engine().runKernel(ADAMW, inputs, {
+        lr,
+        beta1,
+        beta2,
+        eps,
+        weightDecay,
+        clipNorm,
+        t: this.t,
+        decay: this.#decayPerVar,
+        // deno-lint-ignore no-explicit-any
+      } as any) as tf.Tensor[];
+      const k = this.vars.length;
+      this.vars.forEach((p, i) => p.assign(outs[i]));
+      this.m.assign(outs[k]);
+      this.v.assign(outs[k + 1]);
+      return outs[k + 2] as tf.Scalar;
+    }
     let g: tf.Tensor = tf.concat(grads.map((x) => x.reshape([-1])));
     const norm = g.square().sum().sqrt() as tf.Scalar;
     if (clipNorm > 0) {

@@ -6,9 +6,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  ADAMW,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
+  EMA,
   NORMALIZE,
   NORMALIZE_GRAD,
   SOFTMAX_GRAD,
@@ -17,6 +19,7 @@ import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
 import { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+import { adamWWasm, emaWasm } from "./optim.ts";
 import { softmaxGradWasm } from "./softmax.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
@@ -30,6 +33,7 @@ export {
   type WasmBackendLike,
 } from "./heap.ts";
 export { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
+export { adamWWasm, emaWasm } from "./optim.ts";
 export { softmaxGradWasm } from "./softmax.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
@@ -80,6 +84,8 @@ export function registerWasmKernels(): void {
       [DENSE_GRAD, denseGradWasm],
       [DENSE_PARAM_GRAD, denseParamGradWasm],
       [SOFTMAX_GRAD, softmaxGradWasm],
+      [ADAMW, adamWWasm],
+      [EMA, emaWasm],
     ] as const
   ) {
     tf.registerKernel({

@@ -12,7 +12,14 @@ import {
   setCustomKernels,
   SOFTMAX_GRAD,
 } from "../../../kernels/mod.ts";
-import { pretrain, resolveExperimentConfig } from "../../../models/mod.ts";
+import {
+  AdamW,
+  emaUpdateFrom,
+  ParamSet,
+  pretrain,
+  resolveExperimentConfig,
+  variableFrom,
+} from "../../../models/mod.ts";
 import { layerNorm, linear } from "../../../models/transformer.ts";
 import { easySet } from "../../models/fixtures.ts";
 
@@ -275,4 +282,49 @@ Deno.test("wasm with mmjepa kernels: no tensor or heap growth over 60 steps, and
   const b = (await run())!;
   b.dispose();
   assert.deepEqual(b.curve, a.curve);
+});
+
+Deno.test("wasm fused AdamW and EMA match the tf-op versions", async () => {
+  await initBackend("wasm");
+  const specs = [
+    { name: "w", shape: [6, 4], init: { std: 0.5 }, decay: true },
+    { name: "b", shape: [4], init: { value: 0.1 }, decay: false },
+    { name: "e", shape: [0], init: { value: 0 }, decay: true },
+    { name: "s", shape: [3, 2, 5], init: { std: 1 }, decay: true },
+  ];
+  const run = async (custom: boolean) => {
+    setCustomKernels(custom);
+    try {
+      const set = ParamSet.create(specs, new RngStreams(8).get("init"));
+      const target = variableFrom(set.flat(), false);
+      const opt = new AdamW([set], { weightDecay: 0.05, clipNorm: 1 });
+      const norms: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        const grads = set.vars.map((v, i) =>
+          tf.tensor(normals(v.size, 20 + 10 * step + i), v.shape)
+        );
+        const norm = tf.tidy(() => opt.apply(grads, 0.01 * (step + 1)));
+        norms.push((await norm.data())[0]);
+        tf.dispose([norm, ...grads]);
+        emaUpdateFrom(target, set, 0.9);
+      }
+      const out = [
+        ...(await set.values()),
+        new Float32Array(await opt.m.data()),
+        new Float32Array(await opt.v.data()),
+        new Float32Array(await target.data()),
+        Float32Array.from(norms),
+      ];
+      set.dispose();
+      opt.dispose();
+      target.dispose();
+      return out;
+    } finally {
+      setCustomKernels(true);
+    }
+  };
+  const stock = await run(false);
+  const fused = await run(true);
+  const what = ["w", "b", "e", "s", "m", "v", "ema target", "norms"];
+  fused.forEach((x, i) => assertClose(x, stock[i], what[i]));
 });
