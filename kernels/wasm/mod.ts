@@ -1,6 +1,7 @@
 /**
  * mmjepa's kernels for tfjs-backend-wasm: SIMD batched matrix products
- * (attention) and the fused normalization.
+ * (attention), a memory-sharing Identity, and the fused dense layer, layer
+ * norm, softmax gradient, AdamW and EMA of kernels/names.ts.
  *
  * @module
  */
@@ -38,9 +39,9 @@ export { softmaxGradWasm } from "./softmax.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
- * Replaces wasm's BatchMatMul with one that sends batched products to the
- * SIMD kernels (the rest to the stock kernel) and registers the fused
- * normalization. Call once; kernels/mod.ts does.
+ * Replaces wasm's BatchMatMul (batched products go to the SIMD loops, the
+ * rest to the stock kernel) and Identity, and registers the fused kernels.
+ * Call once; kernels/mod.ts does.
  *
  * @example
  * ```ts
