@@ -55,6 +55,42 @@ export async function medianSeconds(
     await fn();
     times.push((performance.now() - t0) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
+}
+
+/**
+ * The median (upper middle for even counts) of a non-empty list.
+ *
+ * @example
+ * ```ts
+ * median([3, 1, 2]); // 2
+ * ```
+ */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+}
+
+/**
+ * Runs a bench file on its own (`deno run -A benches/x_bench.ts [--quick]`)
+ * and prints its lines.
+ *
+ * @example
+ * ```ts
+ * if (import.meta.main) await runStandalone(run);
+ * ```
+ */
+export async function runStandalone(
+  run: (o: BenchOptions) => Promise<BenchLine[]>,
+): Promise<void> {
+  const lines = await run({
+    quick: Deno.args.includes("--quick"),
+    log: (m) => console.error(m),
+  });
+  for (const l of lines) {
+    console.log(
+      `${l.name}: ${l.value} ${l.unit}${
+        l.baseline ? ` (x${l.baseline.ratio} ${l.baseline.name})` : ""
+      } (${l.note ?? ""})`,
+    );
+  }
 }

@@ -24,7 +24,12 @@ import {
   resolveExperimentConfig,
 } from "../models/mod.ts";
 import { easySet } from "../tests/models/fixtures.ts";
-import type { BenchLine, BenchOptions } from "./harness.ts";
+import {
+  type BenchLine,
+  type BenchOptions,
+  median,
+  runStandalone,
+} from "./harness.ts";
 
 const PHASES = [
   "jepa pretraining",
@@ -224,8 +229,6 @@ async function headToHead(python: string, o: BenchOptions): Promise<BenchLine> {
     );
     rounds.push([s * 1000, bestTorch(t, phase)[1]]);
   }
-  const median = (x: number[]) =>
-    [...x].sort((a, b) => a - b)[Math.floor(x.length / 2)];
   const ratio = median(rounds.map(([m, t]) => m / t));
   return {
     name:
@@ -341,7 +344,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
         for (let r = 0; r < repeats; r++) {
           samples.push(await stepSeconds(run, k1, k2));
         }
-        const s = samples.sort((a, b) => a - b)[Math.floor(repeats / 2)];
+        const s = median(samples);
         const ms = s * 1000;
         const mem = Deno.memoryUsage();
         const name = `models: ${phase} step, ${mode}, ${backend}${
@@ -436,16 +439,4 @@ export async function torchHasCuda(python: string): Promise<boolean> {
   return r.success;
 }
 
-if (import.meta.main) {
-  const lines = await run({
-    quick: Deno.args.includes("--quick"),
-    log: (m) => console.error(m),
-  });
-  for (const l of lines) {
-    console.log(
-      `${l.name}: ${l.value} ${l.unit}${
-        l.baseline ? ` (x${l.baseline.ratio} ${l.baseline.name})` : ""
-      } (${l.note})`,
-    );
-  }
-}
+if (import.meta.main) await runStandalone(run);

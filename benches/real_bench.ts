@@ -12,8 +12,12 @@
  */
 import { gunzipSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
-import type { BenchLine, BenchOptions } from "./harness.ts";
-import { medianSeconds } from "./harness.ts";
+import {
+  type BenchLine,
+  type BenchOptions,
+  medianSeconds,
+  runStandalone,
+} from "./harness.ts";
 import { encodeNifti } from "../sim/nifti.ts";
 import {
   cacheKey,
@@ -133,10 +137,4 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
   }
 }
 
-if (import.meta.main) {
-  const lines = await run({
-    quick: Deno.args.includes("--quick"),
-    log: (m) => console.error(m),
-  });
-  for (const l of lines) console.log(JSON.stringify(l));
-}
+if (import.meta.main) await runStandalone(run);

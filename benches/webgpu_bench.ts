@@ -24,7 +24,7 @@ import {
   resolveExperimentConfig,
 } from "../models/mod.ts";
 import { easySet } from "../tests/models/fixtures.ts";
-import type { BenchLine, BenchOptions } from "./harness.ts";
+import { type BenchLine, type BenchOptions, runStandalone } from "./harness.ts";
 
 /** One kernel's share of a profiled step. */
 export interface KernelShare {
@@ -220,16 +220,4 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
   ];
 }
 
-if (import.meta.main) {
-  const lines = await run({
-    quick: Deno.args.includes("--quick"),
-    log: (m) => console.error(m),
-  });
-  for (const l of lines) {
-    console.log(
-      `${l.name}: ${l.value} ${l.unit}${
-        l.baseline ? ` (x${l.baseline.ratio} ${l.baseline.name})` : ""
-      } (${l.note})`,
-    );
-  }
-}
+if (import.meta.main) await runStandalone(run);

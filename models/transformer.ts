@@ -266,18 +266,6 @@ export function linear(
 }
 
 /**
- * a [m, k] @ b [k, n]; see {@link linear}.
- *
- * @example
- * ```ts
- * const y = matMul2d(x, params["enc/image/w"] as tf.Tensor2D);
- * ```
- */
-export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return linear(a, b, null);
-}
-
-/**
  * x [..., in] @ w + b, for any leading shape.
  *
  * @example

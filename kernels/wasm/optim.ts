@@ -1,9 +1,8 @@
 /**
- * The optimizer kernels (kernels/names.ts) for the wasm backend. AdamW
- * written with tf ops records about 300 ops per step for a few dozen
- * parameter tensors (reshape and concatenate the gradients, clip, update
- * the moments, concatenate the parameters, then split and reshape them
- * back); here it is one pass over the heap, and the EMA another.
+ * The optimizer kernels (kernels/names.ts) for the wasm backend. AdamW and
+ * the EMA written with tf ops reshape and concatenate the gradients and
+ * parameters and split them back every step: in a features-mode JEPA step
+ * they made 150 of 808 kernel calls. Here each is one pass over the heap.
  *
  * @module
  */

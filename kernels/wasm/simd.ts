@@ -89,10 +89,10 @@ export interface SimdKernels {
   ) => void;
 }
 
-/** Row-block heights and column-block widths (in f32x4) that rows kernels exist for. */
-export const ROW_BLOCKS = [4, 2, 1] as const;
-/** See {@link ROW_BLOCKS}. */
-export const COL_BLOCKS = [4, 2, 1] as const;
+// Row-block heights and column-block widths (in f32x4) that rows kernels
+// exist for; heap.ts picks among them.
+const ROW_BLOCKS = [4, 2, 1] as const;
+const COL_BLOCKS = [4, 2, 1] as const;
 
 function rows(
   r: number,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../core/backend.ts";
 import { Rng } from "../../core/rng.ts";
-import { matMul2d } from "../../models/transformer.ts";
+import { setCustomKernels } from "../../kernels/mod.ts";
+import { linear } from "../../models/transformer.ts";
 
 await initBackend("wasm");
 
@@ -12,7 +13,20 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-Deno.test("matMul2d on wasm: value and gradients match tf.matMul", async () => {
+// With mmjepa's kernels linear() is the fused dense kernel; with tfjs's
+// stock ones it is the transpose-free product of models/transformer.ts.
+for (const custom of [true, false]) {
+  Deno.test(`linear on wasm (${custom ? "mmjepa" : "stock"} kernels): value and gradients match tf.matMul`, async () => {
+    setCustomKernels(custom);
+    try {
+      await checkLinear();
+    } finally {
+      setCustomKernels(true);
+    }
+  });
+}
+
+async function checkLinear(): Promise<void> {
   assert.equal(tf.getBackend(), "wasm");
   const rng = new Rng("matmul2d");
   const [m, k, n] = [37, 13, 7];
@@ -24,9 +38,10 @@ Deno.test("matMul2d on wasm: value and gradients match tf.matMul", async () => {
     tf.grads((x: tf.Tensor, y: tf.Tensor) =>
       f(x as tf.Tensor2D, y as tf.Tensor2D).mul(r).sum()
     );
-  const [gaFast, gbFast] = loss(matMul2d)([a, b]);
+  const mm = (x: tf.Tensor2D, y: tf.Tensor2D) => linear(x, y, null);
+  const [gaFast, gbFast] = loss(mm)([a, b]);
   const [gaRef, gbRef] = loss((x, y) => tf.matMul(x, y))([a, b]);
-  const vFast = await matMul2d(a, b).data() as Float32Array;
+  const vFast = await mm(a, b).data() as Float32Array;
   const vRef = await tf.matMul(a, b).data() as Float32Array;
   assert.deepEqual(gaFast.shape, [m, k]);
   assert.deepEqual(gbFast.shape, [k, n]);
@@ -44,4 +59,4 @@ Deno.test("matMul2d on wasm: value and gradients match tf.matMul", async () => {
   // Not all zeros: the comparison above would pass on two zero gradients.
   assert.ok((await gbRef.abs().sum().data())[0] > 1);
   tf.dispose([a, b, r, gaFast, gbFast, gaRef, gbRef]);
-});
+}

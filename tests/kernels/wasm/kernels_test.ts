@@ -59,6 +59,22 @@ function assertClose(got: Float32Array, want: Float32Array, what: string) {
   }
 }
 
+/** Runs f with tfjs's stock kernels, then switches mmjepa's back on. */
+async function withStockKernels<T>(f: () => Promise<T>): Promise<T> {
+  setCustomKernels(false);
+  try {
+    return await f();
+  } finally {
+    setCustomKernels(true);
+  }
+}
+
+/** A small synthetic cohort set for the training-level tests. */
+const smallSet = easySet({
+  sizes: { pretrain: 80, train: 40, val: 20, test: 20 },
+  external: 0,
+});
+
 const input = (shape: number[], seed: number) => ({
   values: normals(shape.reduce((a, b) => a * b, 1), seed),
   shape,
@@ -205,47 +221,34 @@ Deno.test("wasm Identity shares memory safely: clones survive their source", asy
 
 Deno.test("setCustomKernels swaps between mmjepa's and tfjs's kernels", async () => {
   await initBackend("wasm");
-  const stockMatMul = () => tf.getKernel("BatchMatMul", "wasm");
+  const matMul = () => tf.getKernel("BatchMatMul", "wasm");
   assert.ok(hasKernel(NORMALIZE));
-  const custom = stockMatMul();
-  setCustomKernels(false);
-  try {
+  const custom = matMul();
+  await withStockKernels(async () => {
     assert.ok(!hasKernel(NORMALIZE));
-    assert.notEqual(stockMatMul(), custom);
+    assert.notEqual(matMul(), custom);
     // The composite path still runs without the fused kernels.
     const y = layerNorm(tf.tensor2d([[1, 2, 3, 4]]), null, null);
     const v = await y.data();
     assert.ok(Math.abs(v[0] + 1.3416) < 1e-3, `normalized ${v}`);
     y.dispose();
-  } finally {
-    setCustomKernels(true);
-  }
+  });
   assert.ok(hasKernel(NORMALIZE));
-  assert.equal(stockMatMul(), custom);
+  assert.equal(matMul(), custom);
 });
 
 Deno.test("a JEPA + contrastive pretraining run on wasm follows the same loss curve with stock and mmjepa kernels", async () => {
   await initBackend("wasm");
-  const set = easySet({
-    sizes: { pretrain: 80, train: 40, val: 20, test: 20 },
-    external: 0,
-  });
   const cfg = resolveExperimentConfig({
     pretrain: { steps: 6, readEvery: 1, batchSize: 32 },
   });
   const curve = async () => {
-    const pre = await pretrain(set, "jepa+contrastive", cfg, 3);
+    const pre = await pretrain(smallSet, "jepa+contrastive", cfg, 3);
     pre!.dispose();
     return pre!.curve;
   };
   const custom = await curve();
-  setCustomKernels(false);
-  let stock: number[];
-  try {
-    stock = await curve();
-  } finally {
-    setCustomKernels(true);
-  }
+  const stock = await withStockKernels(curve);
   assert.equal(custom.length, 6);
   custom.forEach((v, i) =>
     assert.ok(
@@ -257,10 +260,6 @@ Deno.test("a JEPA + contrastive pretraining run on wasm follows the same loss cu
 
 Deno.test("wasm with mmjepa kernels: no tensor or heap growth over 60 steps, and the same seed gives the same curve", async () => {
   await initBackend("wasm");
-  const set = easySet({
-    sizes: { pretrain: 80, train: 40, val: 20, test: 20 },
-    external: 0,
-  });
   const cfg = resolveExperimentConfig({
     pretrain: { steps: 60, readEvery: 10, batchSize: 32 },
   });
@@ -268,7 +267,7 @@ Deno.test("wasm with mmjepa kernels: no tensor or heap growth over 60 steps, and
   const start = [tf.memory().numTensors, heap()];
   const seen: number[][] = [];
   const run = () =>
-    pretrain(set, "jepa+contrastive", cfg, 5, {
+    pretrain(smallSet, "jepa+contrastive", cfg, 5, {
       onProgress: () => seen.push([tf.memory().numTensors, heap()]),
     });
   const a = (await run())!;
@@ -292,39 +291,34 @@ Deno.test("wasm fused AdamW and EMA match the tf-op versions", async () => {
     { name: "e", shape: [0], init: { value: 0 }, decay: true },
     { name: "s", shape: [3, 2, 5], init: { std: 1 }, decay: true },
   ];
-  const run = async (custom: boolean) => {
-    setCustomKernels(custom);
-    try {
-      const set = ParamSet.create(specs, new RngStreams(8).get("init"));
-      const target = variableFrom(set.flat(), false);
-      const opt = new AdamW([set], { weightDecay: 0.05, clipNorm: 1 });
-      const norms: number[] = [];
-      for (let step = 0; step < 4; step++) {
-        const grads = set.vars.map((v, i) =>
-          tf.tensor(normals(v.size, 20 + 10 * step + i), v.shape)
-        );
-        const norm = tf.tidy(() => opt.apply(grads, 0.01 * (step + 1)));
-        norms.push((await norm.data())[0]);
-        tf.dispose([norm, ...grads]);
-        emaUpdateFrom(target, set, 0.9);
-      }
-      const out = [
-        ...(await set.values()),
-        new Float32Array(await opt.m.data()),
-        new Float32Array(await opt.v.data()),
-        new Float32Array(await target.data()),
-        Float32Array.from(norms),
-      ];
-      set.dispose();
-      opt.dispose();
-      target.dispose();
-      return out;
-    } finally {
-      setCustomKernels(true);
+  const run = async () => {
+    const set = ParamSet.create(specs, new RngStreams(8).get("init"));
+    const target = variableFrom(set.flat(), false);
+    const opt = new AdamW([set], { weightDecay: 0.05, clipNorm: 1 });
+    const norms: number[] = [];
+    for (let step = 0; step < 4; step++) {
+      const grads = set.vars.map((v, i) =>
+        tf.tensor(normals(v.size, 20 + 10 * step + i), v.shape)
+      );
+      const norm = tf.tidy(() => opt.apply(grads, 0.01 * (step + 1)));
+      norms.push((await norm.data())[0]);
+      tf.dispose([norm, ...grads]);
+      emaUpdateFrom(target, set, 0.9);
     }
+    const out = [
+      ...(await set.values()),
+      new Float32Array(await opt.m.data()),
+      new Float32Array(await opt.v.data()),
+      new Float32Array(await target.data()),
+      Float32Array.from(norms),
+    ];
+    set.dispose();
+    opt.dispose();
+    target.dispose();
+    return out;
   };
-  const stock = await run(false);
-  const fused = await run(true);
+  const stock = await withStockKernels(run);
+  const fused = await run();
   const what = ["w", "b", "e", "s", "m", "v", "ema target", "norms"];
   fused.forEach((x, i) => assertClose(x, stock[i], what[i]));
 });
