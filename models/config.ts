@@ -47,7 +47,7 @@ export interface ModelConfig {
 
 /** Self-supervised pretraining settings. */
 export interface PretrainConfig {
-  /** Optimizer steps. */
+  /** Most optimizer steps; the run stops earlier on a plateau. */
   steps: number;
   /** Patients per batch. */
   batchSize: number;
@@ -59,7 +59,25 @@ export interface PretrainConfig {
   warmupFraction: number;
   /** Global gradient norm clip (0 = off). */
   clipNorm: number;
-  /** EMA momentum at the first step. */
+  /**
+   * Share of the pretraining pool held out (seeded) to measure the
+   * pretraining loss on patients the encoder does not train on.
+   */
+  heldOut: number;
+  /**
+   * Held-out checks (every `readEvery` steps) without a relative
+   * improvement of at least `minDelta` before pretraining stops: a plateau.
+   */
+  patience: number;
+  /** Relative held-out loss improvement that counts as progress. */
+  minDelta: number;
+  /**
+   * EMA momentum at the first step. The rule: the target's time constant,
+   * 1 / (1 - emaStart) steps, should be a small part of the run (0.99 is
+   * 100 steps, fine for a few hundred steps or more). I-JEPA's 0.996 (250
+   * steps) is meant for 100k-step runs: over a short run the target then
+   * stays near its random init.
+   */
   emaStart: number;
   /** EMA momentum at the last step. */
   emaEnd: number;
@@ -73,10 +91,20 @@ export interface PretrainConfig {
    * trained) is the default.
    */
   downstream: "context" | "target";
-  /** Strategies drawn uniformly per patient. */
+  /**
+   * Share of patients whose target is cross-modal or cross-time: a whole
+   * modality predicted from the other (image from EHR, EHR from image), or
+   * the latest scan from earlier scans and the EHR. The rest draw from
+   * `masks`. Cross-modal prediction is what the method is about, so it is
+   * a large, explicit share rather than whatever `masks` happen to give.
+   */
+  crossModalShare: number;
+  /** Strategies drawn uniformly for the remaining patients. */
   masks: MaskStrategy[];
-  /** Fraction of a modality's tokens hidden by a block mask. */
+  /** Fraction of a modality's tokens hidden by the block masks together. */
   blockFraction: number;
+  /** Target blocks per patient for `block` masks, where tokens allow. */
+  targetBlocks: number;
   /** Weight of the contrastive term in jepa+contrastive. */
   contrastiveWeight: number;
   /** Read the loss back (and check it) every this many steps. */
@@ -159,20 +187,25 @@ export const DEFAULT_MODEL: ModelConfig = {
  * ```
  */
 export const DEFAULT_PRETRAIN: PretrainConfig = {
-  steps: 80,
+  steps: 600,
   batchSize: 128,
   lr: 2e-3,
   weightDecay: 0.05,
-  warmupFraction: 0.1,
+  warmupFraction: 0.05,
   clipNorm: 1,
-  emaStart: 0.996,
+  heldOut: 0.1,
+  patience: 3,
+  minDelta: 0.01,
+  emaStart: 0.99,
   emaEnd: 1,
   loss: "l2",
   downstream: "context",
-  masks: ["block", "modality", "time"],
+  crossModalShare: 1,
+  masks: ["block", "time"],
   blockFraction: 0.4,
+  targetBlocks: 2,
   contrastiveWeight: 1,
-  readEvery: 20,
+  readEvery: 25,
 };
 
 /**
@@ -221,6 +254,10 @@ const TRAIN_RULES: Record<string, Rule> = {
   emaStart: [0, 1, false],
   emaEnd: [0, 1, false],
   blockFraction: [0.01, 0.99, false],
+  targetBlocks: [1, 64, true],
+  crossModalShare: [0, 1, false],
+  heldOut: [0, 0.5, false],
+  minDelta: [0, 1, false],
   contrastiveWeight: [0, 1e3, false],
   readEvery: [1, 1e6, true],
   labelFraction: [0.001, 1, false],

@@ -15,6 +15,7 @@ import { UserError } from "../core/errors.ts";
 import { type Rng, RngStreams } from "../core/rng.ts";
 import {
   fitNormalizer,
+  type HostBatch,
   hostBatch,
   type Layout,
   makeLayout,
@@ -27,7 +28,13 @@ import { Encoder } from "./encoder.ts";
 import { emaUpdateFrom, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
 import { maskBatch } from "./masks.ts";
 import { ParamSet, variableFrom } from "./params.ts";
-import { embeddingStd, ridgeR2 } from "./probe.ts";
+import {
+  embeddingStd,
+  fitLogistic,
+  predictLogistic,
+  ridgeR2,
+} from "./probe.ts";
+import { aucMannWhitney } from "../reports/auc.ts";
 import {
   bceWithLogits,
   fusedEmbedding,
@@ -52,6 +59,9 @@ export const METHODS = [
   "contrastive",
   "jepa",
   "jepa+contrastive",
+  "logreg-image",
+  "logreg-ehr",
+  "logreg-both",
 ] as const;
 /** One method. */
 export type Method = typeof METHODS[number];
@@ -66,9 +76,22 @@ export type Method = typeof METHODS[number];
  */
 export function methodUses(method: Method): ModalityUse {
   return {
-    image: method !== "ehr-only",
-    ehr: method !== "imaging-only",
+    image: method !== "ehr-only" && method !== "logreg-ehr",
+    ehr: method !== "imaging-only" && method !== "logreg-image",
   };
+}
+
+/**
+ * Whether a method is a no-deep-model baseline: a converged logistic
+ * regression on {@link rawFeatures} (image, EHR or both).
+ *
+ * @example
+ * ```ts
+ * isBaseline("logreg-both"); // true
+ * ```
+ */
+export function isBaseline(method: Method): boolean {
+  return method.startsWith("logreg-");
 }
 
 /**
@@ -94,24 +117,6 @@ export interface Scored {
   scores: number[];
 }
 
-/** What one finetuning produced. */
-export interface ExperimentResult {
-  /** By cohort name: "internal" test patients, and each external cohort. */
-  predictions: Record<string, Scored>;
-  /** Internal validation patients. */
-  validation: Scored;
-  /** Loss curves (mean per readback window). */
-  curves: { pretrain: number[]; finetune: number[] };
-  /** Mean per-dimension std of the frozen fused embedding on internal test. */
-  embeddingStd: number;
-  /** Ridge R^2 of each latent group from the frozen embedding (synthetic only). */
-  latentR2?: { shared: number; image: number; ehr: number };
-  /** Optimizer steps. */
-  steps: { pretrain: number; finetune: number };
-  /** Wall-clock seconds. */
-  seconds: { pretrain: number; finetune: number };
-}
-
 /** A pretrained encoder, reusable by several finetunings. */
 export interface Pretrained {
   /** The method that pretrained it. */
@@ -124,8 +129,12 @@ export interface Pretrained {
   norm: Normalizer;
   /** Encoder weights (not trainable; finetuning copies them). */
   encoder: ParamSet;
-  /** Pretraining loss curve. */
+  /** Pretraining loss curve (mean per readback window). */
   curve: number[];
+  /** Held-out pretraining loss at each readback. */
+  heldOutCurve: number[];
+  /** Whether the held-out loss plateaued before the step budget ran out. */
+  plateau: boolean;
   /** Steps taken. */
   steps: number;
   /** Seconds taken. */
@@ -157,8 +166,34 @@ function batchIndices(n: number, size: number, rng: Rng): number[] {
 }
 
 /**
+ * Splits the pretraining pool into patients the encoder trains on and a
+ * seeded held-out share that only measures the pretraining loss.
+ */
+function holdOut(
+  pool: Patient[],
+  share: number,
+  rng: Rng,
+): { fit: Patient[]; heldOut: Patient[] } {
+  const k = share > 0 && pool.length >= 20
+    ? Math.min(512, Math.max(8, Math.round(share * pool.length)))
+    : 0;
+  const out = new Set(rng.permutation(pool.length).slice(0, k));
+  return {
+    fit: pool.filter((_, i) => !out.has(i)),
+    heldOut: pool.filter((_, i) => out.has(i)),
+  };
+}
+
+/**
  * Self-supervised pretraining on the internal pretrain + train + val
  * patients (labels unused). Returns null for methods without pretraining.
+ *
+ * The run is I-JEPA's loop: per step a batch, masks, the loss (targets
+ * from the EMA encoder, context + predictor, regression on hidden tokens;
+ * plus InfoNCE for the contrastive methods), AdamW, then the momentum
+ * update of the target. Every `readEvery` steps the same loss is measured
+ * with fixed masks on a held-out share of the pool; the run stops when it
+ * has not improved by `minDelta` for `patience` checks, or at `steps`.
  *
  * @example
  * ```ts
@@ -183,10 +218,15 @@ export async function pretrain(
   }
   const streams = new RngStreams(seed);
   const pc = cfg.pretrain, m = cfg.model;
+  const { fit, heldOut } = holdOut(
+    pool,
+    pc.heldOut,
+    streams.get("pretrain/held-out"),
+  );
   const enc = new Encoder(layout, m);
   const online = ParamSet.create(enc.specs(), streams.get("init/enc"));
-  const useJepa = method !== "contrastive";
-  const useCon = method !== "jepa";
+  const useJepa = method === "jepa" || method === "jepa+contrastive";
+  const useCon = method === "contrastive" || method === "jepa+contrastive";
   const pred = useJepa
     ? ParamSet.create(predictorSpecs(m), streams.get("init/pred"))
     : null;
@@ -195,6 +235,62 @@ export async function pretrain(
     : null;
   const target = useJepa ? variableFrom(online.flat(), false) : null;
   const both = { image: true, ehr: true };
+
+  // The objective on one batch with given masks (null: contrastive only).
+  const objective = (
+    h: HostBatch,
+    masks: { context: Float32Array; target: Float32Array } | null,
+  ): tf.Scalar => {
+    const x = toInputs(h, layout, m);
+    let loss = tf.scalar(0);
+    if (pred && target && masks) {
+      const ctx = tf.tensor2d(masks.context, [h.n, layout.nTokens]);
+      const hid = tf.tensor2d(masks.target, [h.n, layout.nTokens]);
+      loss = loss.add(jepaLoss(
+        enc,
+        online.dict,
+        pred.dict,
+        online.unflatten(target),
+        x,
+        ctx,
+        hid,
+        m,
+        pc.loss,
+      ));
+    }
+    if (con) {
+      const c = contrastiveLoss(enc, { ...online.dict, ...con.dict }, x);
+      loss = loss.add(pred ? c.mul(pc.contrastiveWeight) : c);
+    }
+    return loss as tf.Scalar;
+  };
+
+  // Held-out batches and their masks are drawn once, so every check
+  // measures the same thing.
+  const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
+    const h = hostBatch(heldOut, idx, layout, norm, both);
+    const masks = useJepa
+      ? maskBatch(
+        layout,
+        h.present,
+        h.n,
+        pc,
+        streams.get(`pretrain/held-out/mask/${i}`),
+      )
+      : null;
+    return { h, masks };
+  });
+  const heldOutLoss = async (): Promise<number> => {
+    let total = 0, count = 0;
+    for (const { h, masks } of heldBatches) {
+      const l = tf.tidy(() => objective(h, masks).mul(h.n));
+      total += (await l.data())[0];
+      count += h.n;
+      l.dispose();
+    }
+    return total / Math.max(1, count);
+  };
+
   const task: TrainTask = {
     phase: `${method} pretraining`,
     sets: [online, ...(pred ? [pred] : []), ...(con ? [con] : [])],
@@ -202,41 +298,21 @@ export async function pretrain(
     identity: { method, seed, model: m, pretrain: pc, pool: pool.length },
     loss(step) {
       const idx = batchIndices(
-        pool.length,
+        fit.length,
         pc.batchSize,
         streams.get(`pretrain/batch/${step}`),
       );
-      const h = hostBatch(pool, idx, layout, norm, both);
-      const x = toInputs(h, layout, m);
-      let loss = tf.scalar(0);
-      if (pred && target) {
-        const mk = maskBatch(
+      const h = hostBatch(fit, idx, layout, norm, both);
+      const masks = useJepa
+        ? maskBatch(
           layout,
           h.present,
           h.n,
-          pc.masks,
-          pc.blockFraction,
+          pc,
           streams.get(`pretrain/mask/${step}`),
-        );
-        const ctx = tf.tensor2d(mk.context, [h.n, layout.nTokens]);
-        const hid = tf.tensor2d(mk.target, [h.n, layout.nTokens]);
-        loss = loss.add(jepaLoss(
-          enc,
-          online.dict,
-          pred.dict,
-          online.unflatten(target),
-          x,
-          ctx,
-          hid,
-          m,
-          pc.loss,
-        ));
-      }
-      if (con) {
-        const c = contrastiveLoss(enc, { ...online.dict, ...con.dict }, x);
-        loss = loss.add(pred ? c.mul(pc.contrastiveWeight) : c);
-      }
-      return loss as tf.Scalar;
+        )
+        : null;
+      return objective(h, masks);
     },
     afterStep(step) {
       if (target) {
@@ -247,6 +323,7 @@ export async function pretrain(
         );
       }
     },
+    validate: heldBatches.length > 0 ? heldOutLoss : undefined,
   };
   try {
     const r = await train(
@@ -258,6 +335,9 @@ export async function pretrain(
         warmupFraction: pc.warmupFraction,
         clipNorm: pc.clipNorm,
         readEvery: pc.readEvery,
+        patience: pc.patience,
+        minDelta: pc.minDelta,
+        restoreBest: false,
       },
       hooks,
       `pretrain-${method.replace("+", "-")}`,
@@ -281,6 +361,8 @@ export async function pretrain(
       norm,
       encoder,
       curve: r.curve,
+      heldOutCurve: r.valCurve,
+      plateau: r.stoppedEarly,
       steps: r.steps,
       seconds: r.seconds,
       dispose: () => encoder.dispose(),
@@ -292,6 +374,12 @@ export async function pretrain(
     target?.dispose();
     enc.dispose();
   }
+}
+
+function chunks(n: number, size: number): number[][] {
+  const out: number[][] = [];
+  for (let s = 0; s < n; s += size) out.push(range(s, Math.min(n, s + size)));
+  return out;
 }
 
 function stratifiedFraction(
@@ -315,9 +403,152 @@ function stratifiedFraction(
 }
 
 /**
- * Supervised finetuning (linear probe or full) on the labeled train split,
- * early stopping on the validation split; predicts internal test and
- * every external cohort.
+ * The labeled patients a finetuning may use: `labelFraction` of each class
+ * of the train split and of the validation split. Validation labels are
+ * labels too, so "labelFraction 0.1" means a tenth of both.
+ *
+ * @example
+ * ```ts
+ * const { train, val } = labelBudget(set.internal, 0.2, new Rng("x"));
+ * ```
+ */
+export function labelBudget(
+  cohort: CohortSet["internal"],
+  fraction: number,
+  rng: Rng,
+): { train: Patient[]; val: Patient[] } {
+  return {
+    train: stratifiedFraction(labeledIn(cohort, "train"), fraction, rng),
+    val: stratifiedFraction(labeledIn(cohort, "val"), fraction, rng),
+  };
+}
+
+/**
+ * Hand-made raw features of each patient, for the logistic baselines: the
+ * latest scan (its feature vector, or in `volume` mode the mean of each
+ * patch), the latest EHR record and the demographics, all standardized,
+ * with a presence flag per modality (0-filled when absent).
+ *
+ * @example
+ * ```ts
+ * const { x, dim } = rawFeatures(patients, layout, norm, methodUses("logreg-both"));
+ * ```
+ */
+export function rawFeatures(
+  patients: Patient[],
+  layout: Layout,
+  norm: Normalizer,
+  use: ModalityUse,
+): { x: Float32Array; dim: number } {
+  const L = layout;
+  const img = use.image
+    ? L.patchesPerScan * (L.mode === "features" ? L.imageDim : 1) + 1
+    : 0;
+  const ehrWidth = L.ehrGroups * L.groupSize;
+  const ehr = use.ehr ? L.ehrDim + 6 + 1 : 0;
+  const dim = img + ehr;
+  const x = new Float32Array(patients.length * dim);
+  for (let s = 0; s < patients.length; s += 256) {
+    const idx = range(s, Math.min(patients.length, s + 256));
+    const h = hostBatch(patients, idx, L, norm, use);
+    for (let b = 0; b < h.n; b++) {
+      const row = x.subarray((s + b) * dim, (s + b + 1) * dim);
+      const pres = h.present.subarray(b * L.nTokens, (b + 1) * L.nTokens);
+      let o = 0;
+      if (use.image) {
+        let last = -1;
+        for (let k = 0; k < L.maxScans; k++) {
+          if (pres[k * L.patchesPerScan] === 1) last = k;
+        }
+        if (last >= 0) {
+          for (let q = 0; q < L.patchesPerScan; q++) {
+            const off = (b * L.nImage + last * L.patchesPerScan + q) *
+              L.imageDim;
+            if (L.mode === "features") {
+              for (let j = 0; j < L.imageDim; j++) {
+                row[o + q * L.imageDim + j] = h.image[off + j];
+              }
+            } else {
+              let m = 0;
+              for (let j = 0; j < L.imageDim; j++) m += h.image[off + j];
+              row[o + q] = m / L.imageDim;
+            }
+          }
+          row[img - 1] = 1;
+        }
+        o = img;
+      }
+      if (use.ehr) {
+        let last = -1;
+        for (let k = 0; k < L.maxEhr; k++) {
+          if (pres[L.nImage + k * L.ehrGroups] === 1) last = k;
+        }
+        if (last >= 0) {
+          const off = (b * L.maxEhr + last) * ehrWidth;
+          for (let j = 0; j < L.ehrDim; j++) row[o + j] = h.ehr[off + j];
+          row[o + L.ehrDim + 6] = 1;
+        }
+        for (let j = 0; j < 6; j++) row[o + L.ehrDim + j] = h.demo[b * 6 + j];
+      }
+    }
+  }
+  return { x, dim };
+}
+
+/** How much of each thing a frozen encoder's embedding carries. */
+export interface RepresentationScore {
+  /** Ridge R^2 of each latent group on internal test (synthetic only). */
+  latentR2?: { shared: number; image: number; ehr: number };
+  /** Internal-test AUC of a converged logistic probe fitted on train + val. */
+  probeAuc: number | null;
+  /** Mean per-dimension std of the embedding on internal test. */
+  embeddingStd: number;
+}
+
+/** Which encoder a {@link RepresentationScore} is of. */
+export type EncoderStage = "random-init" | "pretrained" | "finetuned";
+
+/** What one finetuning produced. */
+export interface ExperimentResult {
+  /** By cohort name: "internal" test patients, and each external cohort. */
+  predictions: Record<string, Scored>;
+  /** Internal validation patients. */
+  validation: Scored;
+  /** Loss curves (mean per readback window). */
+  curves: { pretrain: number[]; pretrainHeldOut: number[]; finetune: number[] };
+  /** Whether pretraining stopped on a held-out plateau. */
+  plateau: boolean;
+  /** Mean per-dimension std of the frozen fused embedding on internal test. */
+  embeddingStd: number;
+  /** Ridge R^2 of each latent group from the frozen embedding (synthetic only). */
+  latentR2?: { shared: number; image: number; ehr: number };
+  /** The same diagnostics for the random-init, pretrained and finetuned encoder. */
+  representation: Partial<Record<EncoderStage, RepresentationScore>>;
+  /** Labeled patients used: train and validation (both inside the label budget). */
+  labels: { train: number; val: number };
+  /** Optimizer steps. */
+  steps: { pretrain: number; finetune: number };
+  /** Wall-clock seconds. */
+  seconds: { pretrain: number; finetune: number };
+}
+
+/** Options of {@link finetune}. */
+export interface FinetuneOptions {
+  /**
+   * Score the random-init, pretrained and finetuned encoders (default
+   * true). They cost three embeddings of the internal cohort; a study
+   * turns them off for label-fraction variants of a run it scored already.
+   */
+  diagnostics?: boolean;
+}
+
+/**
+ * Supervised finetuning on the label budget (see {@link labelBudget}):
+ * `full` trains encoder and head with early stopping on the validation
+ * labels; `linear` fits a converged logistic probe on the frozen
+ * embeddings of train + validation; the logistic baselines do the same on
+ * {@link rawFeatures}. Predicts internal test and every external cohort,
+ * and scores the random-init, pretrained and finetuned encoders alike.
  *
  * @param pre a pretrained encoder, or null to start from the initial weights
  *
@@ -334,6 +565,7 @@ export async function finetune(
   cfg: ExperimentConfig,
   seed: number,
   hooks: Hooks = {},
+  opts: FinetuneOptions = {},
 ): Promise<ExperimentResult> {
   const s0 = setup(set, cfg);
   const layout = pre?.layout ?? s0.layout;
@@ -349,62 +581,80 @@ export async function finetune(
   const fc = cfg.finetune, m = cfg.model;
   const streams = new RngStreams(seed);
   const use = methodUses(method);
-  const trainSet = stratifiedFraction(
-    labeledIn(set.internal, "train"),
+  const budget = labelBudget(
+    set.internal,
     fc.labelFraction,
     streams.get("finetune/labels"),
   );
-  const valSet = labeledIn(set.internal, "val");
+  const trainSet = budget.train, valSet = budget.val;
   if (trainSet.length === 0) {
     throw new UserError(
       `cohort ${set.internal.name}: no labeled patients in the train split`,
     );
   }
-  const enc = new Encoder(layout, m);
-  const encP = pre
-    ? ParamSet.fromValues(
-      pre.encoder,
-      await pre.encoder.values(),
-      fc.protocol === "full",
-    )
-    : ParamSet.create(
-      enc.specs(),
-      streams.get("init/enc"),
-      fc.protocol === "full",
-    );
-  const head = ParamSet.create(headSpecs(m.width), streams.get("init/head"));
-  const chunk = 256;
-
-  const embed = (patients: Patient[]) =>
-    embedAll(enc, encP, patients, layout, norm, use);
-  const linear = fc.protocol === "linear";
-  const trainEmb = linear ? await embed(trainSet) : null;
-  const valEmb = linear && valSet.length > 0 ? await embed(valSet) : null;
   const labelsOf = (ps: Patient[]) =>
     Float32Array.from(ps, (p) => p.label ?? 0);
+  const testSet = labeledIn(set.internal, "test");
+  const scoredCohorts = [
+    { name: set.internal.name, patients: testSet },
+    ...set.externals.map((c) => ({
+      name: c.name,
+      patients: c.patients.filter((p) => p.label !== null),
+    })),
+  ];
+  const scored = (ps: Patient[], scores: number[]): Scored => ({
+    ids: ps.map((p) => p.id),
+    labels: ps.map((p) => p.label ?? 0),
+    scores,
+  });
+  const labels = { train: trainSet.length, val: valSet.length };
 
-  const logitsFor = (
-    patients: Patient[],
-    idx: number[],
-    emb: Float32Array | null,
-  ) => {
-    if (emb) {
-      const rows = new Float32Array(idx.length * m.width);
-      idx.forEach((r, i) =>
-        rows.set(emb.subarray(r * m.width, (r + 1) * m.width), i * m.width)
+  if (isBaseline(method)) {
+    const t0 = performance.now();
+    const fitOn = [...trainSet, ...valSet];
+    const f = rawFeatures(fitOn, layout, norm, use);
+    const model = fitLogistic(f.x, labelsOf(fitOn), f.dim);
+    const predict = (ps: Patient[]) =>
+      scored(
+        ps,
+        predictLogistic(model, rawFeatures(ps, layout, norm, use).x, f.dim),
       );
-      return headLogits(head.dict, tf.tensor2d(rows, [idx.length, m.width]));
-    }
+    const predictions: Record<string, Scored> = {};
+    for (const c of scoredCohorts) predictions[c.name] = predict(c.patients);
+    return {
+      predictions,
+      validation: predict(valSet),
+      curves: { pretrain: [], pretrainHeldOut: [], finetune: [] },
+      plateau: false,
+      embeddingStd: NaN,
+      representation: {},
+      labels,
+      steps: { pretrain: 0, finetune: 0 },
+      seconds: { pretrain: 0, finetune: (performance.now() - t0) / 1000 },
+    };
+  }
+
+  const enc = new Encoder(layout, m);
+  const linear = fc.protocol === "linear";
+  const encP = pre
+    ? ParamSet.fromValues(pre.encoder, await pre.encoder.values(), !linear)
+    : ParamSet.create(enc.specs(), streams.get("init/enc"), !linear);
+  const head = ParamSet.create(headSpecs(m.width), streams.get("init/head"));
+  const chunk = 256;
+  const embed = (params: ParamSet, patients: Patient[]) =>
+    embedAll(enc, params, patients, layout, norm, use);
+
+  const logitsFor = (patients: Patient[], idx: number[]) => {
     const x = toInputs(hostBatch(patients, idx, layout, norm, use), layout, m);
     return headLogits(head.dict, fusedEmbedding(enc, encP.dict, x));
   };
-  const lossOn = async (patients: Patient[], emb: Float32Array | null) => {
+  const lossOn = async (patients: Patient[]) => {
     let total = 0;
     for (let s = 0; s < patients.length; s += chunk) {
       const idx = range(s, Math.min(patients.length, s + chunk));
       const l = tf.tidy(() =>
         bceWithLogits(
-          logitsFor(patients, idx, emb),
+          logitsFor(patients, idx),
           tf.tensor1d(labelsOf(idx.map((i) => patients[i]))),
         ).mul(idx.length)
       );
@@ -413,114 +663,175 @@ export async function finetune(
     }
     return total / patients.length;
   };
-  const scoreAll = async (patients: Patient[]): Promise<Scored> => {
+  const scoreAll = async (patients: Patient[]): Promise<number[]> => {
     const scores: number[] = [];
     for (let s = 0; s < patients.length; s += chunk) {
       const idx = range(s, Math.min(patients.length, s + chunk));
-      const p = tf.tidy(() => tf.sigmoid(logitsFor(patients, idx, null)));
+      const p = tf.tidy(() => tf.sigmoid(logitsFor(patients, idx)));
       scores.push(...await p.data());
       p.dispose();
     }
-    return {
-      ids: patients.map((p) => p.id),
-      labels: patients.map((p) => p.label ?? 0),
-      scores,
-    };
+    return scores;
   };
 
   const trainLabels = labelsOf(trainSet);
-  const task: TrainTask = {
-    phase: `${method} finetuning`,
-    sets: linear ? [head] : [encP, head],
-    identity: {
-      method,
-      seed,
-      model: m,
-      finetune: fc,
-      pretrained: pre ? { method: pre.method, steps: pre.steps } : null,
-      train: trainSet.length,
-    },
-    loss(step) {
-      const idx = batchIndices(
-        trainSet.length,
-        fc.batchSize,
-        streams.get(`finetune/batch/${step}`),
-      );
-      const y = tf.tensor1d(Float32Array.from(idx, (i) => trainLabels[i]));
-      return bceWithLogits(logitsFor(trainSet, idx, trainEmb), y);
-    },
-    validate: valSet.length > 0 ? () => lossOn(valSet, valEmb) : undefined,
-  };
   try {
-    const r = await train(
-      task,
-      {
-        steps: fc.steps,
-        lr: fc.lr,
-        weightDecay: fc.weightDecay,
-        warmupFraction: fc.warmupFraction,
-        clipNorm: fc.clipNorm,
-        readEvery: fc.readEvery,
-        patience: fc.patience,
-      },
-      hooks,
-      `finetune-${method.replace("+", "-")}`,
-    );
-
-    const predictions: Record<string, Scored> = {
-      [set.internal.name]: await scoreAll(labeledIn(set.internal, "test")),
-    };
-    for (const c of set.externals) {
-      predictions[c.name] = await scoreAll(
-        c.patients.filter((p) => p.label !== null),
+    const t0 = performance.now();
+    let curve: number[] = [], steps = 0;
+    let score: (ps: Patient[]) => Promise<number[]>;
+    if (linear) {
+      // A converged probe: the frozen encoder is judged, not the optimizer.
+      const fitOn = [...trainSet, ...valSet];
+      const probe = fitLogistic(
+        await embed(encP, fitOn),
+        labelsOf(fitOn),
+        m.width,
       );
+      score = async (ps) =>
+        predictLogistic(probe, await embed(encP, ps), m.width);
+    } else {
+      const task: TrainTask = {
+        phase: `${method} finetuning`,
+        sets: [encP, head],
+        identity: {
+          method,
+          seed,
+          model: m,
+          finetune: fc,
+          pretrained: pre ? { method: pre.method, steps: pre.steps } : null,
+          train: trainSet.length,
+        },
+        loss(step) {
+          const idx = batchIndices(
+            trainSet.length,
+            fc.batchSize,
+            streams.get(`finetune/batch/${step}`),
+          );
+          const y = tf.tensor1d(Float32Array.from(idx, (i) => trainLabels[i]));
+          return bceWithLogits(logitsFor(trainSet, idx), y);
+        },
+        validate: valSet.length > 0 ? () => lossOn(valSet) : undefined,
+      };
+      const r = await train(
+        task,
+        {
+          steps: fc.steps,
+          lr: fc.lr,
+          weightDecay: fc.weightDecay,
+          warmupFraction: fc.warmupFraction,
+          clipNorm: fc.clipNorm,
+          readEvery: fc.readEvery,
+          patience: fc.patience,
+        },
+        hooks,
+        `finetune-${method.replace("+", "-")}`,
+      );
+      curve = r.curve;
+      steps = r.steps;
+      score = scoreAll;
     }
-    const validation = await scoreAll(valSet);
+    const seconds = (performance.now() - t0) / 1000;
 
-    // Representation health of the frozen encoder: pretrained if any, else finetuned.
-    const testAll = patientsIn(set.internal, ["test"]);
-    const frozen = pre ? pre.encoder : encP;
-    const testEmb = await embedAll(enc, frozen, testAll, layout, norm, use);
-    const health: Pick<ExperimentResult, "embeddingStd" | "latentR2"> = {
-      embeddingStd: embeddingStd(testEmb, testAll.length, m.width),
-    };
-    const fitSet = patientsIn(set.internal, ["train", "val"]).filter((p) =>
-      p.truth
-    );
-    const testTruth = testAll.filter((p) => p.truth);
-    if (
-      fitSet.length > 1 && testTruth.length === testAll.length &&
-      testAll.length > 0
-    ) {
-      const fitEmb = await embedAll(enc, frozen, fitSet, layout, norm, use);
-      const r2 = (key: "zShared" | "zImage" | "zEhr") => {
-        const k = fitSet[0].truth![key].length;
-        const y = (ps: Patient[]) => {
-          const out = new Float32Array(ps.length * k);
-          ps.forEach((p, i) => out.set(p.truth![key], i * k));
-          return out;
-        };
-        return ridgeR2(fitEmb, y(fitSet), testEmb, y(testAll), m.width, k);
-      };
-      health.latentR2 = {
-        shared: r2("zShared"),
-        image: r2("zImage"),
-        ehr: r2("zEhr"),
-      };
+    const predictions: Record<string, Scored> = {};
+    for (const c of scoredCohorts) {
+      predictions[c.name] = scored(c.patients, await score(c.patients));
     }
+    const validation = scored(valSet, await score(valSet));
+
+    // The same diagnostics for every stage, on the same patients.
+    const representation: ExperimentResult["representation"] = {};
+    if (opts.diagnostics !== false) {
+      const diag = (p: ParamSet) =>
+        representationScore(
+          set,
+          (ps) => embed(p, ps),
+          m.width,
+          [...trainSet, ...valSet],
+        );
+      // Same stream, same draw: the weights every method starts from.
+      const random = ParamSet.create(
+        enc.specs(),
+        streams.get("init/enc"),
+        false,
+      );
+      try {
+        representation["random-init"] = await diag(random);
+      } finally {
+        random.dispose();
+      }
+      if (pre) representation.pretrained = await diag(pre.encoder);
+      if (!linear) representation.finetuned = await diag(encP);
+    }
+    // Frozen encoder, as reported before: pretrained if any, else finetuned.
+    const frozen = representation.pretrained ?? representation.finetuned ??
+      representation["random-init"];
     return {
       predictions,
       validation,
-      curves: { pretrain: pre?.curve ?? [], finetune: r.curve },
-      ...health,
-      steps: { pretrain: pre?.steps ?? 0, finetune: r.steps },
-      seconds: { pretrain: pre?.seconds ?? 0, finetune: r.seconds },
+      curves: {
+        pretrain: pre?.curve ?? [],
+        pretrainHeldOut: pre?.heldOutCurve ?? [],
+        finetune: curve,
+      },
+      plateau: pre?.plateau ?? false,
+      embeddingStd: frozen?.embeddingStd ?? NaN,
+      ...(frozen?.latentR2 ? { latentR2: frozen.latentR2 } : {}),
+      representation,
+      labels,
+      steps: { pretrain: pre?.steps ?? 0, finetune: steps },
+      seconds: { pretrain: pre?.seconds ?? 0, finetune: seconds },
     };
   } finally {
     encP.dispose();
     head.dispose();
     enc.dispose();
   }
+}
+
+async function representationScore(
+  set: CohortSet,
+  embed: (ps: Patient[]) => Promise<Float32Array>,
+  width: number,
+  labeledFit: Patient[],
+): Promise<RepresentationScore> {
+  const test = patientsIn(set.internal, ["test"]);
+  const testEmb = await embed(test);
+  const out: RepresentationScore = {
+    probeAuc: null,
+    embeddingStd: embeddingStd(testEmb, test.length, width),
+  };
+  const labeledTest = test.filter((p) => p.label !== null);
+  const ys = (ps: Patient[]) => ps.map((p) => p.label ?? 0);
+  if (
+    new Set(ys(labeledFit)).size === 2 && new Set(ys(labeledTest)).size === 2
+  ) {
+    const probe = fitLogistic(await embed(labeledFit), ys(labeledFit), width);
+    out.probeAuc = aucMannWhitney(
+      ys(labeledTest),
+      predictLogistic(probe, await embed(labeledTest), width),
+    );
+  }
+  const fitSet = patientsIn(set.internal, ["train", "val"]).filter((p) =>
+    p.truth
+  );
+  if (fitSet.length > 1 && test.length > 0 && test.every((p) => p.truth)) {
+    const fitEmb = await embed(fitSet);
+    const r2 = (key: "zShared" | "zImage" | "zEhr") => {
+      const k = fitSet[0].truth![key].length;
+      const y = (ps: Patient[]) => {
+        const o = new Float32Array(ps.length * k);
+        ps.forEach((p, i) => o.set(p.truth![key], i * k));
+        return o;
+      };
+      return ridgeR2(fitEmb, y(fitSet), testEmb, y(test), width, k);
+    };
+    out.latentR2 = {
+      shared: r2("zShared"),
+      image: r2("zImage"),
+      ehr: r2("zEhr"),
+    };
+  }
+  return out;
 }
 
 /** Fused embeddings [n, w] of `patients` on the host, in chunks. */

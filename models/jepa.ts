@@ -130,7 +130,102 @@ export function emaUpdateFrom(
 }
 
 /**
- * The JEPA loss for one batch.
+ * JEPA piece 1, the targets: the EMA target encoder sees every present
+ * token, and its outputs are layer-normalized without an affine, so the
+ * predictor cannot win by shrinking them. No gradient reaches the target
+ * parameters (they are not optimizer variables).
+ *
+ * @example
+ * ```ts
+ * const wanted = targetTokens(enc, online.unflatten(targetFlat), x); // [n, N, width]
+ * ```
+ */
+export function targetTokens(
+  enc: Encoder,
+  target: Params,
+  x: Inputs,
+): tf.Tensor {
+  return layerNorm(enc.forward(target, x, x.present), null, null);
+}
+
+/**
+ * JEPA piece 2, context and predictor: the context encoder sees only the
+ * context tokens; the predictor gets their embeddings plus, at every hidden
+ * token, the learned mask token and that token's position/modality/time
+ * embedding, and returns a prediction for every token ([n, N, width]).
+ *
+ * @param context [n, N] 1 on tokens the context encoder sees
+ * @param hidden [n, N] 1 on tokens to predict
+ *
+ * @example
+ * ```ts
+ * const predicted = predictHidden(enc, online.dict, pred.dict, x, ctx, hid, cfg.model);
+ * ```
+ */
+export function predictHidden(
+  enc: Encoder,
+  online: Params,
+  pred: Params,
+  x: Inputs,
+  context: tf.Tensor,
+  hidden: tf.Tensor,
+  m: ModelConfig,
+): tf.Tensor {
+  const emb = enc.embed(online, x);
+  const ctxOut = enc.forward(online, x, context, false, emb);
+  const ctx3 = context.expandDims(2), hid3 = hidden.expandDims(2);
+  const tokens = dense(ctxOut, pred, "pred/in").mul(ctx3)
+    .add(hid3.mul(pred["pred/mask"]))
+    .add(dense(emb.pos, pred, "pred/pos"));
+  return dense(
+    stack(
+      tokens,
+      pred,
+      "pred",
+      predictorShape(m),
+      keyBias(context.add(hidden)),
+      null,
+    ),
+    pred,
+    "pred/out",
+  );
+}
+
+/**
+ * JEPA piece 3, the loss: regression of the predictions onto the targets,
+ * averaged over hidden tokens and width only (context tokens add nothing).
+ *
+ * @param hidden [n, N] 1 on tokens to predict
+ *
+ * @example
+ * ```ts
+ * const loss = jepaRegression(predicted, wanted, hid, "l2");
+ * ```
+ */
+export function jepaRegression(
+  predicted: tf.Tensor,
+  wanted: tf.Tensor,
+  hidden: tf.Tensor,
+  loss: JepaLoss,
+): tf.Scalar {
+  const diff = predicted.sub(wanted);
+  let err: tf.Tensor;
+  if (loss === "l2") {
+    err = diff.square();
+  } else {
+    const a = diff.abs(), small = tf.minimum(a, 1);
+    err = small.square().mul(0.5).add(a.sub(small));
+  }
+  const width = wanted.shape[wanted.shape.length - 1];
+  const count = tf.maximum(hidden.sum().mul(width), 1);
+  return err.mul(hidden.expandDims(2)).sum().div(count) as tf.Scalar;
+}
+
+/**
+ * The JEPA loss for one batch: {@link targetTokens}, then
+ * {@link predictHidden}, then {@link jepaRegression}. Piece 4, the
+ * momentum update of the target, is {@link emaUpdateFrom} after the
+ * optimizer step.
  *
  * @param online context encoder parameters
  * @param pred predictor parameters
@@ -154,34 +249,7 @@ export function jepaLoss(
   m: ModelConfig,
   loss: JepaLoss,
 ): tf.Scalar {
-  const wanted = layerNorm(enc.forward(target, x, x.present), null, null);
-  const emb = enc.embed(online, x);
-  const ctxOut = enc.forward(online, x, context, false, emb);
-  const pos = emb.pos;
-  const ctx3 = context.expandDims(2), hid3 = hidden.expandDims(2);
-  const tokens = dense(ctxOut, pred, "pred/in").mul(ctx3)
-    .add(hid3.mul(pred["pred/mask"]))
-    .add(dense(pos, pred, "pred/pos"));
-  const predicted = dense(
-    stack(
-      tokens,
-      pred,
-      "pred",
-      predictorShape(m),
-      keyBias(context.add(hidden)),
-      null,
-    ),
-    pred,
-    "pred/out",
-  );
-  const diff = predicted.sub(wanted);
-  let err: tf.Tensor;
-  if (loss === "l2") {
-    err = diff.square();
-  } else {
-    const a = diff.abs(), small = tf.minimum(a, 1);
-    err = small.square().mul(0.5).add(a.sub(small));
-  }
-  const count = tf.maximum(hidden.sum().mul(m.width), 1);
-  return err.mul(hid3).sum().div(count) as tf.Scalar;
+  const wanted = targetTokens(enc, target, x);
+  const predicted = predictHidden(enc, online, pred, x, context, hidden, m);
+  return jepaRegression(predicted, wanted, hidden, loss);
 }

@@ -3,8 +3,8 @@
  * one property that matters, no target token in the context, is testable
  * over many draws.
  *
- * - `block`: I-JEPA style, hide a block within one modality: a cube of
- *   patches in one scan (volume mode) or a run of scans or EHR groups.
+ * - `block`: I-JEPA style, hide blocks within one modality: cubes of
+ *   patches in one scan (volume mode) or runs of scans or EHR groups.
  * - `modality`: hide a whole modality, predict it from the other one.
  * - `time`: hide the latest scan, predict it from earlier scans and EHR.
  *
@@ -64,21 +64,55 @@ function blockOnSide(
   return side.slice(start, start + len);
 }
 
+/** How targets are drawn (the `pretrain` settings that shape masks). */
+export interface MaskPolicy {
+  /** Share of patients with a cross-modal or cross-time target. */
+  crossModalShare: number;
+  /** Strategies drawn uniformly for the other patients. */
+  masks: readonly MaskStrategy[];
+  /** Fraction of a modality's tokens hidden by the block masks together. */
+  blockFraction: number;
+  /** Blocks per `block` target. */
+  targetBlocks: number;
+}
+
+/**
+ * A policy that always uses the given strategies (no forced cross-modal
+ * share, one block): what a test of one strategy wants.
+ *
+ * @example
+ * ```ts
+ * drawMask(layout, present, only(["time"]), rng);
+ * ```
+ */
+export function only(
+  masks: readonly MaskStrategy[],
+  blockFraction = 0.4,
+): MaskPolicy {
+  return { crossModalShare: 0, masks, blockFraction, targetBlocks: 1 };
+}
+
 /**
  * Draws one patient's context and target tokens.
+ *
+ * With probability `crossModalShare`, and where the patient has what it
+ * takes, the target is chosen uniformly among the cross-modal and
+ * cross-time options that apply: the image from the EHR, the EHR from the
+ * image, the latest scan from earlier scans and the EHR. In `features`
+ * mode a scan is one token, so without this share almost every draw would
+ * predict EHR groups from other EHR groups.
  *
  * @param present the patient's row of the presence mask (length nTokens)
  *
  * @example
  * ```ts
- * const m = drawMask(layout, host.present.subarray(0, layout.nTokens), ["modality"], 0.4, rng);
+ * const m = drawMask(layout, host.present.subarray(0, layout.nTokens), only(["modality"]), rng);
  * ```
  */
 export function drawMask(
   L: Layout,
   present: ArrayLike<number>,
-  strategies: readonly MaskStrategy[],
-  fraction: number,
+  policy: MaskPolicy,
   rng: Rng,
 ): MaskDraw {
   const image: number[] = [], ehr: number[] = [];
@@ -87,15 +121,30 @@ export function drawMask(
     (L.modality[t] === IMAGE ? image : ehr).push(t);
   }
   const all = [...image, ...ehr];
-  let strategy: MaskStrategy | "none" = strategies[rng.int(strategies.length)];
+  const lastScan = image.length > 0 ? L.slot[image[image.length - 1]] : -1;
+  const both = image.length > 0 && ehr.length > 0;
+  type Cross = "image" | "ehr" | "time";
+  const cross: Cross[] = [
+    ...(both ? ["image", "ehr"] as const : []),
+    ...(lastScan > 0 ? ["time"] as const : []),
+  ];
+  let pick: Cross | null = null;
+  if (cross.length > 0 && rng.uniform() < policy.crossModalShare) {
+    pick = cross[rng.int(cross.length)];
+  } else {
+    const s = policy.masks[rng.int(policy.masks.length)];
+    if (s === "modality" && both) pick = rng.bernoulli(0.5) ? "image" : "ehr";
+    else if (s === "time" && lastScan > 0) pick = "time";
+  }
+  let strategy: MaskStrategy | "none";
   let target: number[] = [];
   let context: number[] = [];
-  const lastScan = image.length > 0 ? L.slot[image[image.length - 1]] : -1;
-  if (strategy === "modality" && image.length > 0 && ehr.length > 0) {
-    const hideImage = rng.bernoulli(0.5);
-    target = hideImage ? image : ehr;
-    context = hideImage ? ehr : image;
-  } else if (strategy === "time" && lastScan > 0) {
+  if (pick === "image" || pick === "ehr") {
+    strategy = "modality";
+    target = pick === "image" ? image : ehr;
+    context = pick === "image" ? ehr : image;
+  } else if (pick === "time") {
+    strategy = "time";
     target = image.filter((t) => L.slot[t] === lastScan);
     context = all.filter((t) =>
       L.modality[t] !== IMAGE || L.slot[t] < lastScan
@@ -108,9 +157,22 @@ export function drawMask(
     strategy = "block";
     const side = sides[rng.int(sides.length)];
     const inSide = new Set(side);
-    target = blockOnSide(L, side, side === image, fraction, rng)
-      .filter((t) => inSide.has(t));
-    const hidden = new Set(target);
+    const k = Math.max(1, policy.targetBlocks);
+    const hidden = new Set<number>();
+    for (let b = 0; b < k; b++) {
+      for (
+        const t of blockOnSide(
+          L,
+          side,
+          side === image,
+          policy.blockFraction / k,
+          rng,
+        )
+      ) {
+        if (inSide.has(t)) hidden.add(t);
+      }
+    }
+    target = side.filter((t) => hidden.has(t));
     context = all.filter((t) => !hidden.has(t));
   }
   if (context.length === 0 || target.length === 0) {
@@ -124,28 +186,21 @@ export function drawMask(
  *
  * @example
  * ```ts
- * const { context, target } = maskBatch(layout, host.present, host.n, cfg.pretrain.masks, 0.4, rng);
+ * const { context, target } = maskBatch(layout, host.present, host.n, cfg.pretrain, rng);
  * ```
  */
 export function maskBatch(
   L: Layout,
   present: Float32Array,
   n: number,
-  strategies: readonly MaskStrategy[],
-  fraction: number,
+  policy: MaskPolicy,
   rng: Rng,
 ): { context: Float32Array; target: Float32Array } {
   const N = L.nTokens;
   const context = new Float32Array(n * N);
   const target = new Float32Array(n * N);
   for (let b = 0; b < n; b++) {
-    const m = drawMask(
-      L,
-      present.subarray(b * N, (b + 1) * N),
-      strategies,
-      fraction,
-      rng,
-    );
+    const m = drawMask(L, present.subarray(b * N, (b + 1) * N), policy, rng);
     for (const t of m.context) context[b * N + t] = 1;
     for (const t of m.target) target[b * N + t] = 1;
   }

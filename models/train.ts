@@ -91,6 +91,14 @@ export interface LoopConfig {
   readEvery: number;
   /** Validation checks without improvement before stopping. */
   patience?: number;
+  /** Relative validation improvement that counts (0: any decrease). */
+  minDelta?: number;
+  /**
+   * On stopping, restore the weights of the best validation check (true,
+   * for finetuning) or keep the last ones (false: a pretraining plateau,
+   * where the held-out loss tracks a moving EMA target).
+   */
+  restoreBest?: boolean;
 }
 
 /** What a run produced. */
@@ -247,11 +255,23 @@ export async function train(
       if (task.validate) {
         const val = await task.validate();
         meta.valCurve.push(val);
-        if (meta.best === null || val < meta.best) {
+        const bar = meta.best === null
+          ? Infinity
+          : meta.best - (cfg.minDelta ?? 0) * Math.abs(meta.best);
+        if (!Number.isFinite(val)) {
+          throw new DivergenceError(
+            `${task.phase} (validation)`,
+            meta.step,
+            lastFinite,
+          );
+        }
+        if (val < bar) {
           meta.best = val;
           meta.bad = 0;
-          best?.dispose();
-          best = tf.keep(tf.tidy(allFlat));
+          if (cfg.restoreBest !== false) {
+            best?.dispose();
+            best = tf.keep(tf.tidy(allFlat));
+          }
         } else if (++meta.bad >= (cfg.patience ?? Infinity)) {
           meta.stoppedEarly = true;
           meta.done = true;

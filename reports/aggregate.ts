@@ -4,6 +4,7 @@
  *
  * @module
  */
+import jStat from "jstat";
 import type { ResultRow } from "../core/results.ts";
 
 /** Mean and spread of one metric over the seeds of a group. */
@@ -119,4 +120,19 @@ export function meanSd(xs: number[]): { mean: number; sd: number } {
   if (n < 2) return { mean, sd: 0 };
   const ss = xs.reduce((a, b) => a + (b - mean) ** 2, 0);
   return { mean, sd: Math.sqrt(ss / (n - 1)) };
+}
+
+/**
+ * Half-width of the two-sided 95% t interval for a mean over `n` seeds:
+ * t(0.975, n - 1) x sd / sqrt(n). With 3 seeds t is 4.30, not 1.96, so a
+ * normal quantile would make the interval 2.2 times too narrow. 0 for n < 2.
+ *
+ * @example
+ * ```ts
+ * tHalfWidth(1, 3); // 2.484...
+ * ```
+ */
+export function tHalfWidth(sd: number, n: number): number {
+  if (n < 2) return 0;
+  return jStat.studentt.inv(0.975, n - 1) * sd / Math.sqrt(n);
 }

@@ -31,7 +31,7 @@ import {
 import { delong, delongPaired, StatsError } from "./auc.ts";
 import { bootstrapAucCi } from "./bootstrap.ts";
 import { brier, ece, operatingPointFromValidation } from "./calibration.ts";
-import { aggregateOverSeeds, meanSd } from "./aggregate.ts";
+import { aggregateOverSeeds, meanSd, tHalfWidth } from "./aggregate.ts";
 import {
   type AucInterval,
   curvesFigure,
@@ -83,6 +83,10 @@ export function formatP(p: number): string {
 }
 
 /** The value, or "n/a (reason)" when a statistic is undefined. */
+function fmt0(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(0) : "n/a";
+}
+
 function na<T>(f: () => T, show: (x: T) => string): string {
   try {
     return show(f());
@@ -232,6 +236,7 @@ export async function writeReport(
   const { rows: cleanRows, dropped } = dropMalformedPredictions(rows);
   const studies = byKey(cleanRows, (r) => r.study);
 
+  habitSection(cleanRows.filter((r) => r.sweep?.knob === "codingHabit"));
   for (const [study, studyRows] of studies) {
     const scenarios = byKey(studyRows, (r) => r.scenario);
     const multiScenario = scenarios.size > 1;
@@ -370,7 +375,9 @@ export async function writeReport(
       if (anyValidation) {
         header.push("sens / spec at Youden threshold (from validation)");
       }
-      if (anyBayes) header.push("Bayes ceiling full / image / ehr");
+      if (anyBayes) {
+        header.push("latent upper bound full / image / ehr");
+      }
       const lines: string[][] = [header];
       const curves: {
         method: string;
@@ -457,6 +464,11 @@ export async function writeReport(
       }
       body.push(`### ${label}: ${cohort}\n`);
       body.push(table(lines) + "\n");
+      if (anyBayes) {
+        body.push(
+          "*Latent upper bound: the Bayes-optimal AUC given the generator's latents (all, image-side, EHR-side), before detector noise, blur and the scanner hide part of them; no model can reach it. The `logreg-*` baselines, where run, estimate what the generated features make achievable.*\n",
+        );
+      }
       if (nSeeds > 1) {
         const t = seedTable(sRows, cohort, methods);
         if (t) body.push(t + "\n");
@@ -538,6 +550,19 @@ export async function writeReport(
         c !== VALIDATION
       );
       body.push(`## ${label}: sweep over ${knob}\n`);
+      if (knob === "labelFraction") {
+        const counts = values.map((v) => {
+          const l = kRows.find((r) => r.sweep!.value === v)?.extra?.labels as
+            | { train: number; val: number }
+            | undefined;
+          return l ? `${v}: ${l.train} train + ${l.val} validation` : null;
+        }).filter((x) => x !== null);
+        body.push(
+          `The fraction applies to the train and the validation labels alike (early stopping spends labels too); the logistic baselines and probes fit on both. Labeled patients per value: ${
+            counts.join("; ")
+          }.\n`,
+        );
+      }
       for (const cohort of cohorts) {
         const g = (method: string, value: number) =>
           groups.find((x) =>
@@ -578,7 +603,7 @@ export async function writeReport(
           for (const value of values) {
             const x = g(method, value);
             if (!x) continue;
-            const half = x.n > 1 ? 1.96 * x.sd / Math.sqrt(x.n) : 0;
+            const half = tHalfWidth(x.sd, x.n);
             points.push({
               method,
               value,
@@ -594,7 +619,7 @@ export async function writeReport(
         );
         body.push(`![AUC against ${knob}, ${cohort}](${link})\n`);
         body.push(
-          `*Mean AUC over seeds per method; band: mean +- 1.96 sd / sqrt(seeds) (none for a single seed); dashed black: Bayes-optimal AUC with all modalities (mean over runs).*\n`,
+          `*Mean AUC over seeds per method; band: 95% t interval over seeds, mean +- t(0.975, seeds - 1) sd / sqrt(seeds) (none for a single seed); dashed black: Bayes-optimal AUC with all modalities (mean over runs).*\n`,
         );
         for (const method of methods) {
           if (method === ref) continue;
@@ -631,7 +656,7 @@ export async function writeReport(
       }
       if (d.length === 0) continue;
       const { mean, sd } = meanSd(d);
-      const half = d.length > 1 ? 1.96 * sd / Math.sqrt(d.length) : 0;
+      const half = tHalfWidth(sd, d.length);
       diffs.push({
         value,
         mean,
@@ -676,46 +701,182 @@ export async function writeReport(
     }).`;
   }
 
+  /** "mean [lo, hi]" with a t interval over seeds. */
+  function meanTCi(xs: number[]): string {
+    if (xs.length === 0) return "n/a";
+    const { mean, sd } = meanSd(xs);
+    if (xs.length < 2) return fmt3(mean);
+    const h = tHalfWidth(sd, xs.length);
+    return `${fmt3(mean)} [${fmt3(mean - h)}, ${fmt3(mean + h)}]`;
+  }
+
+  /**
+   * The paper analog with and without the coding habit, and which
+   * mechanism drives the external reversal, read off the habit sweep.
+   */
+  function habitSection(hRows: ResultRow[]): void {
+    if (hRows.length === 0) return;
+    const values = uniq(hRows.map((r) => r.sweep!.value)).sort((a, b) => a - b);
+    const lo = values[0], hi = values[values.length - 1];
+    if (lo === hi) return;
+    const methods = orderMethods(hRows.map((r) => r.method), ref);
+    const aucs = (method: string, value: number, cohort: string) =>
+      hRows.filter((r) =>
+        r.method === method && r.sweep!.value === value &&
+        typeof r.metrics[cohort]?.auc === "number"
+      ).map((r) => r.metrics[cohort].auc as number);
+    const lines = [[
+      "method",
+      `internal, habit ${hi}`,
+      `external, habit ${hi}`,
+      `internal, habit ${lo} (ablated)`,
+      `external, habit ${lo} (ablated)`,
+    ]];
+    for (const m of methods) {
+      lines.push([
+        m,
+        meanTCi(aucs(m, hi, "internal")),
+        meanTCi(aucs(m, hi, "external")),
+        meanTCi(aucs(m, lo, "internal")),
+        meanTCi(aucs(m, lo, "external")),
+      ]);
+    }
+    body.push("## The paper analog with and without the coding habit\n");
+    body.push(
+      `The home site's coding habit (\`ehr.codingHabit\`) makes EHR dimensions record the patient's risk score; the external site has none. Mean AUC over seeds [95% t interval over seeds].\n`,
+    );
+    body.push(table(lines) + "\n");
+    // Reversal: a multimodal method beats the reference at home and loses to it abroad.
+    const gap = (m: string, v: number, c: string) => {
+      const a = aucs(m, v, c), b = aucs(ref, v, c);
+      return a.length > 0 && b.length > 0
+        ? meanSd(a).mean - meanSd(b).mean
+        : null;
+    };
+    for (const m of methods.filter((m) => m !== ref)) {
+      const gHi = gap(m, hi, "external"), gLo = gap(m, lo, "external");
+      const iHi = gap(m, hi, "internal");
+      if (gHi === null || gLo === null || iHi === null) continue;
+      // 0.02 AUC each way keeps seed noise from being read as a reversal.
+      const reversed = iHi >= 0.02 && gHi <= -0.02;
+      if (!reversed) continue;
+      const cross: string[] = [];
+      for (let i = 1; i < values.length; i++) {
+        const a = gap(m, values[i - 1], "external");
+        const b = gap(m, values[i], "external");
+        if (a !== null && b !== null && Math.sign(a) !== Math.sign(b)) {
+          // Linear interpolation of the external gap between the two values.
+          const at = values[i - 1] + (values[i] - values[i - 1]) * a / (a - b);
+          cross.push(`near codingHabit = ${at.toFixed(2)}`);
+        }
+      }
+      const line = `- ${m} reverses against ${ref}: ${iHi >= 0 ? "+" : ""}${
+        fmt3(iHi)
+      } AUC at home, ${
+        fmt3(gHi)
+      } abroad with the habit; with the habit ablated it is ${
+        gLo >= 0 ? "+" : ""
+      }${fmt3(gLo)} abroad. ${
+        gLo >= 0
+          ? `The coding habit drives the reversal (external gap crosses 0 ${
+            cross.join(", ") || "between the swept values"
+          }).`
+          : "The reversal persists without the habit, so another mechanism (e.g. the scanner or covariate shift) drives it."
+      }`;
+      body.push(line + "\n");
+      summary.push(line);
+    }
+  }
+
   async function diagnosticsSection(
     study: string,
     studyRows: ResultRow[],
   ): Promise<void> {
-    const withR2 = studyRows.filter((r) =>
-      typeof r.extra?.latentR2 === "object" && r.extra?.latentR2 !== null
+    type Rep = Record<string, {
+      probeAuc: number | null;
+      latentR2?: Record<string, number>;
+    }>;
+    const withRep = studyRows.filter((r) =>
+      typeof r.extra?.representation === "object" &&
+      r.extra?.representation !== null && !r.sweep
     );
-    if (withR2.length > 0) {
+    if (withRep.length > 0) {
       const lines = [[
         "method",
+        "encoder",
         "latent R^2 shared",
         "image",
         "ehr",
-        "embedding std",
+        "probe AUC (internal)",
         "runs",
       ]];
-      for (const [method, mRows] of byKey(withR2, (r) => r.method)) {
-        const pick = (k: "shared" | "image" | "ehr") =>
-          mRows.map((r) => (r.extra!.latentR2 as Record<string, number>)[k])
-            .filter((x) => typeof x === "number");
-        const stds = mRows.map((r) => r.extra!.embeddingStd).filter((
-          x,
-        ): x is number => typeof x === "number");
-        const show = (xs: number[]) => {
-          if (xs.length === 0) return "n/a";
-          const { mean, sd } = meanSd(xs);
-          return xs.length > 1 ? `${fmt3(mean)} +- ${fmt3(sd)}` : fmt3(mean);
-        };
-        lines.push([
-          method,
-          show(pick("shared")),
-          show(pick("image")),
-          show(pick("ehr")),
-          show(stds),
-          String(mRows.length),
-        ]);
+      const methods = orderMethods(withRep.map((r) => r.method), ref);
+      for (const method of methods) {
+        const mRows = withRep.filter((r) => r.method === method);
+        for (const stage of ["random-init", "pretrained", "finetuned"]) {
+          const reps = mRows.map((r) => (r.extra!.representation as Rep)[stage])
+            .filter((x) => x !== undefined);
+          if (reps.length === 0) continue;
+          const pick = (k: string) =>
+            reps.map((x) => x.latentR2?.[k]).filter((x): x is number =>
+              typeof x === "number"
+            );
+          lines.push([
+            method,
+            stage,
+            meanTCi(pick("shared")),
+            meanTCi(pick("image")),
+            meanTCi(pick("ehr")),
+            meanTCi(
+              reps.map((x) => x.probeAuc).filter((x): x is number =>
+                typeof x === "number"
+              ),
+            ),
+            String(reps.length),
+          ]);
+        }
       }
       body.push(`### ${study}: representation diagnostics\n`);
       body.push(
-        "Linear-probe R^2 of the ground-truth latents from frozen embeddings (mean +- sd over runs).\n",
+        "Frozen embeddings of each encoder, scored alike: ridge R^2 of the ground-truth latents (fitted on train + validation, scored on internal test) and the internal-test AUC of a converged logistic probe (IRLS, ridge 1) fitted on the labeled train + validation patients. `random-init` is the encoder every method starts from (the `multimodal` method finetunes exactly it), `pretrained` the encoder after self-supervised pretraining, `finetuned` after supervised finetuning. Mean [95% t interval over seeds].\n",
+      );
+      body.push(table(lines) + "\n");
+    }
+    const pre = studyRows.filter((r) =>
+      !r.sweep && (r.extra?.steps as { pretrain?: number })?.pretrain
+    );
+    if (pre.length > 0) {
+      const lines = [[
+        "method",
+        "pretraining steps (min - max)",
+        "stopped on plateau",
+        "last train loss",
+        "last held-out loss",
+      ]];
+      for (const [method, mRows] of byKey(pre, (r) => r.method)) {
+        const steps = mRows.map((r) =>
+          (r.extra!.steps as { pretrain: number }).pretrain
+        );
+        const last = (k: string) =>
+          mRows.map((r) => {
+            const c = (r.extra!.curves as Record<string, number[]>)?.[k];
+            return Array.isArray(c) && c.length > 0 ? c[c.length - 1] : NaN;
+          }).filter(Number.isFinite);
+        lines.push([
+          method,
+          `${fmt0(meanSd(steps).mean)} (${Math.min(...steps)} - ${
+            Math.max(...steps)
+          })`,
+          `${
+            mRows.filter((r) => r.extra!.plateau === true).length
+          } of ${mRows.length}`,
+          meanTCi(last("pretrain")),
+          meanTCi(last("pretrainHeldOut")),
+        ]);
+      }
+      body.push(`### ${study}: pretraining\n`);
+      body.push(
+        "Pretraining stops when the loss on a held-out share of the unlabeled pool stops improving (see `pretrain.patience`, `pretrain.minDelta`), or at `pretrain.steps`. The curves figure below shows both losses.\n",
       );
       body.push(table(lines) + "\n");
     }

@@ -57,7 +57,10 @@ export interface SyntheticScan extends Scan {
   spacingMm: number;
 }
 
-/** Median volume doubling times (months): malignant vs benign nodules. */
+/**
+ * Median volume doubling times (months) at risk 1 and risk 0; a nodule's
+ * median is interpolated geometrically by its malignancy probability.
+ */
 const VDT_MALIGNANT = 5, VDT_BENIGN = 40;
 
 /** What differs between the cohorts of one study. */
@@ -209,7 +212,9 @@ function generateSite(
       const scans: Scan[] = [];
       if (hasScan) {
         const m = imageSource(bio, z, site.rho, imgScratch);
-        const vdt = (malignant ? VDT_MALIGNANT : VDT_BENIGN) *
+        // Growth follows the risk, not the realised label: a label drawn
+        // from p must not be readable from the images beyond p itself.
+        const vdt = VDT_BENIGN * (VDT_MALIGNANT / VDT_BENIGN) ** p *
           Math.exp(0.4 * rng.normal());
         const anatomy = volume ? drawAnatomy(rng, size) : null;
         let t = 0;

@@ -152,7 +152,10 @@ export async function runJob(
         ...base,
         finetune: { ...base.finetune, labelFraction: v.labelFraction },
       };
-      const res = await finetune(set, method, pre, cfg, job.seed);
+      // Encoder diagnostics once per job: on its first (full-label) variant.
+      const res = await finetune(set, method, pre, cfg, job.seed, {}, {
+        diagnostics: v === job.variants[0],
+      });
       onProgress("finetune");
       const wall = pretrainSeconds + (performance.now() - t1) / 1000;
       for (const spec of v.rows) {
@@ -199,8 +202,11 @@ export async function runJob(
           predictions,
           extra: {
             curves: res.curves,
+            plateau: res.plateau,
             embeddingStd: res.embeddingStd,
             ...(res.latentR2 ? { latentR2: res.latentR2 } : {}),
+            representation: res.representation,
+            labels: res.labels,
             steps: res.steps,
             seconds: res.seconds,
           },

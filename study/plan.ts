@@ -182,12 +182,26 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
       add(withSweeps, method, s, variants);
     }
   }
+  const mainJobs = new Map(jobs.map((j) => [`${j.method}/${j.seed}`, j]));
   for (const sw of study.sweeps.filter((x) => x.kind === "scenario")) {
     for (const v of sw.values) {
       const scenario = withOverrides(base, {
         ...(sw.base ?? {}),
         [sw.path]: v,
       });
+      // The base scenario's own value: its models are already trained.
+      if (JSON.stringify(scenario) === JSON.stringify(base)) {
+        for (const s of seeds) {
+          for (const method of study.methods) {
+            mainJobs.get(`${method}/${s}`)!.variants[0].rows.push({
+              study: `sweep/${sw.knob}`,
+              sweep: { knob: sw.knob, value: v },
+              cohorts: both(),
+            });
+          }
+        }
+        continue;
+      }
       for (const s of seeds) {
         for (const method of study.methods) {
           add(scenario, method, s, [{

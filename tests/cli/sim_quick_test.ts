@@ -25,15 +25,17 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   for (
     const s of [
       "paper",
-      "sweep/crossModalCorrelation",
+      "sweep/codingHabit",
       "sweep/conceptShift",
       "sweep/acquisitionShift",
       "sweep/labelFraction",
-      "sweep/missingEhrPretrain",
     ]
   ) assert.ok(studies.has(s), `no rows for ${s}`);
   const md = readFileSync(join(out, "report.md"), "utf8");
   assert.match(md, /## Summary/);
+  assert.match(md, /## The paper analog with and without the coding habit/);
+  assert.match(md, /: pretraining\n/);
+  assert.match(md, /\| jepa +\| random-init /);
   assert.match(md, /Study wall time: \d+\.\d s/);
   const figs = readdirSync(join(out, "figures"));
   assert.ok(figs.length >= 5, figs.join(", "));

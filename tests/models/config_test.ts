@@ -6,7 +6,7 @@ Deno.test("defaults resolve and overrides apply", () => {
   const cfg = resolveExperimentConfig({ model: { width: 64, heads: 4 } });
   assert.equal(cfg.model.width, 64);
   assert.equal(cfg.model.depth, DEFAULT_MODEL.depth);
-  assert.equal(cfg.pretrain.emaStart, 0.996);
+  assert.equal(cfg.pretrain.emaStart, 0.99);
 });
 
 Deno.test("bad values name the key and the accepted range", () => {

@@ -4,6 +4,7 @@ import { initBackend } from "../../core/backend.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import {
   finetune,
+  isBaseline,
   METHODS,
   pretrain,
   runExperiment,
@@ -30,11 +31,13 @@ for (const method of METHODS) {
     assert.ok(test.scores.every((s) => s > 0 && s < 1));
     const a = auc(test.labels, test.scores);
     assert.ok(a >= 0.85, `${method}: AUC ${a.toFixed(3)}`);
-    assert.ok(r.embeddingStd > 0.05, `embedding std ${r.embeddingStd}`);
-    assert.ok(
-      r.latentR2 && r.latentR2.shared > 0.3,
-      `R2 ${JSON.stringify(r.latentR2)}`,
-    );
+    if (!isBaseline(method)) {
+      assert.ok(r.embeddingStd > 0.05, `embedding std ${r.embeddingStd}`);
+      assert.ok(
+        r.latentR2 && r.latentR2.shared > 0.3,
+        `R2 ${JSON.stringify(r.latentR2)}`,
+      );
+    }
     if (method === "jepa" || method === "jepa+contrastive") {
       const c = r.curves.pretrain;
       assert.ok(c[c.length - 1] < c[0], `pretraining loss ${c}`);

@@ -10,7 +10,7 @@ import {
 } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import { Encoder } from "../../models/encoder.ts";
-import { drawMask } from "../../models/masks.ts";
+import { drawMask, only } from "../../models/masks.ts";
 import { ParamSet } from "../../models/params.ts";
 import { toInputs } from "../../models/tokenizers.ts";
 import { easySet } from "./fixtures.ts";
@@ -40,7 +40,7 @@ for (const mode of ["features", "volume"] as const) {
             b * L.nTokens,
             (b + 1) * L.nTokens,
           );
-          const m = drawMask(L, present, [strategy], 0.4, rng);
+          const m = drawMask(L, present, only([strategy]), rng);
           seen.set(m.strategy, (seen.get(m.strategy) ?? 0) + 1);
           const ctx = new Set(m.context);
           for (const t of m.target) {
@@ -134,4 +134,49 @@ Deno.test("context outputs do not depend on hidden tokens", async () => {
   assert.ok(changedHidden > 100);
   params.dispose();
   enc.dispose();
+});
+
+Deno.test("features mode: crossModalShare sets how often one modality is predicted from the other", () => {
+  const set = easySet({
+    sizes: { pretrain: 80, train: 0, val: 0, test: 0 },
+    external: 0,
+  });
+  const cfg = resolveExperimentConfig();
+  const L = makeLayout(set.internal, cfg.model);
+  const norm = fitNormalizer(set.internal.patients, L);
+  const ps = set.internal.patients;
+  const h = hostBatch(ps, ps.map((_, i) => i), L, norm, {
+    image: true,
+    ehr: true,
+  });
+  const share = (crossModalShare: number) => {
+    const rng = new Rng(`share-${crossModalShare}`);
+    let cross = 0, imageTarget = 0, total = 0;
+    for (let rep = 0; rep < 20; rep++) {
+      for (let b = 0; b < h.n; b++) {
+        const m = drawMask(
+          L,
+          h.present.subarray(b * L.nTokens, (b + 1) * L.nTokens),
+          {
+            crossModalShare,
+            masks: ["block"],
+            blockFraction: 0.4,
+            targetBlocks: 2,
+          },
+          rng,
+        );
+        total++;
+        if (m.strategy === "modality" || m.strategy === "time") cross++;
+        if (m.target.some((t) => L.modality[t] === IMAGE)) imageTarget++;
+      }
+    }
+    return { cross: cross / total, image: imageTarget / total };
+  };
+  // Every easy patient has a scan and EHR, so the share is exact in expectation.
+  const none = share(0), half = share(0.5), all = share(1);
+  assert.equal(none.cross, 0);
+  assert.ok(Math.abs(half.cross - 0.5) < 0.05, `half: ${half.cross}`);
+  assert.equal(all.cross, 1);
+  // Image from EHR is a third of the cross-modal draws (image, EHR, time).
+  assert.ok(all.image > 0.25, `image targets ${all.image}`);
 });

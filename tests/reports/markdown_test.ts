@@ -75,6 +75,18 @@ function makeRow(
     if (method === "jepa") {
       extra.latentR2 = { shared: 0.61, image: 0.3, ehr: 0.25 };
       extra.embeddingStd = 0.9;
+      extra.representation = {
+        "random-init": {
+          probeAuc: 0.7,
+          embeddingStd: 0.8,
+          latentR2: { shared: 0.4, image: 0.3, ehr: 0.2 },
+        },
+        pretrained: {
+          probeAuc: 0.75,
+          embeddingStd: 0.9,
+          latentR2: { shared: 0.61, image: 0.3, ehr: 0.25 },
+        },
+      };
     }
   }
   return {
@@ -303,7 +315,9 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
     "validation is not tabulated",
   );
   assert.match(md, /<details>/);
-  assert.match(md, /\| jepa +\| 0\.610/); // latent R^2 table
+  // Representation table: every stage of the encoder on equal footing.
+  assert.match(md, /\| jepa +\| random-init +\| 0\.400 /);
+  assert.match(md, /\| jepa +\| pretrained +\| 0\.610 /);
 
   const figs = [...Deno.readDirSync(join(dir, "out", "figures"))].map((e) =>
     e.name

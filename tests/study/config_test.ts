@@ -1,23 +1,41 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UserError } from "../../core/errors.ts";
-import { defaultStudy, loadStudy, resolveStudy } from "../../study/config.ts";
+import {
+  defaultStudy,
+  FULL_ONLY_SWEEPS,
+  loadStudy,
+  resolveStudy,
+} from "../../study/config.ts";
 
-Deno.test("built-in studies meet the issue's minimums", () => {
+Deno.test("built-in studies meet the issues' minimums", () => {
   const d = defaultStudy();
   assert.ok(d.seeds >= 3);
-  for (const s of d.sweeps) assert.ok(s.values.length >= 5, s.knob);
+  for (const s of d.sweeps) {
+    assert.ok(s.values.length >= (s.knob === "codingHabit" ? 4 : 5), s.knob);
+  }
   assert.deepEqual(
     d.sweeps.map((s) => s.knob).sort(),
-    [
-      "acquisitionShift",
-      "conceptShift",
-      "crossModalCorrelation",
-      "labelFraction",
-      "missingEhrPretrain",
-    ],
+    ["acquisitionShift", "codingHabit", "conceptShift", "labelFraction"],
   );
-  assert.ok(d.methods.includes("jepa") && d.methods.includes("imaging-only"));
+  // The habit sweep holds the paper analog (0.9) and its ablation (0).
+  const habit = d.sweeps.find((s) => s.knob === "codingHabit")!;
+  assert.ok(habit.values.includes(0) && habit.values.includes(0.9));
+  for (const m of ["jepa", "imaging-only", "logreg-image", "logreg-both"]) {
+    assert.ok(d.methods.includes(m), m);
+  }
+  const full = defaultStudy("full");
+  assert.deepEqual(
+    full.sweeps.map((s) => s.knob).filter((k) => FULL_ONLY_SWEEPS.includes(k)),
+    [...FULL_ONLY_SWEEPS],
+  );
+});
+
+Deno.test("a mistyped method is refused with the valid names", () => {
+  assert.throws(
+    () => resolveStudy({ methods: ["jepa", "foo"] }, defaultStudy(), "s.yaml"),
+    /s\.yaml: unknown method "foo" \(one of: .*jepa/,
+  );
 });
 
 Deno.test("a study file overrides fields and names bad keys", () => {

@@ -18,7 +18,9 @@ Deno.test("the plan shares work across sweeps where the data allow", () => {
   const study = small();
   const jobs = planStudy(study, 7);
   const scenarioSweeps = study.sweeps.filter((s) => s.kind === "scenario");
-  const retrained = scenarioSweeps.reduce((n, s) => n + s.values.length, 0);
+  // The habit sweep's 0.9 is the paper preset itself: no retraining there.
+  const retrained = scenarioSweeps.reduce((n, s) => n + s.values.length, 0) -
+    1;
   // One base job per method and seed, plus one per retrained sweep value.
   assert.equal(jobs.length, 2 * 2 * (1 + retrained));
   const base = jobs[0];
@@ -48,20 +50,37 @@ Deno.test("the plan shares work across sweeps where the data allow", () => {
 });
 
 Deno.test("retrained sweep jobs carry their value in the scenario", () => {
-  const jobs = planStudy(small(), 7);
-  const corr = jobs.filter((j) =>
+  const study = small();
+  const jobs = planStudy(study, 7);
+  const habit = jobs.filter((j) =>
+    j.variants[0].rows[0].study === "sweep/codingHabit"
+  );
+  assert.deepEqual(
+    [...new Set(habit.map((j) => j.scenario.ehr.codingHabit))],
+    [0],
+  );
+  // The base value rides on the base jobs, with the base scenario's habit.
+  const base = jobs.filter((j) =>
+    j.variants[0].rows.some((r) =>
+      r.study === "sweep/codingHabit" && r.sweep?.value === 0.9
+    )
+  );
+  assert.equal(base.length, 2 * 2);
+  assert.ok(base.every((j) => j.scenario.ehr.codingHabit === 0.9));
+  const corr = planStudy({
+    ...study,
+    sweeps: [{
+      knob: "crossModalCorrelation",
+      kind: "scenario",
+      path: "crossModalCorrelation",
+      values: [0.1, 0.9],
+    }],
+  }, 7).filter((j) =>
     j.variants[0].rows[0].study === "sweep/crossModalCorrelation"
   );
   assert.deepEqual(
     [...new Set(corr.map((j) => j.scenario.crossModalCorrelation))],
     [0.1, 0.9],
-  );
-  const miss = jobs.filter((j) =>
-    j.variants[0].rows[0].study === "sweep/missingEhrPretrain"
-  );
-  assert.deepEqual(
-    [...new Set(miss.map((j) => j.scenario.missingness.pretrain.noEhr))],
-    [0, 0.9],
   );
 });
 
