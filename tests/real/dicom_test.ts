@@ -21,14 +21,25 @@ globalThis.addEventListener(
 
 // A 2-slice series from one compressed CT slice: the slice and a copy with
 // one ImagePositionPatient value replaced (same length, patched in place).
-function twoSlices(name: string, from: string, to: string): string {
-  const bytes = Deno.readFileSync(join(data, name));
+function patch(bytes: Uint8Array, from: string, to: string): Uint8Array {
   const text = new TextDecoder("latin1").decode(bytes);
   const at = text.indexOf(from);
-  assert.ok(at > 0, `${name}: "${from}" not found`);
+  assert.ok(at > 0, `"${from}" not found`);
   assert.equal(from.length, to.length);
-  const moved = bytes.slice();
-  moved.set(new TextEncoder().encode(to), at);
+  const out = bytes.slice();
+  out.set(new TextEncoder().encode(to), at);
+  return out;
+}
+
+function twoSlices(
+  name: string,
+  from: string,
+  to: string,
+  both: [string, string][] = [],
+): string {
+  let bytes: Uint8Array = Deno.readFileSync(join(data, name));
+  for (const [a, b] of both) bytes = patch(bytes, a, b);
+  const moved = patch(bytes, from, to);
   const dir = join(tmp, name);
   mkdirSync(dir);
   Deno.writeFileSync(join(dir, "a.dcm"), bytes);
@@ -77,8 +88,24 @@ Deno.test("RLE and (lossy) JPEG 2000 CT slices decode to the same HU image", () 
 });
 
 Deno.test("JPEG lossless coronal CT: slices stack along the normal (y)", () => {
+  // The sample is a coronal localizer, refused as such; relabelled AXIAL
+  // it stands in for a coronal series.
+  assert.throws(
+    () =>
+      readDicomSeries(
+        twoSlices("jpeg_lossless_sel1.dcm", "\\0.0000000\\", "\\3.0000000\\"),
+      ),
+    (e: Error) =>
+      e instanceof UserError &&
+      /a\.dcm: a localizer\/scout image \(ImageType ORIGINAL\\PRIMARY\\LOCALIZER\)/
+        .test(e.message),
+  );
+  Deno.removeSync(join(tmp, "jpeg_lossless_sel1.dcm"), { recursive: true });
   const v = readDicomSeries(
-    twoSlices("jpeg_lossless_sel1.dcm", "\\0.0000000\\", "\\3.0000000\\"),
+    twoSlices("jpeg_lossless_sel1.dcm", "\\0.0000000\\", "\\3.0000000\\", [[
+      "PRIMARY\\LOCALIZER",
+      "PRIMARY\\AXIAL    ",
+    ]]),
   );
   assert.deepEqual(v.dims, [512, 400, 2]);
   assert.deepEqual(v.spacing, [1, 1, 3]);
