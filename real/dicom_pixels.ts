@@ -468,7 +468,19 @@ function jpegFrame(
 
 function losslessFrame(data: Uint8Array, fmt: PixelFormat): Int32Array {
   const dec = new LosslessJpeg();
-  const copy = data.slice();
+  // jpeg-lossless-decoder-js 2.x returns 0 for the last sample when its
+  // Huffman code ends in the byte before the EOI marker (its look-ahead
+  // meets the marker first; seen on DCMTK and GDCM output). Padding bits
+  // before EOI give it bytes to look ahead into; they are past the last
+  // sample, so the decoded image is unchanged.
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
+  const eoi = end >= 2 && data[end - 2] === 0xff && data[end - 1] === 0xd9
+    ? end - 2
+    : end;
+  const copy = new Uint8Array(eoi + 4 + 2);
+  copy.set(data.subarray(0, eoi));
+  copy.set([0, 0, 0, 0, 0xff, 0xd9], eoi);
   const out = dec.decode(
     copy.buffer,
     0,
