@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readResults } from "../../core/results.ts";
 import { runTrainOnConfig } from "../../real/mod.ts";
@@ -58,6 +59,33 @@ Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + exte
   const skipped = Deno.readTextFileSync(join(out, "skipped.csv"));
   assert.match(skipped, /manifest\.csv,\d+,ghost,path,missing file/);
   assert.ok(lines.some((l) => l.startsWith("report:")));
+  // predictions.csv: every (run, cohort, patient) of results.jsonl, with
+  // the same label and the exact same score.
+  const csv = parse(Deno.readTextFileSync(join(out, "predictions.csv")), {
+    columns: true,
+  }) as Record<string, string>[];
+  const expected = rows.flatMap((r) =>
+    Object.entries(r.predictions).flatMap(([cohort, p]) =>
+      p.ids.map((id, i) => ({
+        r,
+        cohort,
+        id,
+        label: p.labels[i],
+        s: p.scores[i],
+      }))
+    )
+  );
+  assert.equal(csv.length, expected.length);
+  csv.forEach((line, i) => {
+    const e = expected[i];
+    assert.deepEqual(
+      [line.method, line.seed, line.run_id, line.cohort, line.patient_id],
+      [e.r.method, String(e.r.seed), e.r.runId, e.cohort, e.id],
+    );
+    assert.equal(Number(line.label), e.label);
+    assert.equal(Number(line.score), e.s);
+  });
+  assert.ok(csv.some((l) => l.cohort === "external"));
 });
 
 Deno.test("k-fold on 2 workers: one row per fold, each fold's test patients disjoint", async () => {
