@@ -112,6 +112,27 @@ export interface ExperimentResult {
   seconds: { pretrain: number; finetune: number };
 }
 
+/**
+ * A finetuned model as host data, for saving (real/saved_model.ts): what
+ * scoring a patient needs besides the patient.
+ */
+export interface FinetunedModel {
+  /** The method it was trained by. */
+  method: Method;
+  /** Model config it was built with. */
+  model: ModelConfig;
+  /** Token layout of the training cohort. */
+  layout: Layout;
+  /** Standardization fitted on the training pool. */
+  norm: Normalizer;
+  /** Modalities the method reads. */
+  use: ModalityUse;
+  /** Encoder parameters by name (ParamSet order). */
+  encoder: { names: string[]; shapes: number[][]; values: Float32Array[] };
+  /** Head parameters by name. */
+  head: { names: string[]; shapes: number[][]; values: Float32Array[] };
+}
+
 /** A pretrained encoder, reusable by several finetunings. */
 export interface Pretrained {
   /** The method that pretrained it. */
@@ -320,6 +341,8 @@ function stratifiedFraction(
  * every external cohort.
  *
  * @param pre a pretrained encoder, or null to start from the initial weights
+ * @param keep called with the finetuned weights before they are freed
+ *   (to save the model)
  *
  * @example
  * ```ts
@@ -334,6 +357,7 @@ export async function finetune(
   cfg: ExperimentConfig,
   seed: number,
   hooks: Hooks = {},
+  keep?: (m: FinetunedModel) => void | Promise<void>,
 ): Promise<ExperimentResult> {
   const s0 = setup(set, cfg);
   const layout = pre?.layout ?? s0.layout;
@@ -476,6 +500,22 @@ export async function finetune(
       );
     }
     const validation = await scoreAll(valSet);
+    if (keep) {
+      const host = async (p: ParamSet) => ({
+        names: p.names,
+        shapes: p.shapes,
+        values: await p.values(),
+      });
+      await keep({
+        method,
+        model: m,
+        layout,
+        norm,
+        use,
+        encoder: await host(encP),
+        head: await host(head),
+      });
+    }
 
     // Representation health of the frozen encoder: pretrained if any, else finetuned.
     const testAll = patientsIn(set.internal, ["test"]);

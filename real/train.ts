@@ -56,7 +56,8 @@ function isPretrained(method: string): boolean {
 /**
  * Preprocesses, trains and evaluates on a real cohort config; writes
  * `results.jsonl`, `predictions.csv` (one line per run, cohort and
- * patient), `report.md`, `skipped.csv` (when records were dropped)
+ * patient), `models/<method>-seed<n>[-fold<k>]/` (the finetuned model, see
+ * `saved_model.ts`), `report.md`, `skipped.csv` (when records were dropped)
  * and `ehr_projection*.json` (long EHR) under `outDir`.
  *
  * @example
@@ -125,6 +126,7 @@ export async function runTrainOnConfig(
           path: opts.configPath,
           skipBad: opts.skipBad,
           ...(fold !== undefined ? { fold } : {}),
+          modelDir: join(opts.outDir, "models"),
         },
         method,
         seed: opts.seed,

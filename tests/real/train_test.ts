@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readResults } from "../../core/results.ts";
-import { runTrainOnConfig } from "../../real/mod.ts";
+import { runPredict, runTrainOnConfig } from "../../real/mod.ts";
 import { exportTinyCohort, writeConfig } from "./fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "real_train_" });
@@ -86,6 +86,46 @@ Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + exte
     assert.equal(Number(line.score), e.s);
   });
   assert.ok(csv.some((l) => l.cohort === "external"));
+
+  // The saved models score the same cohort exactly as the run did.
+  for (const r of rows) {
+    const modelDir = join(out, "models", `${r.method}-seed1`);
+    const predDir = join(dir, `pred-${r.method}`);
+    await runPredict({
+      modelDir,
+      configPath: cfgPath,
+      outDir: predDir,
+      embeddings: true,
+      skipBad: true,
+      backend: "cpu",
+      print: () => {},
+    });
+    const pred = parse(
+      Deno.readTextFileSync(join(predDir, "predictions.csv")),
+      { columns: true },
+    ) as Record<string, string>[];
+    // The internal cohort comes first in predict's output.
+    const internalName = pred[0].cohort;
+    const byKey = new Map(pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]));
+    let compared = 0;
+    for (const cohort of ["internal", "external"]) {
+      const p = r.predictions[cohort];
+      const name = cohort === "internal" ? internalName : cohort;
+      p.ids.forEach((id, i) => {
+        const line = byKey.get(`${name}/${id}`);
+        assert.ok(line, `${name}/${id} not in predict output`);
+        assert.equal(line.split, "test");
+        assert.equal(Number(line.label), p.labels[i]);
+        assert.equal(Number(line.score), p.scores[i], `${r.method} ${id}`);
+        compared++;
+      });
+    }
+    assert.ok(compared >= 11, `${compared}`);
+    const emb = Deno.readTextFileSync(join(predDir, "embeddings.csv"))
+      .trim().split("\n");
+    assert.equal(emb.length, pred.length + 1);
+    assert.equal(emb[0].split(",").length, 3 + 16);
+  }
 });
 
 Deno.test("k-fold on 2 workers: one row per fold, each fold's test patients disjoint", async () => {
