@@ -1,7 +1,7 @@
 /**
  * DICOM pixel data to stored values, per transfer syntax. Compressed
- * frames go through maintained decoders: OpenJPEG (JPEG 2000), CharLS
- * (JPEG-LS) and libjpeg-turbo (8-bit JPEG), as the WebAssembly builds the
+ * frames go through maintained decoders: OpenJPEG (JPEG 2000), OpenJPH
+ * (High-Throughput JPEG 2000), CharLS (JPEG-LS) and libjpeg-turbo (8-bit JPEG), as the WebAssembly builds the
  * Cornerstone project publishes (`@cornerstonejs/codec-*`), and
  * jpeg-lossless-decoder-js (JPEG lossless, process 14); RLE and the
  * uncompressed syntaxes are read here. Whatever the codec says about
@@ -16,6 +16,7 @@
 import OpenJPEG from "@cornerstonejs/codec-openjpeg/decodewasmjs";
 import CharLS from "@cornerstonejs/codec-charls/decodewasmjs";
 import LibJpegTurbo from "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs";
+import OpenJPH from "@cornerstonejs/codec-openjph/wasmjs";
 import { Decoder as LosslessJpeg } from "jpeg-lossless-decoder-js";
 import dicomParser from "dicom-parser";
 import type { DataSet, Element } from "dicom-parser";
@@ -28,7 +29,8 @@ type Codec =
   | "jpeg"
   | "jpeg-lossless"
   | "jpeg-ls"
-  | "j2k";
+  | "j2k"
+  | "htj2k";
 
 interface SyntaxInfo {
   name: string;
@@ -134,17 +136,17 @@ export const TRANSFER_SYNTAXES: Record<string, SyntaxInfo> = {
   },
   "1.2.840.10008.1.2.4.201": {
     name: "High-Throughput JPEG 2000 (Lossless Only)",
-    codec: null,
+    codec: "htj2k",
     lossless: true,
   },
   "1.2.840.10008.1.2.4.202": {
     name: "High-Throughput JPEG 2000 with RPCL (Lossless Only)",
-    codec: null,
+    codec: "htj2k",
     lossless: true,
   },
   "1.2.840.10008.1.2.4.203": {
     name: "High-Throughput JPEG 2000",
-    codec: null,
+    codec: "htj2k",
     lossless: false,
   },
   "1.2.840.10008.1.2.4.100": {
@@ -202,16 +204,19 @@ interface CodecModule {
   getExceptionMessage?: (e: unknown) => string[];
 }
 
-// OpenJPEG logs every header it reads; keep the codecs quiet.
-const quiet = { print: () => {}, printErr: () => {} };
-const [openjpeg, charls, turbo] = await Promise.all([
-  OpenJPEG(quiet),
-  CharLS(quiet),
-  LibJpegTurbo(quiet),
+// OpenJPEG logs every header it reads; keep the codecs quiet. Each
+// factory gets its own object: Emscripten turns it into the module itself.
+const quiet = () => ({ print: () => {}, printErr: () => {} });
+const [openjpeg, charls, turbo, openjph] = await Promise.all([
+  OpenJPEG(quiet()),
+  CharLS(quiet()),
+  LibJpegTurbo(quiet()),
+  OpenJPH(quiet()),
 ]) as [
   { J2KDecoder: DecoderCtor } & CodecModule,
   { JpegLSDecoder: DecoderCtor } & CodecModule,
   { JPEGDecoder: DecoderCtor } & CodecModule,
+  { HTJ2KDecoder: DecoderCtor } & CodecModule,
 ];
 
 /** What is needed to turn one frame's bytes into stored values. */
@@ -591,6 +596,10 @@ export function decodeFrame(
       }
       case "j2k": {
         const r = wasmDecode(openjpeg, openjpeg.J2KDecoder, data);
+        return fromCodec(r.info, r.decoded, fmt);
+      }
+      case "htj2k": {
+        const r = wasmDecode(openjph, openjph.HTJ2KDecoder, data);
         return fromCodec(r.info, r.decoded, fmt);
       }
     }
