@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { UserError } from "../../core/errors.ts";
-import { applyAffine, readDicomSeries } from "../../real/mod.ts";
+import { applyAffine, extractRoi, readDicomSeries } from "../../real/mod.ts";
 
 const DIR = join(import.meta.dirname!, "dicom_fixtures");
 
@@ -104,6 +104,19 @@ Deno.test("tilted series: sheared affine puts every slice at its ImagePositionPa
     // LPS (-100, -120 - 1.34k, -50 + 5k) -> RAS (100, 120 + 1.34k, -50 + 5k).
     [100, 120 + 1.34 * k, -50 + 5 * k].forEach((x, a) =>
       assert.ok(Math.abs(p[a] - x) < 1e-4, `slice ${k}: ${p}`)
+    );
+  }
+  // The ROI resampler follows the shear: a 1-voxel ROI centred on a
+  // voxel's world position returns that voxel, on every slice.
+  for (const [i, j, k] of [[5, 7, 0], [30, 20, 1], [12, 3, 2]]) {
+    const roi = extractRoi(v, applyAffine(v.affine, [i, j, k]), {
+      size: 1,
+      spacingMm: 1,
+    });
+    assert.equal(
+      roi[0],
+      v.data[i + 40 * j + 40 * 32 * k],
+      `voxel ${i},${j},${k}`,
     );
   }
   const straight = readDicomSeries(join(DIR, "explicit_le_s16"));
