@@ -155,4 +155,11 @@ experiment:
   const ids = rows.map((r) => new Set(r.predictions.internal.ids));
   assert.ok(ids[0].size > 0 && ids[1].size > 0);
   assert.ok([...ids[0]].every((id) => !ids[1].has(id)));
+  // Each fold's model, saved from its worker.
+  for (const fold of [0, 1]) {
+    const m = join(out, "models", `imaging-only-seed2-fold${fold}`);
+    assert.ok(existsSync(join(m, "model.safetensors")), m);
+    const meta = JSON.parse(Deno.readTextFileSync(join(m, "model.json")));
+    assert.equal(meta.fold, fold);
+  }
 });
