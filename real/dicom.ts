@@ -23,7 +23,13 @@ import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { UserError } from "../core/errors.ts";
 import type { Volume } from "./volume.ts";
-import { decodeFrame, type PixelFormat, pixelFormat } from "./dicom_pixels.ts";
+import {
+  decodeFrame,
+  loadCodecs,
+  type PixelFormat,
+  pixelFormat,
+  transferSyntax,
+} from "./dicom_pixels.ts";
 
 /** A decoded DICOM series. */
 export interface DicomSeries extends Volume {
@@ -226,10 +232,10 @@ function listFiles(path: string): string[] {
  *
  * @example
  * ```ts
- * const v = readDicomSeries("scans/p1/series1");
+ * const v = await readDicomSeries("scans/p1/series1");
  * ```
  */
-export function readDicomSeries(path: string): DicomSeries {
+export async function readDicomSeries(path: string): Promise<DicomSeries> {
   const files = listFiles(path);
   if (files.length === 0) {
     throw new UserError(`${path}: folder has no DICOM files`);
@@ -349,8 +355,11 @@ export function readDicomSeries(path: string): DicomSeries {
     180 / Math.PI;
   const nx = first.fmt.cols, ny = first.fmt.rows;
   const data = new Float32Array(nx * ny * n);
+  const codecs = await loadCodecs(
+    slices.some((s) => transferSyntax(s.ds) === "1.2.840.10008.1.2.4.51"),
+  );
   slices.forEach((s, k) => {
-    const stored = decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name);
+    const stored = decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs);
     if (stored.length !== nx * ny) {
       throw new UserError(
         `${s.name}: decoded ${stored.length} pixels, expected ${nx}x${ny} (truncated?)`,

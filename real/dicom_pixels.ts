@@ -7,9 +7,9 @@
  * uncompressed syntaxes are read here. Whatever the codec says about
  * signedness, the stored bit pattern is masked to BitsStored and sign
  * extended when PixelRepresentation is 1, as PS3.5 defines the stored
- * value. Any other transfer syntax, and 12-bit lossy JPEG (no maintained
- * 12-bit decoder on npm), is refused with a message naming the file and
- * the syntax.
+ * value. 12-bit lossy JPEG goes through DCMTK's IJG decoder as built by
+ * dcmjs-codecs. Any other transfer syntax is refused with a message naming
+ * the file and the syntax.
  *
  * @module
  */
@@ -182,9 +182,9 @@ export function syntaxLabel(uid: string): string {
   return s ? `${uid} (${s.name})` : `${uid} (unknown transfer syntax)`;
 }
 
-// The codecs are Emscripten modules that instantiate asynchronously; the
-// readers are synchronous, so they are started once when this module loads
-// (about 15 ms for the three).
+// The codecs are Emscripten modules that instantiate asynchronously and
+// are loaded on first use (about 15 ms for the four; dcmjs-codecs, only for
+// 12-bit JPEG, about 270 ms with its dcmjs dependency).
 interface FrameInfo {
   width: number;
   height: number;
@@ -203,21 +203,68 @@ type DecoderCtor = new () => WasmDecoder;
 interface CodecModule {
   getExceptionMessage?: (e: unknown) => string[];
 }
+interface Jpeg12 {
+  NativeCodecs: {
+    initializeAsync(o: { webAssemblyModulePathOrUrl: string }): Promise<void>;
+    decodeJpeg(ctx: unknown): { getDecodedBuffer(): Uint8Array | undefined };
+  };
+  Context: new (attrs: Record<string, unknown>) => unknown;
+}
 
-// OpenJPEG logs every header it reads; keep the codecs quiet. Each
-// factory gets its own object: Emscripten turns it into the module itself.
-const quiet = () => ({ print: () => {}, printErr: () => {} });
-const [openjpeg, charls, turbo, openjph] = await Promise.all([
-  OpenJPEG(quiet()),
-  CharLS(quiet()),
-  LibJpegTurbo(quiet()),
-  OpenJPH(quiet()),
-]) as [
-  { J2KDecoder: DecoderCtor } & CodecModule,
-  { JpegLSDecoder: DecoderCtor } & CodecModule,
-  { JPEGDecoder: DecoderCtor } & CodecModule,
-  { HTJ2KDecoder: DecoderCtor } & CodecModule,
-];
+/** Loaded codecs, passed to {@link decodeFrame}. */
+export interface Codecs {
+  openjpeg: { J2KDecoder: DecoderCtor } & CodecModule;
+  charls: { JpegLSDecoder: DecoderCtor } & CodecModule;
+  turbo: { JPEGDecoder: DecoderCtor } & CodecModule;
+  openjph: { HTJ2KDecoder: DecoderCtor } & CodecModule;
+  /** DCMTK's IJG 12-bit decoder (dcmjs-codecs), when asked for. */
+  jpeg12: Jpeg12 | null;
+}
+
+let wasmCodecs: Promise<Omit<Codecs, "jpeg12">> | null = null;
+let jpeg12: Promise<Jpeg12> | null = null;
+
+/**
+ * Loads the codecs once per process; `withJpeg12` adds dcmjs-codecs'
+ * 12-bit JPEG decoder.
+ *
+ * @example
+ * ```ts
+ * const codecs = await loadCodecs(false);
+ * ```
+ */
+export async function loadCodecs(withJpeg12: boolean): Promise<Codecs> {
+  // OpenJPEG logs every header it reads; keep the codecs quiet. Each
+  // factory gets its own object: Emscripten turns it into the module.
+  const quiet = () => ({ print: () => {}, printErr: () => {} });
+  wasmCodecs ??= Promise.all([
+    OpenJPEG(quiet()),
+    CharLS(quiet()),
+    LibJpegTurbo(quiet()),
+    OpenJPH(quiet()),
+  ]).then(([openjpeg, charls, turbo, openjph]) => ({
+    openjpeg,
+    charls,
+    turbo,
+    openjph,
+  }));
+  if (withJpeg12) {
+    jpeg12 ??= (async () => {
+      const mod = (await import("dcmjs-codecs")).default as unknown as Jpeg12;
+      // The WebAssembly file sits next to the package's main script.
+      const main = new URL(import.meta.resolve("dcmjs-codecs"));
+      const wasm = new URL("dcmjs-native-codecs.wasm", main);
+      await mod.NativeCodecs.initializeAsync({
+        webAssemblyModulePathOrUrl: decodeURIComponent(wasm.pathname),
+      });
+      return mod;
+    })();
+  }
+  return {
+    ...await wasmCodecs,
+    jpeg12: withJpeg12 ? await jpeg12! : null,
+  };
+}
 
 /** What is needed to turn one frame's bytes into stored values. */
 export interface PixelFormat {
@@ -454,20 +501,54 @@ function jpegFrame(
   fmt: PixelFormat,
   uid: string,
   file: string,
+  codecs: Codecs,
 ): Int32Array {
   const sof = jpegFrameHeader(data);
   if (!sof) throw new Error("no JPEG frame header (SOF) found");
   if (sof.marker === 0xc3) return losslessFrame(data, fmt);
   if ((sof.marker === 0xc0 || sof.marker === 0xc1) && sof.precision === 8) {
-    const { info, decoded } = wasmDecode(turbo, turbo.JPEGDecoder, data);
+    const { info, decoded } = wasmDecode(
+      codecs.turbo,
+      codecs.turbo.JPEGDecoder,
+      data,
+    );
     return fromCodec(info, decoded, fmt);
+  }
+  if (sof.marker === 0xc1 && sof.precision === 12 && codecs.jpeg12) {
+    const { NativeCodecs, Context } = codecs.jpeg12;
+    const out = NativeCodecs.decodeJpeg(
+      new Context({
+        width: fmt.cols,
+        height: fmt.rows,
+        bitsAllocated: 16,
+        bitsStored: fmt.bitsStored,
+        samplesPerPixel: 1,
+        pixelRepresentation: fmt.signed ? 1 : 0,
+        photometricInterpretation: "MONOCHROME2",
+        encodedBuffer: data,
+      }),
+    ).getDecodedBuffer();
+    if (!out || out.length !== 2 * fmt.rows * fmt.cols) {
+      throw new Error(
+        `12-bit JPEG decoded to ${out?.length ?? 0} bytes, expected ${
+          2 * fmt.rows * fmt.cols
+        }`,
+      );
+    }
+    return toStored(
+      new Uint16Array(out.slice().buffer, 0, fmt.rows * fmt.cols),
+      fmt,
+      0,
+    );
   }
   throw new UserError(
     `${file}: transfer syntax ${
       syntaxLabel(uid)
     } holds a ${sof.precision}-bit JPEG (SOF marker 0xFF${
       sof.marker.toString(16).toUpperCase()
-    }); only 8-bit baseline/extended JPEG is decoded (no maintained ${sof.precision}-bit lossy JPEG decoder on npm). Decompress the series first, e.g. \`dcmdjpeg in.dcm out.dcm\` (DCMTK) or \`gdcmconv --raw in.dcm out.dcm\``,
+    }); decoded are 8-bit baseline/extended JPEG and 12-bit extended JPEG under ${
+      syntaxLabel("1.2.840.10008.1.2.4.51")
+    }. Decompress the series first, e.g. \`dcmdjpeg in.dcm out.dcm\` (DCMTK) or \`gdcmconv --raw in.dcm out.dcm\``,
   );
 }
 
@@ -532,13 +613,27 @@ function encapsulatedFrame(
 }
 
 /**
+ * The transfer syntax UID of a parsed file (implicit little endian when
+ * the meta header has none).
+ *
+ * @example
+ * ```ts
+ * if (transferSyntax(ds) === "1.2.840.10008.1.2.4.51") await loadCodecs(true);
+ * ```
+ */
+export function transferSyntax(ds: DataSet): string {
+  return (ds.string("x00020010") ?? "1.2.840.10008.1.2").replace(/\0/g, "")
+    .trim();
+}
+
+/**
  * Decodes frame `frame` (0-based) of a parsed DICOM file into stored
  * values (before RescaleSlope/Intercept), refusing transfer syntaxes that
  * are not decoded exactly with a message naming `file` and the syntax.
  *
  * @example
  * ```ts
- * const stored = decodeFrame(ds, fmt, 0, 1, "a.dcm");
+ * const stored = decodeFrame(ds, fmt, 0, 1, "a.dcm", await loadCodecs(false));
  * ```
  */
 export function decodeFrame(
@@ -547,11 +642,9 @@ export function decodeFrame(
   frame: number,
   frames: number,
   file: string,
+  codecs: Codecs,
 ): Int32Array {
-  const uid = (ds.string("x00020010") ?? "1.2.840.10008.1.2").replace(
-    /\0/g,
-    "",
-  ).trim();
+  const uid = transferSyntax(ds);
   const syntax = TRANSFER_SYNTAXES[uid];
   if (!syntax || syntax.codec === null) {
     throw new UserError(
@@ -587,19 +680,27 @@ export function decodeFrame(
       case "rle":
         return rleFrame(data, fmt, file);
       case "jpeg":
-        return jpegFrame(data, fmt, uid, file);
+        return jpegFrame(data, fmt, uid, file, codecs);
       case "jpeg-lossless":
         return losslessFrame(data, fmt);
       case "jpeg-ls": {
-        const r = wasmDecode(charls, charls.JpegLSDecoder, data);
+        const r = wasmDecode(codecs.charls, codecs.charls.JpegLSDecoder, data);
         return fromCodec(r.info, r.decoded, fmt);
       }
       case "j2k": {
-        const r = wasmDecode(openjpeg, openjpeg.J2KDecoder, data);
+        const r = wasmDecode(
+          codecs.openjpeg,
+          codecs.openjpeg.J2KDecoder,
+          data,
+        );
         return fromCodec(r.info, r.decoded, fmt);
       }
       case "htj2k": {
-        const r = wasmDecode(openjph, openjph.HTJ2KDecoder, data);
+        const r = wasmDecode(
+          codecs.openjph,
+          codecs.openjph.HTJ2KDecoder,
+          data,
+        );
         return fromCodec(r.info, r.decoded, fmt);
       }
     }

@@ -57,9 +57,11 @@ function stats(x: Float32Array): { min: number; max: number; mean: number } {
   return { min, max, mean: sum / x.length };
 }
 
-Deno.test("RLE and (lossy) JPEG 2000 CT slices decode to the same HU image", () => {
-  const rle = readDicomSeries(twoSlices("rle.dcm", "-75.699997", "-73.199997"));
-  const j2k = readDicomSeries(
+Deno.test("RLE and (lossy) JPEG 2000 CT slices decode to the same HU image", async () => {
+  const rle = await readDicomSeries(
+    twoSlices("rle.dcm", "-75.699997", "-73.199997"),
+  );
+  const j2k = await readDicomSeries(
     twoSlices("jpeg_2000.dcm", "-75.699997", "-73.199997"),
   );
   assert.deepEqual(rle.dims, [512, 512, 2]);
@@ -87,10 +89,10 @@ Deno.test("RLE and (lossy) JPEG 2000 CT slices decode to the same HU image", () 
   );
 });
 
-Deno.test("JPEG lossless coronal CT: slices stack along the normal (y)", () => {
+Deno.test("JPEG lossless coronal CT: slices stack along the normal (y)", async () => {
   // The sample is a coronal localizer, refused as such; relabelled AXIAL
   // it stands in for a coronal series.
-  assert.throws(
+  await assert.rejects(
     () =>
       readDicomSeries(
         twoSlices("jpeg_lossless_sel1.dcm", "\\0.0000000\\", "\\3.0000000\\"),
@@ -101,7 +103,7 @@ Deno.test("JPEG lossless coronal CT: slices stack along the normal (y)", () => {
         .test(e.message),
   );
   Deno.removeSync(join(tmp, "jpeg_lossless_sel1.dcm"), { recursive: true });
-  const v = readDicomSeries(
+  const v = await readDicomSeries(
     twoSlices("jpeg_lossless_sel1.dcm", "\\0.0000000\\", "\\3.0000000\\", [[
       "PRIMARY\\LOCALIZER",
       "PRIMARY\\AXIAL    ",
@@ -121,8 +123,8 @@ Deno.test("JPEG lossless coronal CT: slices stack along the normal (y)", () => {
   assert.deepEqual(at([0, 0, 1]), [256, -3, 50]);
 });
 
-Deno.test("20-slice series: sorted by position, not file name; spacing from positions", () => {
-  const v = readDicomSeries(series);
+Deno.test("20-slice series: sorted by position, not file name; spacing from positions", async () => {
+  const v = await readDicomSeries(series);
   assert.deepEqual(v.dims, [256, 256, 20]);
   assert.ok(Math.abs(v.spacing[0] - 0.859375) < 1e-6);
   // Positions along the normal (0, -0.134158, 0.99096) run from -61.594 to
@@ -148,26 +150,26 @@ Deno.test("20-slice series: sorted by position, not file name; spacing from posi
       join(dir, `s${String(99 - i).padStart(3, "0")}.dcm`),
     )
   );
-  const w = readDicomSeries(dir);
+  const w = await readDicomSeries(dir);
   assert.deepEqual(w.affine, v.affine);
   assert.ok(w.data.every((x, i) => x === v.data[i]));
   assert.ok(w.files[0].endsWith("s099.dcm"));
 });
 
-Deno.test("missing slice, single slice and non-DICOM file are refused by name", () => {
+Deno.test("missing slice, single slice and non-DICOM file are refused by name", async () => {
   const files = readdirSync(series).sort();
   const gap = join(tmp, "gap");
   mkdirSync(gap);
   files.filter((_, i) => i !== 10).forEach((f) =>
     copyFileSync(join(series, f), join(gap, f))
   );
-  assert.throws(
+  await assert.rejects(
     () => readDicomSeries(gap),
     (e: Error) =>
       e instanceof UserError &&
       /brain_012\.dcm: slice spacing 13\.9\d\d mm/.test(e.message),
   );
-  assert.throws(
+  await assert.rejects(
     () => readScan(join(data, "rle.dcm")),
     (e: Error) =>
       e instanceof UserError && /rle\.dcm: a single 2D slice/.test(e.message),
@@ -175,7 +177,7 @@ Deno.test("missing slice, single slice and non-DICOM file are refused by name", 
   const junk = join(tmp, "junk");
   mkdirSync(junk);
   Deno.writeTextFileSync(join(junk, "x.dcm"), "hello, not a DICOM file");
-  assert.throws(
+  await assert.rejects(
     () => readDicomSeries(junk),
     (e: Error) => e instanceof UserError && e.message.includes("x.dcm"),
   );

@@ -1,0 +1,16 @@
+import dcmjsCodecs from "npm:dcmjs-codecs@0.0.8";
+import dicomParser from "dicom-parser";
+import { createRequire } from "node:module";
+const { NativeCodecs, Context } = dcmjsCodecs as any;
+const require = createRequire(import.meta.url);
+const wasm = new URL(import.meta.resolve("npm:dcmjs-codecs@0.0.8")).pathname.replace(/dcmjs-codecs\.min\.js$/, "dcmjs-native-codecs.wasm");
+console.log(wasm);
+await NativeCodecs.initializeAsync({ webAssemblyModulePathOrUrl: wasm });
+const f = "tests/real/dicom_fixtures/jpeg_extended_12bit_dcmtk_u12/im_a.dcm";
+const ds = dicomParser.parseDicom(Deno.readFileSync(f));
+const el = ds.elements.x7fe00010;
+const data = dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, el.fragments!.length);
+const ctx = new Context({ width: 40, height: 32, bitsAllocated: 16, bitsStored: 12, samplesPerPixel: 1, pixelRepresentation: 0, photometricInterpretation: "MONOCHROME2", encodedBuffer: data });
+const out = NativeCodecs.decodeJpeg(ctx);
+const buf = out.getDecodedBuffer();
+console.log(buf.length, new Uint16Array(buf.buffer, buf.byteOffset, 8));
