@@ -270,7 +270,8 @@ def main():
         if syntax:
             check_syntax(case, folder, syntax)
         shutil.copytree(folder, os.path.join(out, case))
-        cases.append(dict(case=case, expect="error", match=match, syntax=syntax, kind=kind))
+        cases.append(dict(case=case, expect="error", match=match, syntax=syntax,
+                          kind=kind or "refused syntax"))
 
     LE, ILE, BE, DEF = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2",
                         "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1.99")
@@ -394,6 +395,11 @@ def main():
         "1.2.840.10008.1.2.4.201")
     bad("j2k_part2_relabelled", retag(f"{tmp}/j2k_s16", f"{tmp}/p2", "1.2.840.10008.1.2.4.92"),
         ["1.2.840.10008.1.2.4.92", "not supported"], "1.2.840.10008.1.2.4.92")
+    for uid, name in (("1.2.840.10008.1.2.4.110", "jpeg_xl"),
+                      ("1.2.840.10008.1.2.1.98", "encapsulated_uncompressed"),
+                      ("1.2.826.0.1.3680043.99.1", "unknown_syntax")):
+        bad(f"{name}_relabelled", retag(f"{tmp}/j2k_s16", f"{tmp}/{name}", uid),
+            ["im_", uid, "not supported"], uid)
     # Image kinds.
     s16, f16 = bases["s16"]
     u12, fu12 = bases["u12"]
