@@ -1,5 +1,5 @@
 /**
- * The `mmjepa` command line (`deno task sim|train|report|bench`).
+ * The `mmjepa` command line (`deno task sim|train|predict|report|bench`).
  *
  * @module
  */
@@ -11,7 +11,7 @@ import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
 import { runStudy } from "./study/run.ts";
-import { runTrainOnConfig } from "./real/mod.ts";
+import { runPredict, runTrainOnConfig } from "./real/mod.ts";
 import { PRESET_NAMES } from "./sim/mod.ts";
 
 function timestamp(): string {
@@ -81,6 +81,16 @@ const actions: Actions = {
       outDir: g.out ?? join("out", `train-${timestamp()}`),
       workers: Math.max(1, cpus().length),
       quiet: g.quiet,
+    });
+  },
+  async predict(g, o) {
+    await runPredict({
+      modelDir: o.model,
+      configPath: o.config,
+      outDir: g.out ?? join("out", `predict-${timestamp()}`),
+      embeddings: o.embeddings,
+      skipBad: o.skipBad,
+      backend: g.backend,
     });
   },
   report(g, files) {

@@ -1,5 +1,5 @@
 /**
- * The `mmjepa` command line: `sim`, `train`, `report`, `bench`.
+ * The `mmjepa` command line: `sim`, `train`, `predict`, `report`, `bench`.
  *
  * @module
  */
@@ -47,6 +47,16 @@ export interface Actions {
       config?: string;
       scenario?: string;
       methods?: string[];
+      skipBad: boolean;
+    },
+  ): Promise<void>;
+  /** `predict`: score a cohort with a model saved by `train --config`. */
+  predict(
+    g: GlobalOptions,
+    o: {
+      model: string;
+      config: string;
+      embeddings: boolean;
       skipBad: boolean;
     },
   ): Promise<void>;
@@ -202,6 +212,36 @@ Examples:
         );
       }
       await actions.train(globals(), o);
+    });
+
+  program.command("predict")
+    .description(
+      "Score every patient of a cohort config with a model saved by `train --config` (out/<run>/models/<method>-seed<n>); writes predictions.csv (cohort, split, patient_id, label, score) and, with --embeddings, embeddings.csv.",
+    )
+    .requiredOption(
+      "--model <dir>",
+      "a saved model folder (model.safetensors + model.json)",
+    )
+    .requiredOption("--config <file>", "the cohort YAML to score")
+    .option(
+      "--embeddings",
+      "also write the fused embedding per patient (embeddings.csv)",
+      false,
+    )
+    .option(
+      "--skip-bad",
+      "skip unreadable or invalid records instead of stopping",
+      false,
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  npx -y deno@2.9.6 task predict --model out/nlst/models/jepa-seed42 --config cohort.yaml --out out/pred
+  npx -y deno@2.9.6 task predict --model out/nlst/models/jepa-seed42 --config new.yaml --embeddings`,
+    )
+    .action(async (o) => {
+      await actions.predict(globals(), o);
     });
 
   program.command("report")

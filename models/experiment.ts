@@ -117,6 +117,27 @@ export interface Scored {
   scores: number[];
 }
 
+/**
+ * A finetuned model as host data, for saving (real/saved_model.ts): what
+ * scoring a patient needs besides the patient.
+ */
+export interface FinetunedModel {
+  /** The method it was trained by. */
+  method: Method;
+  /** Model config it was built with. */
+  model: ModelConfig;
+  /** Token layout of the training cohort. */
+  layout: Layout;
+  /** Standardization fitted on the training pool. */
+  norm: Normalizer;
+  /** Modalities the method reads. */
+  use: ModalityUse;
+  /** Encoder parameters by name (ParamSet order). */
+  encoder: { names: string[]; shapes: number[][]; values: Float32Array[] };
+  /** Head parameters by name. */
+  head: { names: string[]; shapes: number[][]; values: Float32Array[] };
+}
+
 /** A pretrained encoder, reusable by several finetunings. */
 export interface Pretrained {
   /** The method that pretrained it. */
@@ -540,6 +561,8 @@ export interface FinetuneOptions {
    * turns them off for label-fraction variants of a run it scored already.
    */
   diagnostics?: boolean;
+  /** Called with the finetuned weights before they are freed (to save them). */
+  keep?: (m: FinetunedModel) => void | Promise<void>;
 }
 
 /**
@@ -551,6 +574,8 @@ export interface FinetuneOptions {
  * and scores the random-init, pretrained and finetuned encoders alike.
  *
  * @param pre a pretrained encoder, or null to start from the initial weights
+ * @param keep called with the finetuned weights before they are freed
+ *   (to save the model)
  *
  * @example
  * ```ts
@@ -687,8 +712,20 @@ export async function finetune(
         labelsOf(fitOn),
         m.width,
       );
-      score = async (ps) =>
-        predictLogistic(probe, await embed(encP, ps), m.width);
+      // Undo the probe's standardization into the head: one scoring path.
+      const w = new Float32Array(m.width);
+      let b = probe.b;
+      for (let j = 0; j < m.width; j++) {
+        w[j] = probe.w[j] / probe.std[j];
+        b -= probe.w[j] * probe.mean[j] / probe.std[j];
+      }
+      tf.tidy(() => {
+        head.vars[head.names.indexOf("head/w")].assign(
+          tf.tensor2d(w, [m.width, 1]),
+        );
+        head.vars[head.names.indexOf("head/b")].assign(tf.tensor1d([b]));
+      });
+      score = scoreAll;
     } else {
       const task: TrainTask = {
         phase: `${method} finetuning`,
@@ -731,6 +768,22 @@ export async function finetune(
       score = scoreAll;
     }
     const seconds = (performance.now() - t0) / 1000;
+    if (opts.keep) {
+      const host = async (p: ParamSet) => ({
+        names: p.names,
+        shapes: p.shapes,
+        values: await p.values(),
+      });
+      await opts.keep({
+        method,
+        model: m,
+        layout,
+        norm,
+        use,
+        encoder: await host(encP),
+        head: await host(head),
+      });
+    }
 
     const predictions: Record<string, Scored> = {};
     for (const c of scoredCohorts) {

@@ -80,13 +80,13 @@ export interface BuildResult {
  *
  * @example
  * ```ts
- * const vol = readScan("images/p1.nii.gz");
+ * const vol = await readScan("images/p1.nii.gz");
  * ```
  */
-export function readScan(path: string): Volume {
+export async function readScan(path: string): Promise<Volume> {
   const lower = path.toLowerCase();
   if (Deno.statSync(path).isDirectory || lower.endsWith(".dcm")) {
-    return readDicomSeries(path);
+    return await readDicomSeries(path);
   }
   if (lower.endsWith(".nii") || lower.endsWith(".nii.gz")) {
     return readNifti(path);
@@ -96,12 +96,12 @@ export function readScan(path: string): Volume {
   );
 }
 
-function roiFor(
+async function roiFor(
   cfg: RealConfig,
   path: string,
   nodule: [number, number, number] | null,
-): Float32Array {
-  const vol = readScan(path);
+): Promise<Float32Array> {
+  const vol = await readScan(path);
   checkVolume(vol, path);
   const pp = cfg.preprocess;
   let centre = volumeCentre(vol);
@@ -224,7 +224,7 @@ export async function buildCohortSet(
         let roi = readCachedRoi(cfg.cacheDir, key, length);
         if (!roi) {
           what = "decoded";
-          roi = roiFor(cfg, s.path, s.nodule);
+          roi = await roiFor(cfg, s.path, s.nodule);
           writeCachedRoi(cfg.cacheDir, key, roi);
         }
         rois.set(s.id, roi);

@@ -1,73 +1,199 @@
 /**
- * DICOM series reading through daikon (uncompressed, RLE, JPEG lossless,
- * JPEG baseline, JPEG-LS, JPEG 2000): slices sorted by ImagePositionPatient
- * along the slice normal, RescaleSlope/Intercept applied (HU for CT),
- * in-plane spacing from PixelSpacing, slice spacing the mean step of the
- * positions along the normal (each step within 10% of the median),
- * LPS patient coordinates turned into RAS.
+ * DICOM series reading: a folder of single-frame slices, or one enhanced
+ * multi-frame file, into a {@link Volume} in HU (RescaleSlope/Intercept
+ * applied to the stored values; MONOCHROME1 is a display hint and is not
+ * applied). Tags are parsed with dicom-parser, pixels decoded by
+ * `dicom_pixels.ts`.
+ *
+ * Geometry comes from the data: slices are sorted by their
+ * ImagePositionPatient projected on the slice normal; the slice axis of
+ * the affine is the mean step between consecutive positions, so a
+ * gantry-tilted series (positions not along the normal) gets a sheared
+ * affine that places every voxel where the file says it is, and the ROI
+ * resampling onto the RAS grid is then exact. Positions that are not on
+ * one line, uneven steps, two orientations, mosaics, localizers and
+ * multi-frame images without per-frame positions are refused by name.
  *
  * @module
  */
-import daikon from "daikon";
+import dicomParser from "dicom-parser";
+import type { DataSet } from "dicom-parser";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { inflateRawSync } from "node:zlib";
 import { UserError } from "../core/errors.ts";
 import type { Volume } from "./volume.ts";
+import {
+  decodeFrame,
+  loadCodecs,
+  type PixelFormat,
+  pixelFormat,
+  transferSyntax,
+} from "./dicom_pixels.ts";
 
 /** A decoded DICOM series. */
 export interface DicomSeries extends Volume {
-  /** Voxel size in mm: [column step, row step, slice step]. */
+  /**
+   * Voxel size in mm: [column step, row step, slice step], the lengths of
+   * the affine's columns (the slice step is the distance between slice
+   * centres, which exceeds the gap along the normal when tilted).
+   */
   spacing: [number, number, number];
-  /** Slice files, in the sorted order. */
+  /** Angle in degrees between the slice step and the slice normal (0 unless gantry-tilted). */
+  tiltDegrees: number;
+  /** Slice files in the sorted order ("file [frame n]" for multi-frame). */
   files: string[];
   /** Modality tag (e.g. "CT"), or null. */
   modality: string | null;
 }
 
-// daikon ships no types; this is the part of its Image we call.
-interface DaikonImage {
-  hasPixelData(): boolean;
-  getRows(): number;
-  getCols(): number;
-  getNumberOfFrames(): number;
-  getImagePosition(): number[] | null;
-  getImageDirections(): number[] | null;
-  getPixelSpacing(): number[] | null;
-  getSeriesId(): string;
-  getModality(): string | null;
-  getInterpretedData(): Float32Array;
-}
-
 interface Slice {
+  /** File, or "file [frame n]". */
+  name: string;
   file: string;
-  image: DaikonImage;
+  ds: DataSet;
+  fmt: PixelFormat;
+  frame: number;
+  frames: number;
   position: number[];
+  orientation: number[];
+  pixelSpacing: number[];
+  slope: number;
+  intercept: number;
   along: number;
 }
 
-function parseSlice(file: string): DaikonImage {
+function parseFile(file: string): DataSet | null {
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(file);
   } catch (e) {
     throw new UserError(`${file}: cannot read file (${(e as Error).message})`);
   }
-  let image: DaikonImage | null = null;
-  let why = "";
-  try {
-    image = daikon.Series.parseImage(
-      new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    );
-    if (!image) why = String(daikon.Series.parserError ?? "no image");
-  } catch (e) {
-    why = (e as Error).message;
-  }
-  if (!image) {
+  const magic = new TextDecoder().decode(bytes.subarray(128, 132));
+  if (magic !== "DICM") {
     throw new UserError(
-      `${file}: not a readable DICOM file (${why}); expected a DICOM slice with pixel data`,
+      `${file}: not a DICOM file (no "DICM" at byte 128); expected a DICOM Part 10 slice with pixel data`,
     );
   }
-  return image;
+  try {
+    return dicomParser.parseDicom(bytes, {
+      // Deflated syntax: header bytes then the inflated data set.
+      inflater: ((arr: Uint8Array, position: number) => {
+        const inflated = inflateRawSync(arr.subarray(position));
+        const full = new Uint8Array(position + inflated.length);
+        full.set(arr.subarray(0, position));
+        full.set(inflated, position);
+        return full;
+      }) as unknown as (arr: Uint8Array, position: number) => void,
+    });
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UserError(`${file}: not a readable DICOM file (${why})`);
+  }
+}
+
+function numbers(ds: DataSet, tag: string, n: number): number[] | null {
+  if (!ds.elements[tag]) return null;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = ds.floatString(tag, i);
+    if (v === undefined || !Number.isFinite(v)) return null;
+    out.push(v);
+  }
+  return out;
+}
+
+function str(ds: DataSet, tag: string): string | null {
+  const s = ds.string(tag);
+  return s === undefined ? null : s.trim();
+}
+
+// Enhanced multi-frame: a functional group of frame f, from the per-frame
+// sequence if present there, else from the shared one.
+function group(ds: DataSet, frame: number, tag: string): DataSet | null {
+  const per = ds.elements.x52009230?.items?.[frame]?.dataSet;
+  const shared = ds.elements.x52009229?.items?.[0]?.dataSet;
+  for (const g of [per, shared]) {
+    const item = g?.elements[tag]?.items?.[0]?.dataSet;
+    if (item) return item;
+  }
+  return null;
+}
+
+function fmtList(v: number[]): string {
+  return v.map((x) => +x.toFixed(6)).join("\\");
+}
+
+function slicesOf(file: string, ds: DataSet): Slice[] {
+  const imageType = (str(ds, "x00080008") ?? "").toUpperCase().split("\\");
+  if (imageType.includes("MOSAIC")) {
+    throw new UserError(
+      `${file}: a mosaic (ImageType ${
+        str(ds, "x00080008")
+      }): several slices tiled into one 2D image, which has no single slice position; convert it with dcm2niix and give the NIfTI file`,
+    );
+  }
+  if (imageType.includes("LOCALIZER")) {
+    throw new UserError(
+      `${file}: a localizer/scout image (ImageType ${
+        str(ds, "x00080008")
+      }), not part of a 3D volume; remove it from the series folder`,
+    );
+  }
+  const fmt = pixelFormat(ds, file);
+  const frames = ds.intString("x00280008") ?? 1;
+  const enhanced = !!ds.elements.x52009230;
+  if (frames > 1 && !enhanced) {
+    throw new UserError(
+      `${file}: ${frames} frames (NumberOfFrames) without per-frame positions (no PerFrameFunctionalGroupsSequence 5200,9230): a cine, NM or other non-volumetric multi-frame image; expected one slice per file or an enhanced multi-frame volume`,
+    );
+  }
+  const out: Slice[] = [];
+  for (let f = 0; f < frames; f++) {
+    const name = frames > 1 ? `${file} [frame ${f + 1}]` : file;
+    const posDs = enhanced ? group(ds, f, "x00209113") : ds;
+    const oriDs = enhanced ? group(ds, f, "x00209116") : ds;
+    const pixDs = enhanced ? group(ds, f, "x00289110") : ds;
+    const resDs = (enhanced ? group(ds, f, "x00289145") : null) ?? ds;
+    const position = posDs && numbers(posDs, "x00200032", 3);
+    const orientation = oriDs && numbers(oriDs, "x00200037", 6);
+    if (!position || !orientation) {
+      throw new UserError(
+        `${name}: missing ImagePositionPatient (0020,0032) or ImageOrientationPatient (0020,0037)${
+          enhanced ? " in the functional groups" : ""
+        }; without them the slice cannot be placed in a 3D volume (a secondary capture, screenshot or non-volumetric image?)`,
+      );
+    }
+    const pixelSpacing = pixDs && numbers(pixDs, "x00280030", 2);
+    if (!pixelSpacing || !(pixelSpacing[0] > 0) || !(pixelSpacing[1] > 0)) {
+      throw new UserError(
+        `${name}: missing or invalid PixelSpacing (0028,0030)`,
+      );
+    }
+    const slope = resDs.floatString("x00281053") ?? 1;
+    const intercept = resDs.floatString("x00281052") ?? 0;
+    if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(intercept)) {
+      throw new UserError(
+        `${name}: RescaleSlope ${slope} / RescaleIntercept ${intercept}; expected finite numbers, slope not 0`,
+      );
+    }
+    out.push({
+      name,
+      file,
+      ds,
+      fmt,
+      frame: f,
+      frames,
+      position,
+      orientation,
+      pixelSpacing,
+      slope,
+      intercept,
+      along: 0,
+    });
+  }
+  return out;
 }
 
 function cross(a: number[], b: number[]): number[] {
@@ -82,19 +208,13 @@ function dot(a: number[], b: number[]): number {
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 }
 
-/**
- * Reads the DICOM series in `path` (a folder of slices; a single file is
- * read too, and then rejected as 2D). `where` prefixes errors.
- *
- * @example
- * ```ts
- * const v = readDicomSeries("scans/p1/series1");
- * ```
- */
-export function readDicomSeries(path: string): DicomSeries {
-  let files: string[];
+function norm(a: number[]): number {
+  return Math.sqrt(dot(a, a));
+}
+
+function listFiles(path: string): string[] {
   try {
-    files = statSync(path).isDirectory()
+    return statSync(path).isDirectory()
       ? readdirSync(path).filter((f) => !f.startsWith(".")).sort().map((f) =>
         join(path, f)
       )
@@ -102,67 +222,94 @@ export function readDicomSeries(path: string): DicomSeries {
   } catch (e) {
     throw new UserError(`${path}: cannot read (${(e as Error).message})`);
   }
+}
+
+/**
+ * Reads the DICOM series in `path`: a folder of slices (one series), or a
+ * single file, which must then be an enhanced multi-frame volume. Every
+ * transfer syntax is decoded exactly or refused with a message naming the
+ * file and the syntax (see `dicom_pixels.ts`).
+ *
+ * @example
+ * ```ts
+ * const v = await readDicomSeries("scans/p1/series1");
+ * ```
+ */
+export async function readDicomSeries(path: string): Promise<DicomSeries> {
+  const files = listFiles(path);
   if (files.length === 0) {
     throw new UserError(`${path}: folder has no DICOM files`);
   }
   const slices: Slice[] = [];
-  let seriesId: string | null = null;
-  let first: DaikonImage | null = null;
   for (const file of files) {
-    const image = parseSlice(file);
-    if (!image.hasPixelData()) continue;
-    if (image.getNumberOfFrames() > 1) {
+    const ds = parseFile(file);
+    // DICOMDIR, structured reports and the like carry no image.
+    if (!ds || !ds.elements.x7fe00010) continue;
+    const mine = slicesOf(file, ds);
+    const first = slices[0] ?? mine[0];
+    const uid = str(ds, "x0020000e") ?? "";
+    const firstUid = str(first.ds, "x0020000e") ?? "";
+    if (uid !== firstUid) {
       throw new UserError(
-        `${file}: multi-frame DICOM (${image.getNumberOfFrames()} frames) is not supported; export one slice per file`,
-      );
-    }
-    const id = image.getSeriesId();
-    if (seriesId !== null && id !== seriesId) {
-      throw new UserError(
-        `${file}: belongs to another series than ${
-          slices[0].file
+        `${file}: SeriesInstanceUID ${
+          uid || "(none)"
+        } differs from ${first.file}'s ${
+          firstUid || "(none)"
         }; put one series per folder`,
       );
     }
-    seriesId = id;
-    first ??= image;
-    const pos = image.getImagePosition();
-    const dirs = image.getImageDirections();
-    if (!pos || pos.length !== 3 || !dirs || dirs.length !== 6) {
-      throw new UserError(
-        `${file}: missing ImagePositionPatient (0020,0032) or ImageOrientationPatient (0020,0037)`,
-      );
+    for (const s of mine) {
+      if (
+        s.orientation.some((d, i) => Math.abs(d - first.orientation[i]) > 1e-4)
+      ) {
+        throw new UserError(
+          `${s.name}: ImageOrientationPatient ${
+            fmtList(s.orientation)
+          } differs from ${first.name}'s ${
+            fmtList(first.orientation)
+          }; the series mixes slice orientations (e.g. axial and coronal, or a reformat), which do not stack into one volume: keep one orientation per folder`,
+        );
+      }
+      if (s.fmt.rows !== first.fmt.rows || s.fmt.cols !== first.fmt.cols) {
+        throw new UserError(
+          `${s.name}: ${s.fmt.cols}x${s.fmt.rows} pixels (columns x rows), but ${first.name} has ${first.fmt.cols}x${first.fmt.rows}`,
+        );
+      }
+      if (
+        s.pixelSpacing.some((v, i) =>
+          Math.abs(v - first.pixelSpacing[i]) > 1e-4 * first.pixelSpacing[i]
+        )
+      ) {
+        throw new UserError(
+          `${s.name}: PixelSpacing ${
+            fmtList(s.pixelSpacing)
+          } differs from ${first.name}'s ${fmtList(first.pixelSpacing)}`,
+        );
+      }
+      slices.push(s);
     }
-    const f = first.getImageDirections()!;
-    if (dirs.some((d, i) => Math.abs(d - f[i]) > 1e-4)) {
-      throw new UserError(
-        `${file}: ImageOrientationPatient differs from ${
-          slices[0].file
-        }; slices of one volume must share an orientation`,
-      );
-    }
-    if (
-      image.getRows() !== first.getRows() || image.getCols() !== first.getCols()
-    ) {
-      throw new UserError(
-        `${file}: ${image.getRows()}x${image.getCols()} pixels, but ${
-          slices[0].file
-        } has ${first.getRows()}x${first.getCols()}`,
-      );
-    }
-    slices.push({ file, image, position: pos, along: 0 });
   }
-  if (!first || slices.length === 0) {
+  if (slices.length === 0) {
     throw new UserError(`${path}: no DICOM slice with pixel data`);
   }
+  const first = slices[0];
   if (slices.length < 2) {
     throw new UserError(
-      `${path}: a single 2D slice (${first.getCols()}x${first.getRows()}); a 3D series of at least 2 slices is needed`,
+      `${path}: a single 2D slice (${first.fmt.cols}x${first.fmt.rows}); a 3D series of at least 2 slices is needed`,
     );
   }
-  const dirs = first.getImageDirections()!;
-  const rowDir = dirs.slice(0, 3), colDir = dirs.slice(3, 6);
+  const rowDir = first.orientation.slice(0, 3);
+  const colDir = first.orientation.slice(3, 6);
   const normal = cross(rowDir, colDir);
+  if (
+    Math.abs(norm(normal) - 1) > 1e-3 || Math.abs(dot(rowDir, colDir)) > 1e-3
+  ) {
+    throw new UserError(
+      `${first.name}: ImageOrientationPatient ${
+        fmtList(first.orientation)
+      } is not two orthogonal unit vectors`,
+    );
+  }
   for (const s of slices) s.along = dot(s.position, normal);
   slices.sort((a, b) => a.along - b.along);
   const gaps = slices.slice(1).map((s, i) => s.along - slices[i].along);
@@ -173,48 +320,63 @@ export function readDicomSeries(path: string): DicomSeries {
   for (let i = 0; i < gaps.length; i++) {
     if (gaps[i] < 1e-3 || Math.abs(gaps[i] - median) > 0.1 * median) {
       throw new UserError(
-        `${slices[i + 1].file}: slice spacing ${gaps[i].toFixed(3)} mm to ${
-          slices[i].file
+        `${slices[i + 1].name}: slice spacing ${gaps[i].toFixed(3)} mm to ${
+          slices[i].name
         } differs from the series' median ${
           median.toFixed(3)
         } mm by more than 10% (missing, duplicate or inconsistent slices)`,
       );
     }
   }
-  const gap = (slices[slices.length - 1].along - slices[0].along) /
-    (slices.length - 1);
-  const ps = first.getPixelSpacing();
-  if (!ps || ps.length < 2 || !(ps[0] > 0) || !(ps[1] > 0)) {
-    throw new UserError(
-      `${slices[0].file}: missing or invalid PixelSpacing (0028,0030)`,
-    );
-  }
-  const nx = first.getCols(), ny = first.getRows(), nz = slices.length;
-  const data = new Float32Array(nx * ny * nz);
+  const n = slices.length;
+  const p0 = slices[0].position;
+  const step = [0, 1, 2].map((r) =>
+    (slices[n - 1].position[r] - p0[r]) / (n - 1)
+  );
+  // Every slice must sit on the line p0 + k * step; off it (in the slice
+  // plane) the slices are shifted against each other and no affine fits.
+  const ps = first.pixelSpacing;
+  const tol = 0.2 * Math.min(ps[0], ps[1]);
   slices.forEach((s, k) => {
-    let px: Float32Array;
-    try {
-      px = s.image.getInterpretedData();
-    } catch (e) {
+    const off = [0, 1, 2].map((r) => s.position[r] - p0[r] - k * step[r]);
+    const inPlane = off.map((v, r) => v - dot(off, normal) * normal[r]);
+    if (norm(inPlane) > tol) {
       throw new UserError(
-        `${s.file}: pixel data cannot be decoded (${(e as Error).message})`,
+        `${s.name}: ImagePositionPatient ${fmtList(s.position)} is ${
+          norm(inPlane).toFixed(3)
+        } mm off the line through the first and last slice positions (tolerance ${
+          tol.toFixed(3)
+        } mm, a fifth of a pixel); the slices do not form one regular 3D grid (varying tilt or shifted slices)`,
       );
     }
-    if (px.length !== nx * ny) {
+  });
+  const stepLen = norm(step);
+  const tiltDegrees = Math.acos(Math.min(1, dot(step, normal) / stepLen)) *
+    180 / Math.PI;
+  const nx = first.fmt.cols, ny = first.fmt.rows;
+  const data = new Float32Array(nx * ny * n);
+  const codecs = await loadCodecs(
+    slices.some((s) => transferSyntax(s.ds) === "1.2.840.10008.1.2.4.51"),
+  );
+  slices.forEach((s, k) => {
+    const stored = decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs);
+    if (stored.length !== nx * ny) {
       throw new UserError(
-        `${s.file}: decoded ${px.length} pixels, expected ${nx}x${ny} (truncated?)`,
+        `${s.name}: decoded ${stored.length} pixels, expected ${nx}x${ny} (truncated?)`,
       );
     }
-    data.set(px, k * nx * ny);
+    const o = k * nx * ny;
+    for (let i = 0; i < stored.length; i++) {
+      data[o + i] = stored[i] * s.slope + s.intercept;
+    }
   });
   // Columns of the LPS affine: i steps along a row (PixelSpacing[1]), j
-  // down a column (PixelSpacing[0]), k along the normal.
-  const o = slices[0].position;
+  // down a column (PixelSpacing[0]), k from slice to slice.
   const lps = [0, 1, 2].map((r) => [
     rowDir[r] * ps[1],
     colDir[r] * ps[0],
-    normal[r] * gap,
-    o[r],
+    step[r],
+    p0[r],
   ]);
   const affine = [
     lps[0].map((v) => -v),
@@ -223,11 +385,12 @@ export function readDicomSeries(path: string): DicomSeries {
     [0, 0, 0, 1],
   ];
   return {
-    dims: [nx, ny, nz],
+    dims: [nx, ny, n],
     data,
     affine,
-    spacing: [ps[1], ps[0], gap],
-    files: slices.map((s) => s.file),
-    modality: first.getModality(),
+    spacing: [ps[1], ps[0], stepLen],
+    tiltDegrees,
+    files: slices.map((s) => s.name),
+    modality: str(first.ds, "x00080060"),
   };
 }

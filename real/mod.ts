@@ -50,11 +50,24 @@ export {
   readManifest,
 } from "./manifest.ts";
 export { decodeNiftiFile, type NiftiScan, readNifti } from "./nifti.ts";
+export {
+  type LoadedModel,
+  loadFinetuned,
+  modelDirName,
+  type PredictOptions,
+  runPredict,
+  SAVED_MODEL_VERSION,
+  type SavedModelInfo,
+  saveFinetuned,
+  scorePatients,
+  type Scoring,
+} from "./saved_model.ts";
 export { assignSplits, type SplitPatient } from "./splits.ts";
 export {
   BadRecords,
   monthsBetween,
   parseDate,
+  predictionsCsv,
   readTable,
   skippedCsv,
   skippedLines,

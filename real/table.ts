@@ -8,6 +8,7 @@
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { UserError } from "../core/errors.ts";
+import type { ResultRow } from "../core/results.ts";
 
 /** A CSV file read into string records. */
 export interface Table {
@@ -188,4 +189,44 @@ export function skippedCsv(skipped: SkippedRecord[]): string {
  */
 export function skippedLines(skipped: SkippedRecord[]): string[] {
   return skipped.map(describe);
+}
+
+/**
+ * Every run's per-patient predictions as CSV text, one line per run,
+ * cohort and patient: study, method, seed, run_id, cohort, patient_id,
+ * label, score (the score as JSON writes it, so it round-trips exactly).
+ *
+ * @example
+ * ```ts
+ * Deno.writeTextFileSync("predictions.csv", predictionsCsv(rows));
+ * ```
+ */
+export function predictionsCsv(rows: ResultRow[]): string {
+  const lines: string[][] = [[
+    "study",
+    "method",
+    "seed",
+    "run_id",
+    "cohort",
+    "patient_id",
+    "label",
+    "score",
+  ]];
+  for (const r of rows) {
+    for (const [cohort, p] of Object.entries(r.predictions)) {
+      p.ids.forEach((id, i) =>
+        lines.push([
+          r.study,
+          r.method,
+          String(r.seed),
+          r.runId,
+          cohort,
+          id,
+          String(p.labels[i]),
+          String(p.scores[i]),
+        ])
+      );
+    }
+  }
+  return stringify(lines);
 }

@@ -3,7 +3,8 @@
  * (progress with ETA; ROIs land in the cache), list what `--skip-bad`
  * dropped, then pretrain -> finetune -> evaluate every method on the
  * internal test split and each external cohort (per fold with k-fold),
- * and write results.jsonl and the report.
+ * and write results.jsonl, predictions.csv (per patient, for users'
+ * own statistics) and the report.
  *
  * @module
  */
@@ -11,7 +12,12 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BackendChoice } from "../core/backend.ts";
 import { Progress } from "../core/progress.ts";
-import { appendResults, type ResultRow, writeAtomic } from "../core/results.ts";
+import {
+  appendResults,
+  readResults,
+  type ResultRow,
+  writeAtomic,
+} from "../core/results.ts";
 import { writeReport } from "../reports/mod.ts";
 import { DEFAULT_SCENARIO } from "../sim/mod.ts";
 import { defaultStudy } from "../study/config.ts";
@@ -19,7 +25,7 @@ import type { Job } from "../study/job.ts";
 import { runJobs } from "../study/pool.ts";
 import { buildCohortSet, projectionPath } from "./build.ts";
 import { loadCohortConfig } from "./config.ts";
-import { skippedCsv, skippedLines } from "./table.ts";
+import { predictionsCsv, skippedCsv, skippedLines } from "./table.ts";
 
 /** Options of {@link runTrainOnConfig}. */
 export interface TrainOnConfigOptions {
@@ -49,7 +55,9 @@ function isPretrained(method: string): boolean {
 
 /**
  * Preprocesses, trains and evaluates on a real cohort config; writes
- * `results.jsonl`, `report.md`, `skipped.csv` (when records were dropped)
+ * `results.jsonl`, `predictions.csv` (one line per run, cohort and
+ * patient), `models/<method>-seed<n>[-fold<k>]/` (the finetuned model, see
+ * `saved_model.ts`), `report.md`, `skipped.csv` (when records were dropped)
  * and `ehr_projection*.json` (long EHR) under `outDir`.
  *
  * @example
@@ -118,6 +126,7 @@ export async function runTrainOnConfig(
           path: opts.configPath,
           skipBad: opts.skipBad,
           ...(fold !== undefined ? { fold } : {}),
+          modelDir: join(opts.outDir, "models"),
         },
         method,
         seed: opts.seed,
@@ -147,6 +156,13 @@ export async function runTrainOnConfig(
     },
   });
   progress.done();
+  const predictionsPath = join(opts.outDir, "predictions.csv");
+  // From the file, not this invocation's rows: results.jsonl is appended
+  // to across runs, and the CSV should list what it lists.
+  writeAtomic(
+    predictionsPath,
+    predictionsCsv(readResults([resultsPath]).rows),
+  );
   for (const fold of folds) {
     const src = projectionPath(cfg, opts.seed, fold);
     if (cfg.ehr?.format === "long" && existsSync(src)) {
@@ -179,5 +195,6 @@ export async function runTrainOnConfig(
     print(`${r.study} ${r.method.padEnd(18)} ${parts.join("  ")}`);
   }
   print(`results: ${resultsPath}`);
+  print(`predictions: ${predictionsPath}`);
   print(`report:  ${reportPath}`);
 }

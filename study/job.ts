@@ -27,6 +27,7 @@ import { aucMannWhitney, brier, StatsError } from "../reports/mod.ts";
 import { generateCohorts, resolveScenario, type Scenario } from "../sim/mod.ts";
 import { buildCohortSet } from "../real/build.ts";
 import { loadCohortConfig } from "../real/config.ts";
+import { modelDirName, saveFinetuned } from "../real/saved_model.ts";
 
 /** One results row a variant produces. */
 export interface RowSpec {
@@ -61,7 +62,13 @@ export interface Job {
    * A real cohort config (real/) to train on instead of a scenario; the
    * set is rebuilt from the ROI cache the main thread filled.
    */
-  cohortConfig?: { path: string; skipBad: boolean; fold?: number };
+  cohortConfig?: {
+    path: string;
+    skipBad: boolean;
+    fold?: number;
+    /** Save the finetuned model under this folder (real/saved_model.ts). */
+    modelDir?: string;
+  };
   /** Method to train. */
   method: string;
   /** Run seed. */
@@ -152,9 +159,22 @@ export async function runJob(
         ...base,
         finetune: { ...base.finetune, labelFraction: v.labelFraction },
       };
-      // Encoder diagnostics once per job: on its first (full-label) variant.
+      const modelDir = real?.modelDir;
       const res = await finetune(set, method, pre, cfg, job.seed, {}, {
+        // Encoder diagnostics once per job: on its first (full-label) variant.
         diagnostics: v === job.variants[0],
+        keep: modelDir
+          ? (m) =>
+            saveFinetuned(
+              `${modelDir}/${modelDirName(job.method, job.seed, real!.fold)}`,
+              m,
+              {
+                seed: job.seed,
+                ...(real!.fold !== undefined ? { fold: real!.fold } : {}),
+                cohortConfig: real!.path,
+              },
+            )
+          : undefined,
       });
       onProgress("finetune");
       const wall = pretrainSeconds + (performance.now() - t1) / 1000;

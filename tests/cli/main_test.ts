@@ -18,7 +18,7 @@ async function cli(
   };
 }
 
-for (const cmd of ["sim", "train", "report", "bench"]) {
+for (const cmd of ["sim", "train", "predict", "report", "bench"]) {
   Deno.test(`${cmd} --help explains its options with an example`, async () => {
     const r = await cli([cmd, "--help"]);
     assert.equal(r.code, 0, r.stderr);
@@ -34,6 +34,7 @@ Deno.test("top-level help lists the subcommands and global options", async () =>
     const s of [
       "sim",
       "train",
+      "predict",
       "report",
       "bench",
       "--seed",
@@ -62,6 +63,11 @@ const bad: [string[], RegExp][] = [
     /error: --out: cannot write to "\/proc\/mmjepa-no"/,
   ],
   [["sim", "--quick", "--full"], /--quick and --full cannot be combined/],
+  [["predict", "--config", "c.yaml"], /required option '--model <dir>'/],
+  [
+    ["predict", "--model", "/nonexistent", "--config", "c.yaml"],
+    /error: --model \/nonexistent: \/nonexistent\/model\.safetensors is missing/,
+  ],
 ];
 for (const [args, message] of bad) {
   Deno.test(`bad input ${args.join(" ")} gives a one-line error`, async () => {

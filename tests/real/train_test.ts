@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readResults } from "../../core/results.ts";
-import { runTrainOnConfig } from "../../real/mod.ts";
+import { runPredict, runTrainOnConfig } from "../../real/mod.ts";
 import { exportTinyCohort, writeConfig } from "./fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "real_train_" });
@@ -58,6 +59,73 @@ Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + exte
   const skipped = Deno.readTextFileSync(join(out, "skipped.csv"));
   assert.match(skipped, /manifest\.csv,\d+,ghost,path,missing file/);
   assert.ok(lines.some((l) => l.startsWith("report:")));
+  // predictions.csv: every (run, cohort, patient) of results.jsonl, with
+  // the same label and the exact same score.
+  const csv = parse(Deno.readTextFileSync(join(out, "predictions.csv")), {
+    columns: true,
+  }) as Record<string, string>[];
+  const expected = rows.flatMap((r) =>
+    Object.entries(r.predictions).flatMap(([cohort, p]) =>
+      p.ids.map((id, i) => ({
+        r,
+        cohort,
+        id,
+        label: p.labels[i],
+        s: p.scores[i],
+      }))
+    )
+  );
+  assert.equal(csv.length, expected.length);
+  csv.forEach((line, i) => {
+    const e = expected[i];
+    assert.deepEqual(
+      [line.method, line.seed, line.run_id, line.cohort, line.patient_id],
+      [e.r.method, String(e.r.seed), e.r.runId, e.cohort, e.id],
+    );
+    assert.equal(Number(line.label), e.label);
+    assert.equal(Number(line.score), e.s);
+  });
+  assert.ok(csv.some((l) => l.cohort === "external"));
+
+  // The saved models score the same cohort exactly as the run did.
+  for (const r of rows) {
+    const modelDir = join(out, "models", `${r.method}-seed1`);
+    const predDir = join(dir, `pred-${r.method}`);
+    await runPredict({
+      modelDir,
+      configPath: cfgPath,
+      outDir: predDir,
+      embeddings: true,
+      skipBad: true,
+      backend: "cpu",
+      print: () => {},
+    });
+    const pred = parse(
+      Deno.readTextFileSync(join(predDir, "predictions.csv")),
+      { columns: true },
+    ) as Record<string, string>[];
+    // The internal cohort comes first in predict's output.
+    const internalName = pred[0].cohort;
+    const byKey = new Map(pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]));
+    let compared = 0;
+    for (const cohort of ["internal", "external"]) {
+      const p = r.predictions[cohort];
+      const name = cohort === "internal" ? internalName : cohort;
+      p.ids.forEach((id, i) => {
+        const line = byKey.get(`${name}/${id}`);
+        assert.ok(line, `${name}/${id} not in predict output`);
+        assert.equal(line.split, "test");
+        assert.equal(Number(line.label), p.labels[i]);
+        assert.equal(Number(line.score), p.scores[i], `${r.method} ${id}`);
+        compared++;
+      });
+    }
+    assert.ok(compared >= 11, `${compared}`);
+    const emb = Deno.readTextFileSync(join(predDir, "embeddings.csv"))
+      .trim().split("\n");
+    assert.equal(emb.length, pred.length + 1);
+    assert.equal(emb[0].split(",").length, 3 + 16);
+  }
 });
 
 Deno.test("k-fold on 2 workers: one row per fold, each fold's test patients disjoint", async () => {
@@ -87,4 +155,11 @@ experiment:
   const ids = rows.map((r) => new Set(r.predictions.internal.ids));
   assert.ok(ids[0].size > 0 && ids[1].size > 0);
   assert.ok([...ids[0]].every((id) => !ids[1].has(id)));
+  // Each fold's model, saved from its worker.
+  for (const fold of [0, 1]) {
+    const m = join(out, "models", `imaging-only-seed2-fold${fold}`);
+    assert.ok(existsSync(join(m, "model.safetensors")), m);
+    const meta = JSON.parse(Deno.readTextFileSync(join(m, "model.json")));
+    assert.equal(meta.fold, fold);
+  }
 });
