@@ -136,3 +136,43 @@ export function tHalfWidth(sd: number, n: number): number {
   if (n < 2) return 0;
   return jStat.studentt.inv(0.975, n - 1) * sd / Math.sqrt(n);
 }
+
+/**
+ * Holm's step-down adjustment of p-values for a family of comparisons
+ * (same as R's `p.adjust(p, method = "holm")`), in the input order.
+ *
+ * @example
+ * ```ts
+ * holm([0.01, 0.02, 0.03, 0.04, 0.05]); // [0.05, 0.08, 0.09, 0.09, 0.09]
+ * ```
+ */
+export function holm(p: readonly number[]): number[] {
+  const m = p.length;
+  const order = p.map((_, i) => i).sort((a, b) => p[a] - p[b]);
+  const out = new Array<number>(m);
+  let running = 0;
+  order.forEach((i, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * p[i]));
+    out[i] = running;
+  });
+  return out;
+}
+
+/**
+ * Two-sided one-sample t test of mean 0 for seed-level differences:
+ * p = 2 P(T > |t|) with n - 1 degrees of freedom. NaN for n < 2 and 0 for
+ * a nonzero mean with no spread.
+ *
+ * @example
+ * ```ts
+ * tTestP([0.05, 0.07, 0.06]); // 0.00913 (R: t.test gives p-value = 0.009133)
+ * ```
+ */
+export function tTestP(d: readonly number[]): number {
+  const n = d.length;
+  if (n < 2) return NaN;
+  const { mean, sd } = meanSd([...d]);
+  if (sd === 0) return mean === 0 ? 1 : 0;
+  const t = Math.abs(mean) / (sd / Math.sqrt(n));
+  return 2 * (1 - jStat.studentt.cdf(t, n - 1));
+}

@@ -27,6 +27,19 @@ export async function renderSvg(
   return svg;
 }
 
+/**
+ * Legend settings for line figures: whole labels (no truncation) and line
+ * swatches at full opacity, whatever bands are layered under the lines.
+ */
+const LINE_LEGEND = {
+  labelLimit: 0,
+  labelFontSize: 12,
+  titleFontSize: 12,
+  symbolType: "stroke",
+  symbolStrokeWidth: 3,
+  symbolOpacity: 1,
+};
+
 /** One point of an ROC curve. */
 export interface RocPoint {
   /** False positive rate. */
@@ -105,6 +118,7 @@ export function rocFigure(
     title,
     width: 320,
     height: 320,
+    config: { legend: LINE_LEGEND },
     layer: [
       {
         data: { values: [{ fpr: 0, tpr: 0 }, { fpr: 1, tpr: 1 }] },
@@ -258,7 +272,13 @@ export function sweepFigure(
       encoding: { x, y: { field: "auc", type: "quantitative" } },
     });
   }
-  return renderSvg({ title, width: 380, height: 260, layer });
+  return renderSvg({
+    title,
+    width: 380,
+    height: 260,
+    layer,
+    config: { legend: LINE_LEGEND },
+  });
 }
 
 /** Loss per logged step of one run phase. */

@@ -31,7 +31,14 @@ import {
 import { delong, delongPaired, StatsError } from "./auc.ts";
 import { bootstrapAucCi } from "./bootstrap.ts";
 import { brier, ece, operatingPointFromValidation } from "./calibration.ts";
-import { aggregateOverSeeds, meanSd, tHalfWidth } from "./aggregate.ts";
+import {
+  aggregateOverSeeds,
+  holm,
+  meanSd,
+  tHalfWidth,
+  tTestP,
+} from "./aggregate.ts";
+import { headline, headlineFigure, headlineLines } from "./headline.ts";
 import {
   type AucInterval,
   curvesFigure,
@@ -189,6 +196,19 @@ function aucWithCi(s: CohortStat): string {
   return `${fmt3(s.delong.auc)} ${ciText(s.delong.ci)}`;
 }
 
+/** One summary comparison with the reference, before multiplicity adjustment. */
+interface Claim {
+  label: string;
+  method: string;
+  cohort: string;
+  mean: number;
+  lo: number;
+  hi: number;
+  n: number;
+  p: number;
+  test: "t" | "DeLong";
+}
+
 function verdict(p: ReturnType<typeof delongPaired>): string {
   if (p.p < 0.05) return p.diff > 0 ? "exceeded" : "fell below";
   return "did not differ significantly from";
@@ -232,6 +252,7 @@ export async function writeReport(
   };
 
   const summary: string[] = [];
+  const claims: Claim[] = [];
   const body: string[] = [];
   const { rows: cleanRows, dropped } = dropMalformedPredictions(rows);
   const studies = byKey(cleanRows, (r) => r.study);
@@ -335,27 +356,46 @@ export async function writeReport(
       );
     }
     for (const method of methods) {
-      if (!methods.includes(ref)) break;
-      if (method === ref) continue;
-      const clauses: string[] = [];
+      if (!methods.includes(ref) || method === ref) continue;
       for (const cohort of cohorts) {
         const s = stats.get(`${method}\u0000${cohort}`);
-        const r = stats.get(`${ref}\u0000${cohort}`);
-        if (!s || !r || s.paired === null) continue;
-        if (s.paired instanceof StatsError) {
-          clauses.push(
-            `on ${cohort} it could not be compared with ${ref} (${s.paired.message})`,
+        if (!s || s.paired === null) continue;
+        // Seed-level: every seed is an independent replicate of the study.
+        const d: number[] = [];
+        for (const r of sRows.filter((x) => x.method === method)) {
+          const refRow = sRows.find((x) =>
+            x.method === ref && x.seed === r.seed
           );
-          continue;
+          const a = r.metrics[cohort]?.auc, b = refRow?.metrics[cohort]?.auc;
+          if (typeof a === "number" && typeof b === "number") d.push(a - b);
         }
-        clauses.push(
-          `on ${cohort} it ${verdict(s.paired)} ${ref} (${aucWithCi(s)} vs ${
-            aucWithCi(r)
-          }, ${formatP(s.paired.p)})`,
-        );
-      }
-      if (clauses.length > 0) {
-        summary.push(`- ${label}: ${method}: ${clauses.join("; ")}.`);
+        if (d.length >= 2) {
+          const { mean, sd } = meanSd(d);
+          const h = tHalfWidth(sd, d.length);
+          claims.push({
+            label,
+            method,
+            cohort,
+            mean,
+            lo: mean - h,
+            hi: mean + h,
+            n: d.length,
+            p: tTestP(d),
+            test: "t",
+          });
+        } else if (!(s.paired instanceof StatsError)) {
+          claims.push({
+            label,
+            method,
+            cohort,
+            mean: s.paired.diff,
+            lo: s.paired.diff - 1.959964 * s.paired.se,
+            hi: s.paired.diff + 1.959964 * s.paired.se,
+            n: 1,
+            p: s.paired.p,
+            test: "DeLong",
+          });
+        }
       }
     }
 
@@ -624,7 +664,7 @@ export async function writeReport(
         for (const method of methods) {
           if (method === ref) continue;
           const s = sweepSentence(kRows, method, cohort, knob, values);
-          if (s) summary.push(`- ${label}: ${s}`);
+          if (s) body.push(`- ${s}`);
         }
       }
     }
@@ -908,6 +948,37 @@ export async function writeReport(
   const md: string[] = [];
   md.push(`# ${opts.title ?? "mmjepa report"}\n`);
   md.push(describeRuns(cleanRows, ref) + "\n");
+  const head = headline(cleanRows, ref);
+  if (head.crossovers.length > 0) {
+    md.push("## Headline\n");
+    md.push(
+      `Where each pretraining method falls below ${ref} on the ${head.cohort} cohort (mean over seeds of the paired AUC difference; the range is where the crossing can lie given the 95% t intervals):\n`,
+    );
+    md.push(headlineLines(head).join("\n") + "\n");
+    const link = saveFigure("headline.svg", await headlineFigure(head));
+    md.push(`![${head.cohort} AUC difference against each knob](${link})\n`);
+    md.push(
+      `*${head.cohort} AUC minus ${ref}'s, paired by seed, against each swept knob; bands: 95% t intervals over seeds; dashed: no difference.*\n`,
+    );
+  }
+  const adjusted = holm(claims.map((c) => c.p));
+  const claimLines: string[] = [];
+  claims.forEach((c, i) => {
+    const sig = adjusted[i] < 0.05;
+    const verb = !sig
+      ? "did not differ significantly from"
+      : c.mean > 0
+      ? "exceeded"
+      : "fell below";
+    claimLines.push(
+      `- ${c.label}: ${c.method} ${verb} ${ref} on ${c.cohort}: ${
+        c.mean >= 0 ? "+" : ""
+      }${fmt3(c.mean)} AUC [${fmt3(c.lo)}, ${fmt3(c.hi)}]${
+        c.n > 1 ? ` over ${c.n} seeds` : ""
+      }, Holm-adjusted ${formatP(adjusted[i])}.`,
+    );
+  });
+  summary.unshift(...claimLines);
   md.push("## Summary\n");
   md.push(
     summary.length > 0
@@ -915,7 +986,7 @@ export async function writeReport(
       : "No comparison with the reference method was possible.\n",
   );
   md.push(
-    `Comparisons use the paired DeLong test on patients scored by both methods; "exceeded"/"fell below" means p < 0.05 in that direction. CIs are 95% DeLong intervals.\n`,
+    `Claims compare each method with ${ref}, paired by seed: the mean AUC difference over seeds with its 95% t interval and a one-sample t test (a paired DeLong test where there is one seed); p-values are Holm-adjusted over the ${claims.length} comparisons listed. Per-seed DeLong tests are in the tables below.\n`,
   );
   md.push(...body);
   const problems = [

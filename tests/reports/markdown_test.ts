@@ -301,11 +301,28 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
     assert.ok(line[2].endsWith("(3)"));
   }
 
-  // Summary sentences name the comparison and the p-value.
+  // Summary claims: the seed-paired mean difference, as the rows give it,
+  // with a t interval and a Holm-adjusted p.
+  const paired = [1, 2].map((seed) => {
+    const at = (m: string) =>
+      rows.find((r) =>
+        r.study === "paper" && r.method === m && r.seed === seed
+      )!
+        .metrics.internal.auc!;
+    return at("jepa") - at("imaging-only");
+  });
+  const meanDiff = paired.reduce((a, b) => a + b, 0) / 2;
   assert.match(
     md,
-    /- paper: jepa: on internal it (exceeded|fell below|did not differ significantly from) imaging-only \(\d\.\d{3} \[/,
+    new RegExp(
+      `- paper: jepa (exceeded|fell below|did not differ significantly from) imaging-only on internal: \\${
+        meanDiff >= 0 ? "+" : "-"
+      }${
+        Math.abs(meanDiff).toFixed(3)
+      } AUC \\[-?\\d\\.\\d{3}, -?\\d\\.\\d{3}\\] over 2 seeds, Holm-adjusted p`,
+    ),
   );
+  assert.match(md, /p-values are Holm-adjusted over the \d+ comparisons/);
   assert.match(
     md,
     /jepa's mean AUC advantage over imaging-only on internal turns positive between crossModalCorrelation = 0 and 0\.5 \(paired by seed, difference per value: 0: -0\.\d{3} \(CI excludes 0\)/,
