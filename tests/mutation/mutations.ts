@@ -25,6 +25,20 @@ export interface Mutation {
 }
 
 const JEPA = "tests/models/jepa_objective_test.ts";
+const CON = "tests/models/contrastive_objective_test.ts";
+const WIRING = "tests/models/wiring_test.ts";
+const LEAK = "tests/models/leakage_test.ts";
+const MASKS = "tests/models/masks_test.ts";
+const SHIFT = "tests/sim/external_shift_test.ts";
+const GEN = "tests/sim/generate_test.ts";
+const SWEEP = "tests/study/sweep_wiring_test.ts";
+const PLAN = "tests/study/plan_test.ts";
+const BOOT = [
+  "tests/reports/bootstrap_test.ts",
+  "tests/reports/bootstrap_strata_test.ts",
+];
+const AUC = "tests/reports/auc_test.ts";
+const NIFTI = ["tests/real/nifti_test.ts", "tests/real/nifti_qfac_test.ts"];
 
 /**
  * Every mutation.
@@ -111,5 +125,411 @@ export const MUTATIONS: Mutation[] = [
       "target.assign(online.mul(momentum).add(target.mul(1 - momentum)));",
     what: "EMA weights swapped",
     tests: [JEPA, "tests/models/ema_test.ts"],
+  },
+  // ---- models/contrastive.ts
+  {
+    id: "models/contrastive-positives-shifted",
+    file: "models/contrastive.ts",
+    search: "const eye = tf.eye(x.n);",
+    replace:
+      "const eye = tf.concat([tf.eye(x.n).slice([0, 1]), tf.eye(x.n).slice([0, 0], [-1, 1])], 1);",
+    what: "positives shifted by one patient",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-one-direction",
+    file: "models/contrastive.ts",
+    search: "const perPatient = i2e.add(e2i)",
+    replace: "const perPatient = i2e.add(i2e)",
+    what: "only the image-to-EHR direction",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-no-scale-cap",
+    file: "models/contrastive.ts",
+    search: 'tf.minimum(p["con/logitScale"], Math.log(100)).exp()',
+    replace: 'p["con/logitScale"].exp()',
+    what: "logit scale not capped at 100",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-invalid-negatives",
+    file: "models/contrastive.ts",
+    search: "const colBias = tf.scalar(1).sub(valid).mul(-1e9)",
+    replace: "const colBias = tf.scalar(1).sub(valid).mul(0)",
+    what: "patients missing a modality still serve as negatives",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-not-normalised",
+    file: "models/contrastive.ts",
+    search: 'const zi = unit(dense(enc.pool(out, imgMask), p, "con/image"));',
+    replace: 'const zi = dense(enc.pool(out, imgMask), p, "con/image");',
+    what: "image embeddings not unit-normalised (dot product, not cosine)",
+    tests: [CON],
+  },
+  // ---- models/train.ts and models/optim.ts
+  {
+    id: "models/early-stopping-keeps-last",
+    file: "models/train.ts",
+    search: "if (meta.done && best) {",
+    replace: "if (false && best) {",
+    what: "early stopping keeps the last instead of the best weights",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/early-stopping-worst",
+    file: "models/train.ts",
+    search: "if (meta.best === null || val < meta.best) {",
+    replace: "if (meta.best === null || val > meta.best) {",
+    what: "early stopping tracks the worst validation loss",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/early-stopping-no-patience",
+    file: "models/train.ts",
+    search: "++meta.bad >= (cfg.patience ?? Infinity)",
+    replace: "++meta.bad >= Infinity",
+    what: "patience ignored: never stops early",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/train-clip-not-passed",
+    file: "models/train.ts",
+    search: "clipNorm: cfg.clipNorm,",
+    replace: "clipNorm: 0,",
+    what: "the loop drops the clip norm",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/optim-clip-removed",
+    file: "models/optim.ts",
+    search: "if (clipNorm > 0) {",
+    replace: "if (false) {",
+    what: "gradient clipping removed",
+    tests: [WIRING, "tests/models/ema_test.ts"],
+  },
+  // ---- models/experiment.ts: finetuning and data wiring
+  {
+    id: "models/finetune-from-random",
+    file: "models/experiment.ts",
+    search: "const encP = pre\n",
+    replace: "const encP = false\n",
+    what: "finetuning starts from random instead of pretrained weights",
+    tests: [WIRING],
+  },
+  {
+    id: "models/probe-updates-encoder",
+    file: "models/experiment.ts",
+    search: "sets: linear ? [head] : [encP, head],",
+    replace: "sets: [encP, head],",
+    what: "the linear probe updates the encoder",
+    tests: [WIRING],
+  },
+  {
+    id: "models/label-fraction-ignored",
+    file: "models/experiment.ts",
+    search: "if (fraction >= 1) return patients;",
+    replace: "return patients;",
+    what: "labelFraction ignored",
+    tests: [WIRING],
+  },
+  {
+    id: "models/label-fraction-unstratified",
+    file: "models/experiment.ts",
+    search: "const group = patients.filter((p) => p.label === cls);",
+    replace: "const group = cls === 0 ? patients : [];",
+    what: "labelFraction keeps a share of all patients, not of each class",
+    tests: [WIRING],
+  },
+  {
+    id: "models/leak-test-into-pool",
+    file: "models/experiment.ts",
+    search:
+      'const pool = patientsIn(set.internal, ["pretrain", "train", "val"]);',
+    replace:
+      'const pool = patientsIn(set.internal, ["pretrain", "train", "val", "test"]);',
+    what:
+      "internal test patients enter the normaliser and the pretraining pool",
+    tests: [LEAK],
+  },
+  {
+    id: "models/leak-test-into-normaliser",
+    file: "models/experiment.ts",
+    search: "norm: fitNormalizer(pool, layout)",
+    replace: "norm: fitNormalizer(set.internal.patients, layout)",
+    what: "internal test patients enter the normaliser fit",
+    tests: [LEAK],
+  },
+  {
+    id: "models/validate-on-test",
+    file: "models/experiment.ts",
+    search: 'const valSet = labeledIn(set.internal, "val");',
+    replace: 'const valSet = labeledIn(set.internal, "test");',
+    what: "early stopping on the internal test split",
+    tests: [LEAK],
+  },
+  {
+    id: "models/seed-ignored-pretrain",
+    file: "models/experiment.ts",
+    search: "const streams = new RngStreams(seed);",
+    replace: "const streams = new RngStreams(1);",
+    nth: 0,
+    what: "pretraining seeds all equal",
+    tests: [WIRING],
+  },
+  {
+    id: "models/seed-ignored-finetune",
+    file: "models/experiment.ts",
+    search: "const streams = new RngStreams(seed);",
+    replace: "const streams = new RngStreams(1);",
+    nth: 1,
+    what: "finetuning seeds all equal",
+    tests: [WIRING],
+  },
+  {
+    id: "models/downstream-always-target",
+    file: "models/experiment.ts",
+    search: 'if (target && pc.downstream === "target") {',
+    replace: "if (target) {",
+    what: "the EMA target is handed downstream whatever the config says",
+    tests: [JEPA],
+  },
+  // ---- models/masks.ts
+  {
+    id: "models/masks-context-overlaps-target",
+    file: "models/masks.ts",
+    search: "context = all.filter((t) => !hidden.has(t));",
+    replace: "context = all;",
+    what: "block mask: hidden tokens stay in the context",
+    tests: [MASKS],
+  },
+  {
+    id: "models/masks-time-sees-latest",
+    file: "models/masks.ts",
+    search: "L.slot[t] < lastScan",
+    replace: "L.slot[t] <= lastScan",
+    what: "time mask: the latest scan stays in the context",
+    tests: [MASKS],
+  },
+  // ---- sim/generate.ts
+  {
+    id: "sim/internal-gets-external-covariate",
+    file: "sim/generate.ts",
+    search: "covariate: { mean: 0, scale: 1 },",
+    replace:
+      "covariate: s.externals[0]?.shift.covariate ?? { mean: 0, scale: 1 },",
+    what: "external covariate shift applied to the internal cohort",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-rho",
+    file: "sim/generate.ts",
+    search: "    rho: s.crossModalCorrelation,",
+    replace:
+      "    rho: s.externals[0]?.shift.crossModalCorrelation ?? s.crossModalCorrelation,",
+    what: "external cross-modal correlation applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-prevalence",
+    file: "sim/generate.ts",
+    search: "    prevalence: s.label.prevalence,",
+    replace:
+      "    prevalence: s.externals[0]?.shift.prevalence ?? s.label.prevalence,",
+    what: "external prevalence applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-concept",
+    file: "sim/generate.ts",
+    search: "habitK: s.ehr.codingHabit,",
+    replace:
+      "habitK: s.ehr.codingHabit * (1 - (s.externals[0]?.shift.concept ?? 0)),",
+    what: "external concept shift applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-covariate-ignored",
+    file: "sim/generate.ts",
+    search: "covariate: e.shift.covariate,",
+    replace: "covariate: { mean: 0, scale: 1 },",
+    what: "external covariate shift never applied",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-prevalence-ignored",
+    file: "sim/generate.ts",
+    search: "prevalence: e.shift.prevalence ?? s.label.prevalence,",
+    replace: "prevalence: s.label.prevalence,",
+    what: "external prevalence shift never applied",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-shares-internal-stream",
+    file: "sim/generate.ts",
+    search: "streams.child(`sim/cohort/${site.name}`)",
+    replace: 'streams.child("sim/cohort/internal")',
+    what: "external cohorts drawn from the internal cohort's random stream",
+    tests: [SHIFT, GEN],
+  },
+  // ---- study/
+  {
+    id: "study/seeds-all-equal",
+    file: "study/plan.ts",
+    search: "(_, i) => seed + i);",
+    replace: "(_, _i) => seed);",
+    what: "every repeat runs the same seed",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/external-sweep-value-ignored",
+    file: "study/plan.ts",
+    search:
+      "return { ...neutral, shift: { ...neutral.shift, [field]: value } };",
+    replace: "return neutral;",
+    what: "an external sweep value never applied",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/scenario-sweep-value-ignored",
+    file: "study/plan.ts",
+    search: "[sw.path]: v,",
+    replace: "[sw.path]: sw.values[0],",
+    what: "a retrained sweep value never applied",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/label-sweep-variant-fraction",
+    file: "study/plan.ts",
+    search: "else variants.push({ labelFraction: v, rows: [row] });",
+    replace: "else variants.push({ labelFraction: 1, rows: [row] });",
+    what: "label-fraction sweep rows all finetuned on every label",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/job-label-fraction-dropped",
+    file: "study/job.ts",
+    search: "finetune: { ...base.finetune, labelFraction: v.labelFraction },",
+    replace: "finetune: { ...base.finetune },",
+    what: "a job never applies its variant's label fraction",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/job-finetunes-base-config",
+    file: "study/job.ts",
+    search: "const res = await finetune(set, method, pre, cfg, job.seed);",
+    replace: "const res = await finetune(set, method, pre, base, job.seed);",
+    what: "the variant's config is recorded but not trained on",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/job-data-seed-fixed",
+    file: "study/job.ts",
+    search: "generateCohorts(scenario!, job.seed)",
+    replace: "generateCohorts(scenario!, 1)",
+    what: "every seed trains on the same synthetic data",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/acquisition-strength-noise",
+    file: "study/plan.ts",
+    search: "noiseHu: internal.noiseHu * (1 + 2 * s),",
+    replace: "noiseHu: internal.noiseHu,",
+    what: "acquisition-shift strength leaves the noise alone",
+    tests: [SWEEP, PLAN],
+  },
+  // ---- reports/
+  {
+    id: "reports/bootstrap-positives-only",
+    file: "reports/bootstrap.ts",
+    search: "for (let j = 0; j < n; j++) s[m + j] = neg[rng.int(n)];",
+    replace: "for (let j = 0; j < n; j++) s[m + j] = neg[j];",
+    what: "bootstrap resamples positives only (intervals too narrow)",
+    tests: BOOT,
+  },
+  {
+    id: "reports/bootstrap-negatives-only",
+    file: "reports/bootstrap.ts",
+    search: "for (let i = 0; i < m; i++) s[i] = pos[rng.int(m)];",
+    replace: "for (let i = 0; i < m; i++) s[i] = pos[i];",
+    what: "bootstrap resamples negatives only",
+    tests: BOOT,
+  },
+  {
+    id: "reports/quantile-type",
+    file: "reports/bootstrap.ts",
+    search: "return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);",
+    replace: "return sorted[lo];",
+    what: "percentiles without interpolation",
+    tests: BOOT,
+  },
+  {
+    id: "reports/delong-one-component",
+    file: "reports/auc.ts",
+    search: "covariance(v10, v10) / pos.length +",
+    replace: "0 * covariance(v10, v10) / pos.length +",
+    what: "DeLong variance misses the positives' component",
+    tests: [AUC],
+  },
+  {
+    id: "reports/auc-ties-ignored",
+    file: "reports/auc.ts",
+    search: "for (let i = 0; i < m; i++) v10[i] = (tz[i] - tx[i]) / n;",
+    replace:
+      "for (let i = 0; i < m; i++) v10[i] = Math.floor(tz[i] - tx[i]) / n;",
+    what: "ties not counted half in the structural components",
+    tests: [AUC],
+  },
+  {
+    id: "reports/brier-not-squared",
+    file: "reports/calibration.ts",
+    search: "s += (scores[i] - labels[i]) ** 2;",
+    replace: "s += Math.abs(scores[i] - labels[i]);",
+    what: "Brier score as mean absolute error",
+    tests: ["tests/reports/calibration_test.ts"],
+  },
+  {
+    id: "reports/seed-sd-population",
+    file: "reports/aggregate.ts",
+    search: "return { mean, sd: Math.sqrt(ss / (n - 1)) };",
+    replace: "return { mean, sd: Math.sqrt(ss / n) };",
+    what: "across-seed sd with n instead of n - 1",
+    tests: ["tests/reports/aggregate_test.ts"],
+  },
+  // ---- real/
+  {
+    id: "real/nifti-qfac-ignored",
+    file: "real/nifti.ts",
+    search: "const qfac = h.pixDims[0] < 0 ? -1 : 1;",
+    replace: "const qfac = 1;",
+    what: "NIfTI qform qfac = -1 ignored (z flipped)",
+    tests: NIFTI,
+  },
+  {
+    id: "real/nifti-slope-ignored",
+    file: "real/nifti.ts",
+    search:
+      "const slope = h.scl_slope && Number.isFinite(h.scl_slope) ? h.scl_slope : 1;",
+    replace: "const slope = 1;",
+    what: "NIfTI scl_slope ignored",
+    tests: NIFTI,
+  },
+  // ---- core/
+  {
+    id: "core/streams-ignore-name",
+    file: "core/rng.ts",
+    search: "return new Rng(`mmjepa/${this.seed}/${name}`);",
+    replace: "return new Rng(`mmjepa/${this.seed}`);",
+    what: "every random stream is the same stream",
+    tests: ["tests/core/rng_test.ts"],
+  },
+  {
+    id: "core/streams-ignore-seed",
+    file: "core/rng.ts",
+    search: "return new Rng(`mmjepa/${this.seed}/${name}`);",
+    replace: "return new Rng(`mmjepa/0/${name}`);",
+    what: "seeds all equal at the source",
+    tests: ["tests/core/rng_test.ts"],
   },
 ];
