@@ -89,6 +89,7 @@ function lossWith(
   h: HostBatch = base,
   on: Params = online.dict,
   pr: Params = pred.dict,
+  kind: "l2" | "smooth-l1" = "l2",
 ): tf.Scalar {
   const x: Inputs = toInputs(h, L, m);
   return jepaLoss(
@@ -100,7 +101,7 @@ function lossWith(
     tf.tensor2d(ctx, [h.n, N]),
     tf.tensor2d(hid, [h.n, N]),
     m,
-    "l2",
+    kind,
   );
 }
 
@@ -207,6 +208,28 @@ Deno.test("JEPA loss: gradients reach the mask token, the predictor output and t
   assert.ok(norms.online > 1e-10, `context encoder gradient ${norms.online}`);
 });
 
+Deno.test("JEPA smooth-L1 loss is half the squared error on small errors, never more", () => {
+  // A target output constant over the width layer-normalises to 0, so the
+  // error is the prediction itself; a scaled-down output layer makes it small.
+  const zero = wrapped((o) => tf.onesLike(o));
+  const scaled = (f: number): Params => ({
+    ...pred.dict,
+    "pred/out/w": pred.dict["pred/out/w"].mul(f),
+  });
+  const l2 = value(() => lossWith(zero, base, online.dict, scaled(0.01)));
+  const sl1 = value(() =>
+    lossWith(zero, base, online.dict, scaled(0.01), "smooth-l1")
+  );
+  assert.ok(l2 > 0, `l2 ${l2}`);
+  assert.ok(Math.abs(sl1 - 0.5 * l2) < 1e-4 * l2, `${sl1} vs ${0.5 * l2}`);
+  // Large errors: linear growth keeps it below half the squared error.
+  const bigL2 = value(() => lossWith(zero, base, online.dict, scaled(100)));
+  const bigSl1 = value(() =>
+    lossWith(zero, base, online.dict, scaled(100), "smooth-l1")
+  );
+  assert.ok(bigSl1 < 0.5 * bigL2 * 0.5, `${bigSl1} vs ${bigL2}`);
+});
+
 // EMA behaviour through pretraining with `downstream: "target"`, which
 // returns the EMA target's weights instead of the context encoder's.
 const tiny = easySet({
@@ -229,8 +252,11 @@ function preCfg(over: Record<string, unknown>) {
   });
 }
 
-async function weights(over: Record<string, unknown>): Promise<Float64Array> {
-  const pre = (await pretrain(tiny, "jepa", preCfg(over), 1))!;
+async function weights(
+  over: Record<string, unknown>,
+  method: "jepa" | "jepa+contrastive" = "jepa",
+): Promise<Float64Array> {
+  const pre = (await pretrain(tiny, method, preCfg(over), 1))!;
   const v = await pre.encoder.values();
   pre.dispose();
   const out = new Float64Array(v.reduce((n, a) => n + a.length, 0));
@@ -289,4 +315,23 @@ Deno.test("EMA target: moves over a run, and lags the context encoder", async ()
   assert.ok(maxAbs(tgtW, init) > 1e-4, "the target never moved");
   // Momentum 0 would make the target a copy of the context encoder.
   assert.ok(maxAbs(tgtW, ctxW) > 1e-4, "the target equals the context encoder");
+});
+
+Deno.test("jepa+contrastive: contrastiveWeight 0 is plain JEPA", async () => {
+  const jepa = await weights({});
+  const off = await weights({ contrastiveWeight: 0 }, "jepa+contrastive");
+  const on = await weights({ contrastiveWeight: 1 }, "jepa+contrastive");
+  assert.ok(
+    maxAbs(off, jepa) < 1e-6,
+    `weight 0 differs by ${maxAbs(off, jepa)}`,
+  );
+  assert.ok(maxAbs(on, jepa) > 1e-4, "the contrastive term changed nothing");
+});
+
+Deno.test("pretraining passes its clip norm to the optimizer", async () => {
+  // Adam undoes a constant gradient scale, not a per-step one: clipping
+  // every step to a tiny norm changes the trajectory.
+  const clipped = await weights({ clipNorm: 1e-6 });
+  const free = await weights({ clipNorm: 0 });
+  assert.ok(maxAbs(clipped, free) > 1e-5, `${maxAbs(clipped, free)}`);
 });

@@ -294,6 +294,54 @@ Deno.test("seeds matter: other seeds, other initial weights and batches", async 
   );
 });
 
+Deno.test("a method sees only its own modalities", async () => {
+  const changed = structuredClone(set);
+  for (
+    const p of [...changed.internal.patients, ...changed.externals[0].patients]
+  ) {
+    for (const r of p.ehr) r.values = r.values.map((v) => 3 - 2 * v);
+    p.demographics = {
+      age: 20,
+      sex: p.demographics.sex === 1 ? 0 : 1,
+      packYears: 0,
+    };
+  }
+  const a = await finetune(set, "imaging-only", null, config(), 1);
+  const b = await finetune(changed, "imaging-only", null, config(), 1);
+  assert.deepEqual(b.predictions, a.predictions, "imaging-only reads the EHR");
+  const c = await finetune(set, "multimodal", null, config(), 1);
+  const d = await finetune(changed, "multimodal", null, config(), 1);
+  assert.notDeepEqual(
+    d.predictions,
+    c.predictions,
+    "multimodal ignores the EHR",
+  );
+});
+
+Deno.test("finetuning stops early on its patience and passes its clip norm", async () => {
+  const long = config({ steps: 300, readEvery: 1, patience: 1, lr: 5e-2 });
+  const r = await finetune(set, "multimodal", null, long, 1);
+  assert.ok(r.steps.finetune < 300, `ran all ${r.steps.finetune} steps`);
+  const clipped = await finetune(
+    set,
+    "multimodal",
+    null,
+    config({ clipNorm: 1e-6 }),
+    1,
+  );
+  const free = await finetune(
+    set,
+    "multimodal",
+    null,
+    config({ clipNorm: 0 }),
+    1,
+  );
+  assert.notDeepEqual(
+    clipped.predictions.internal.scores,
+    free.predictions.internal.scores,
+  );
+});
+
 Deno.test("dispose the shared pretrained encoder", () => {
   pre.dispose();
 });

@@ -614,7 +614,7 @@ export const MUTATIONS: Mutation[] = [
     search: "const hideImage = rng.bernoulli(0.5);",
     replace: "const hideImage = true;",
     what: "the modality mask always hides the image, never the EHR",
-    tests: [JEPA, MASKS],
+    tests: [JEPA, MASKS, "tests/models/mask_balance_test.ts"],
   },
   {
     id: "models/jepa-smooth-l1-unscaled",
@@ -671,5 +671,13 @@ export const MUTATIONS: Mutation[] = [
     replace: "const variance = varA + varB;",
     what: "paired DeLong test treats the two scorings as independent",
     tests: [AUC],
+  },
+  {
+    id: "models/finetune-clip-dropped",
+    file: "models/experiment.ts",
+    search: "clipNorm: fc.clipNorm,",
+    replace: "clipNorm: 0,",
+    what: "finetuning without gradient clipping",
+    tests: [WIRING],
   },
 ];
