@@ -341,7 +341,3 @@ Deno.test("finetuning stops early on its patience and passes its clip norm", asy
     free.predictions.internal.scores,
   );
 });
-
-Deno.test("dispose the shared pretrained encoder", () => {
-  pre.dispose();
-});

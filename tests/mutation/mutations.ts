@@ -680,4 +680,14 @@ export const MUTATIONS: Mutation[] = [
     what: "finetuning without gradient clipping",
     tests: [WIRING],
   },
+  {
+    id: "reports/bootstrap-unstratified",
+    file: "reports/bootstrap.ts",
+    search: "for (let i = 0; i < m; i++) s[i] = pos[rng.int(m)];",
+    replace:
+      "for (let i = 0; i < m + n; i++) { const k = rng.int(m + n); y[i] = k < m ? 1 : 0; s[i] = k < m ? pos[k] : neg[k - m]; } for (let i = 0; i < 0; i++) s[i] = pos[rng.int(m)];",
+    what:
+      "bootstrap draws from the pooled sample: class sizes vary, a class can vanish",
+    tests: BOOT,
+  },
 ];

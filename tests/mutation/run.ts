@@ -10,6 +10,7 @@
  * deno run -A tests/mutation/run.ts                 # every mutation
  * deno run -A tests/mutation/run.ts --only models/  # ids or folders containing
  * deno run -A tests/mutation/run.ts --timeout 240 --json out/mutation.json
+ * deno run -A tests/mutation/run.ts --stale            # which targets moved
  * ```
  *
  * A mutation is "caught" when its covering tests fail (non-zero exit,
@@ -57,15 +58,23 @@ function parseArgs(args: string[]) {
   let timeout = 300;
   let json: string | null = null;
   let list = false;
+  let stale = false;
+  let filter: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--only") only = args[++i].split(",");
     else if (a === "--timeout") timeout = Number(args[++i]);
     else if (a === "--json") json = args[++i];
     else if (a === "--list") list = true;
+    else if (a === "--stale") stale = true;
+    else if (a === "--filter") filter = args[++i];
     else if (a === "--help" || a === "-h") {
       console.log(
-        "usage: deno run -A tests/mutation/run.ts [--only id|folder,...] [--timeout s] [--json path] [--list]",
+        "usage: deno run -A tests/mutation/run.ts [--only id|folder,...] [--timeout s] [--json path] [--list] [--stale] [--filter test-name]\n" +
+          "  --list   print the mutations and exit\n" +
+          "  --stale  print the mutations whose target text is gone, and exit (no tests run)\n" +
+          "  --filter run only the tests whose name contains this (deno test --filter):\n" +
+          "           checks that one given test catches a mutation",
       );
       Deno.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -73,7 +82,7 @@ function parseArgs(args: string[]) {
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new Error(`--timeout: expected seconds > 0, got ${timeout}`);
   }
-  return { only, timeout, json, list };
+  return { only, timeout, json, list, stale, filter };
 }
 
 /** The folder a mutation is scored under: the first path segment. */
@@ -118,10 +127,18 @@ async function runTests(
   dir: string,
   tests: string[],
   timeout: number,
+  filter: string | null,
 ): Promise<{ ok: boolean; seconds: number; note: string }> {
   const t0 = performance.now();
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["test", "-A", "--no-check", "--quiet", ...tests],
+    args: [
+      "test",
+      "-A",
+      "--no-check",
+      "--quiet",
+      ...(filter ? ["--filter", filter] : []),
+      ...tests,
+    ],
     cwd: dir,
     stdout: "piped",
     stderr: "piped",
@@ -177,13 +194,26 @@ export function scoreTable(results: MutationResult[]): string {
 }
 
 async function main(): Promise<void> {
-  const { only, timeout, json, list } = parseArgs(Deno.args);
+  const { only, timeout, json, list, stale, filter } = parseArgs(Deno.args);
+  const t0 = performance.now();
   const chosen = MUTATIONS.filter((m) =>
     only.length === 0 ||
     only.some((o) => m.id === o || m.file.startsWith(o) || m.id.startsWith(o))
   );
   if (list) {
     for (const m of chosen) console.log(`${m.id}\t${m.file}\t${m.what}`);
+    return;
+  }
+  if (stale) {
+    let n = 0;
+    for (const m of chosen) {
+      const text = readFileSync(join(ROOT, m.file), "utf8");
+      if (applyMutation(text, m) === null) {
+        console.log(`stale   ${m.id}: mutation target not found in ${m.file}`);
+        n++;
+      }
+    }
+    console.log(`${n} of ${chosen.length} mutations have no target`);
     return;
   }
   const ids = new Set<string>();
@@ -198,7 +228,7 @@ async function main(): Promise<void> {
     console.log(
       `baseline: ${covering.length} test files on the unmutated copy in ${dir}`,
     );
-    const base = await runTests(dir, covering, timeout * 2);
+    const base = await runTests(dir, covering, timeout * 2, filter);
     if (!base.ok) {
       throw new Error(
         `the covering tests fail without any mutation (${base.note}); fix them first`,
@@ -222,7 +252,7 @@ async function main(): Promise<void> {
       }
       writeFileSync(path, mutated);
       try {
-        const r = await runTests(dir, m.tests, timeout);
+        const r = await runTests(dir, m.tests, timeout, filter);
         const outcome: Outcome = r.ok ? "missed" : "caught";
         results.push({
           id: m.id,
@@ -244,6 +274,11 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   console.log("\n" + scoreTable(results));
+  console.log(
+    `\n${results.length} mutations in ${
+      ((performance.now() - t0) / 1000).toFixed(0)
+    } s`,
+  );
   const missed = results.filter((r) => r.outcome === "missed");
   if (missed.length > 0) {
     console.log(`\nmissed: ${missed.map((r) => r.id).join(", ")}`);
