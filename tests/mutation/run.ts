@@ -15,7 +15,9 @@
  *
  * A mutation is "caught" when its covering tests fail (non-zero exit,
  * timeouts included), "missed" when they pass, and "stale" when its search
- * string is no longer in the file (the code moved on: update the list).
+ * string is no longer in the file (the code moved on: update the list);
+ * "error" when the run failed without any test failing (a mutation that
+ * breaks loading, which says nothing about the tests).
  * Tests run with `--no-check`, so a mutation is caught by behaviour, never
  * by the type checker. Before any mutation, the covering tests must pass on
  * the unmutated copy; a failing baseline stops the run.
@@ -34,8 +36,11 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type Mutation, MUTATIONS } from "./mutations.ts";
 
-/** Outcome of one mutation. */
-export type Outcome = "caught" | "missed" | "stale";
+/**
+ * Outcome of one mutation: "error" is a failing run in which no test
+ * failed (the mutated code did not load), counted apart from "caught".
+ */
+export type Outcome = "caught" | "missed" | "stale" | "error";
 
 /** One row of the report. */
 export interface MutationResult {
@@ -128,7 +133,9 @@ async function runTests(
   tests: string[],
   timeout: number,
   filter: string | null,
-): Promise<{ ok: boolean; seconds: number; note: string }> {
+): Promise<
+  { ok: boolean; testFailed: boolean; seconds: number; note: string }
+> {
   const t0 = performance.now();
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [
@@ -160,7 +167,13 @@ async function runTests(
     ? `timed out after ${timeout} s`
     : (failed?.replace(/ \.\.\. FAILED.*/, "").trim() ??
       text.split("\n").find((l) => /error/i.test(l))?.trim() ?? "");
-  return { ok: out.success, seconds, note };
+  const timedOut = out.signal === "SIGKILL";
+  return {
+    ok: out.success,
+    testFailed: failed !== undefined || timedOut,
+    seconds,
+    note,
+  };
 }
 
 function pct(a: number, b: number): string {
@@ -181,13 +194,14 @@ export function scoreTable(results: MutationResult[]): string {
     const caught = rs.filter((r) => r.outcome === "caught").length;
     const missed = rs.filter((r) => r.outcome === "missed").length;
     const stale = rs.filter((r) => r.outcome === "stale").length;
-    return `| ${name} | ${caught} | ${missed} | ${stale} | ${
+    const error = rs.filter((r) => r.outcome === "error").length;
+    return `| ${name} | ${caught} | ${missed} | ${stale} | ${error} | ${
       pct(caught, caught + missed)
     } |`;
   };
   return [
-    "| folder | caught | missed | target not found | score |",
-    "|---|---|---|---|---|",
+    "| folder | caught | missed | target not found | load error | score |",
+    "|---|---|---|---|---|---|",
     ...folders.map((f) => line(f, results.filter((r) => r.folder === f))),
     line("**all**", results),
   ].join("\n");
@@ -253,7 +267,11 @@ async function main(): Promise<void> {
       writeFileSync(path, mutated);
       try {
         const r = await runTests(dir, m.tests, timeout, filter);
-        const outcome: Outcome = r.ok ? "missed" : "caught";
+        const outcome: Outcome = r.ok
+          ? "missed"
+          : r.testFailed
+          ? "caught"
+          : "error";
         results.push({
           id: m.id,
           folder: folderOf(m),
