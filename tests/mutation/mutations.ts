@@ -1,0 +1,693 @@
+/**
+ * The mutation list of {@link ../mutation/run.ts}: one-line behaviour
+ * changes a user would care about, each with the test files that should
+ * notice it. Add entries with every new learning component.
+ *
+ * @module
+ */
+
+/** One mutation. */
+export interface Mutation {
+  /** Short unique id, "folder/what". */
+  id: string;
+  /** File, relative to the repository root. */
+  file: string;
+  /** Exact text to replace (the `nth` occurrence, default the first). */
+  search: string;
+  /** Replacement text. */
+  replace: string;
+  /** Which occurrence of `search` (0-based). */
+  nth?: number;
+  /** What the mutation means for a study. */
+  what: string;
+  /** Covering test files, relative to the repository root. */
+  tests: string[];
+}
+
+const JEPA = "tests/models/jepa_objective_test.ts";
+const CON = "tests/models/contrastive_objective_test.ts";
+const WIRING = "tests/models/wiring_test.ts";
+const LEAK = "tests/models/leakage_test.ts";
+const MASKS = "tests/models/masks_test.ts";
+const SHIFT = "tests/sim/external_shift_test.ts";
+const GEN = "tests/sim/generate_test.ts";
+const SWEEP = "tests/study/sweep_wiring_test.ts";
+const PLAN = "tests/study/plan_test.ts";
+const BOOT = [
+  "tests/reports/bootstrap_test.ts",
+  "tests/reports/bootstrap_strata_test.ts",
+];
+const AUC = "tests/reports/auc_test.ts";
+const NIFTI = ["tests/real/nifti_test.ts", "tests/real/nifti_qfac_test.ts"];
+
+/**
+ * Every mutation.
+ *
+ * @example
+ * ```ts
+ * MUTATIONS.filter((m) => m.file.startsWith("models/")).length;
+ * ```
+ */
+export const MUTATIONS: Mutation[] = [
+  // ---- models/jepa.ts: the JEPA objective
+  {
+    id: "models/jepa-no-target-layernorm",
+    file: "models/jepa.ts",
+    search:
+      "const wanted = layerNorm(enc.forward(target, x, x.present), null, null);",
+    replace: "const wanted = enc.forward(target, x, x.present);",
+    what: "targets not layer-normalised",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-target-sees-context-only",
+    file: "models/jepa.ts",
+    search: "enc.forward(target, x, x.present)",
+    replace: "enc.forward(target, x, context)",
+    what: "the target encoder sees only the context",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-loss-on-context",
+    file: "models/jepa.ts",
+    search: "return err.mul(hid3).sum().div(count)",
+    replace: "return err.mul(ctx3).sum().div(count)",
+    what: "loss taken on context instead of hidden tokens",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-no-mask-token",
+    file: "models/jepa.ts",
+    search: '.add(hid3.mul(pred["pred/mask"]))',
+    replace: "",
+    what: "mask tokens never reach the predictor",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-context-sees-hidden",
+    file: "models/jepa.ts",
+    search: "const ctxOut = enc.forward(online, x, context, false, emb);",
+    replace: "const ctxOut = enc.forward(online, x, x.present, false, emb);",
+    what: "the context encoder sees the hidden tokens",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-predictor-output-zeroed",
+    file: "models/jepa.ts",
+    search: '"pred/out",\n  );',
+    replace: '"pred/out",\n  ).mul(0);',
+    what: "predictor output zeroed (nothing is learned)",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-ema-never-updates",
+    file: "models/experiment.ts",
+    search: "      if (target) {\n        emaUpdateFrom(",
+    replace: "      if (false && target) {\n        emaUpdateFrom(",
+    what: "the target encoder never updates",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-ema-momentum-zero",
+    file: "models/jepa.ts",
+    search:
+      "return start + (end - start) * Math.min(1, step / Math.max(1, total - 1));",
+    replace: "return 0;",
+    what: "EMA momentum 0: the target is a copy of the context encoder",
+    tests: [JEPA],
+  },
+  {
+    id: "models/jepa-ema-formula-swapped",
+    file: "models/jepa.ts",
+    search:
+      "target.assign(target.mul(momentum).add(online.mul(1 - momentum)));",
+    replace:
+      "target.assign(online.mul(momentum).add(target.mul(1 - momentum)));",
+    what: "EMA weights swapped",
+    tests: [JEPA, "tests/models/ema_test.ts"],
+  },
+  // ---- models/contrastive.ts
+  {
+    id: "models/contrastive-positives-shifted",
+    file: "models/contrastive.ts",
+    search: "const eye = tf.eye(x.n);",
+    replace:
+      "const eye = tf.concat([tf.eye(x.n).slice([0, 1]), tf.eye(x.n).slice([0, 0], [-1, 1])], 1);",
+    what: "positives shifted by one patient",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-one-direction",
+    file: "models/contrastive.ts",
+    search: "const perPatient = i2e.add(e2i)",
+    replace: "const perPatient = i2e.add(i2e)",
+    what: "only the image-to-EHR direction",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-no-scale-cap",
+    file: "models/contrastive.ts",
+    search: 'tf.minimum(p["con/logitScale"], Math.log(100)).exp()',
+    replace: 'p["con/logitScale"].exp()',
+    what: "logit scale not capped at 100",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-invalid-negatives",
+    file: "models/contrastive.ts",
+    search: "const colBias = tf.scalar(1).sub(valid).mul(-1e9)",
+    replace: "const colBias = tf.scalar(1).sub(valid).mul(0)",
+    what: "patients missing a modality still serve as negatives",
+    tests: [CON],
+  },
+  {
+    id: "models/contrastive-not-normalised",
+    file: "models/contrastive.ts",
+    search: 'const zi = unit(dense(enc.pool(out, imgMask), p, "con/image"));',
+    replace: 'const zi = dense(enc.pool(out, imgMask), p, "con/image");',
+    what: "image embeddings not unit-normalised (dot product, not cosine)",
+    tests: [CON],
+  },
+  // ---- models/train.ts and models/optim.ts
+  {
+    id: "models/early-stopping-keeps-last",
+    file: "models/train.ts",
+    search: "if (meta.done && best) {",
+    replace: "if (false && best) {",
+    what: "early stopping keeps the last instead of the best weights",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/early-stopping-worst",
+    file: "models/train.ts",
+    search: "if (meta.best === null || val < meta.best) {",
+    replace: "if (meta.best === null || val > meta.best) {",
+    what: "early stopping tracks the worst validation loss",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/early-stopping-no-patience",
+    file: "models/train.ts",
+    search: "++meta.bad >= (cfg.patience ?? Infinity)",
+    replace: "++meta.bad >= Infinity",
+    what: "patience ignored: never stops early",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/train-clip-not-passed",
+    file: "models/train.ts",
+    search: "clipNorm: cfg.clipNorm,",
+    replace: "clipNorm: 0,",
+    what: "the loop drops the clip norm",
+    tests: [WIRING, "tests/models/train_test.ts"],
+  },
+  {
+    id: "models/optim-clip-removed",
+    file: "models/optim.ts",
+    search: "if (clipNorm > 0) {",
+    replace: "if (false) {",
+    what: "gradient clipping removed",
+    tests: [WIRING, "tests/models/ema_test.ts"],
+  },
+  // ---- models/experiment.ts: finetuning and data wiring
+  {
+    id: "models/finetune-from-random",
+    file: "models/experiment.ts",
+    search: "const encP = pre\n",
+    replace: "const encP = false\n",
+    what: "finetuning starts from random instead of pretrained weights",
+    tests: [WIRING],
+  },
+  {
+    id: "models/probe-updates-encoder",
+    file: "models/experiment.ts",
+    search: "sets: linear ? [head] : [encP, head],",
+    replace: "sets: [encP, head],",
+    what: "the linear probe updates the encoder",
+    tests: [WIRING],
+  },
+  {
+    id: "models/label-fraction-ignored",
+    file: "models/experiment.ts",
+    search: "if (fraction >= 1) return patients;",
+    replace: "return patients;",
+    what: "labelFraction ignored",
+    tests: [WIRING],
+  },
+  {
+    id: "models/label-fraction-unstratified",
+    file: "models/experiment.ts",
+    search: "const group = patients.filter((p) => p.label === cls);",
+    replace: "const group = cls === 0 ? patients : [];",
+    what: "labelFraction keeps a share of all patients, not of each class",
+    tests: [WIRING],
+  },
+  {
+    id: "models/leak-test-into-pool",
+    file: "models/experiment.ts",
+    search:
+      'const pool = patientsIn(set.internal, ["pretrain", "train", "val"]);',
+    replace:
+      'const pool = patientsIn(set.internal, ["pretrain", "train", "val", "test"]);',
+    what:
+      "internal test patients enter the normaliser and the pretraining pool",
+    tests: [LEAK],
+  },
+  {
+    id: "models/leak-test-into-normaliser",
+    file: "models/experiment.ts",
+    search: "norm: fitNormalizer(pool, layout)",
+    replace: "norm: fitNormalizer(set.internal.patients, layout)",
+    what: "internal test patients enter the normaliser fit",
+    tests: [LEAK],
+  },
+  {
+    id: "models/validate-on-test",
+    file: "models/experiment.ts",
+    search: 'const valSet = labeledIn(set.internal, "val");',
+    replace: 'const valSet = labeledIn(set.internal, "test");',
+    what: "early stopping on the internal test split",
+    tests: [LEAK],
+  },
+  {
+    id: "models/seed-ignored-pretrain",
+    file: "models/experiment.ts",
+    search: "const streams = new RngStreams(seed);",
+    replace: "const streams = new RngStreams(1);",
+    nth: 0,
+    what: "pretraining seeds all equal",
+    tests: [WIRING],
+  },
+  {
+    id: "models/seed-ignored-finetune",
+    file: "models/experiment.ts",
+    search: "const streams = new RngStreams(seed);",
+    replace: "const streams = new RngStreams(1);",
+    nth: 1,
+    what: "finetuning seeds all equal",
+    tests: [WIRING],
+  },
+  {
+    id: "models/downstream-always-target",
+    file: "models/experiment.ts",
+    search: 'if (target && pc.downstream === "target") {',
+    replace: "if (target) {",
+    what: "the EMA target is handed downstream whatever the config says",
+    tests: [JEPA],
+  },
+  // ---- models/masks.ts
+  {
+    id: "models/masks-context-overlaps-target",
+    file: "models/masks.ts",
+    search: "context = all.filter((t) => !hidden.has(t));",
+    replace: "context = all;",
+    what: "block mask: hidden tokens stay in the context",
+    tests: [MASKS],
+  },
+  {
+    id: "models/masks-time-sees-latest",
+    file: "models/masks.ts",
+    search: "L.slot[t] < lastScan",
+    replace: "L.slot[t] <= lastScan",
+    what: "time mask: the latest scan stays in the context",
+    tests: [MASKS],
+  },
+  // ---- sim/generate.ts
+  {
+    id: "sim/internal-gets-external-covariate",
+    file: "sim/generate.ts",
+    search: "covariate: { mean: 0, scale: 1 },",
+    replace:
+      "covariate: s.externals[0]?.shift.covariate ?? { mean: 0, scale: 1 },",
+    what: "external covariate shift applied to the internal cohort",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-rho",
+    file: "sim/generate.ts",
+    search: "    rho: s.crossModalCorrelation,",
+    replace:
+      "    rho: s.externals[0]?.shift.crossModalCorrelation ?? s.crossModalCorrelation,",
+    what: "external cross-modal correlation applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-prevalence",
+    file: "sim/generate.ts",
+    search: "    prevalence: s.label.prevalence,",
+    replace:
+      "    prevalence: s.externals[0]?.shift.prevalence ?? s.label.prevalence,",
+    what: "external prevalence applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/internal-gets-external-concept",
+    file: "sim/generate.ts",
+    search: "habitK: s.ehr.codingHabit,",
+    replace:
+      "habitK: s.ehr.codingHabit * (1 - (s.externals[0]?.shift.concept ?? 0)),",
+    what: "external concept shift applied internally",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-covariate-ignored",
+    file: "sim/generate.ts",
+    search: "covariate: e.shift.covariate,",
+    replace: "covariate: { mean: 0, scale: 1 },",
+    what: "external covariate shift never applied",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-prevalence-ignored",
+    file: "sim/generate.ts",
+    search: "prevalence: e.shift.prevalence ?? s.label.prevalence,",
+    replace: "prevalence: s.label.prevalence,",
+    what: "external prevalence shift never applied",
+    tests: [SHIFT, GEN],
+  },
+  {
+    id: "sim/external-shares-internal-stream",
+    file: "sim/generate.ts",
+    search: "streams.child(`sim/cohort/${site.name}`)",
+    replace: 'streams.child("sim/cohort/internal")',
+    what: "external cohorts drawn from the internal cohort's random stream",
+    tests: [SHIFT, GEN],
+  },
+  // ---- study/
+  {
+    id: "study/seeds-all-equal",
+    file: "study/plan.ts",
+    search: "(_, i) => seed + i);",
+    replace: "(_, _i) => seed);",
+    what: "every repeat runs the same seed",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/external-sweep-value-ignored",
+    file: "study/plan.ts",
+    search:
+      "return { ...neutral, shift: { ...neutral.shift, [field]: value } };",
+    replace: "return neutral;",
+    what: "an external sweep value never applied",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/scenario-sweep-value-ignored",
+    file: "study/plan.ts",
+    search: "[sw.path]: v,",
+    replace: "[sw.path]: sw.values[0],",
+    what: "a retrained sweep value never applied",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/label-sweep-variant-fraction",
+    file: "study/plan.ts",
+    search: "else variants.push({ labelFraction: v, rows: [row] });",
+    replace: "else variants.push({ labelFraction: 1, rows: [row] });",
+    what: "label-fraction sweep rows all finetuned on every label",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/job-label-fraction-dropped",
+    file: "study/job.ts",
+    search: "finetune: { ...base.finetune, labelFraction: v.labelFraction },",
+    replace: "finetune: { ...base.finetune },",
+    what: "a job never applies its variant's label fraction",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/job-finetunes-base-config",
+    file: "study/job.ts",
+    search: "const res = await finetune(set, method, pre, cfg, job.seed);",
+    replace: "const res = await finetune(set, method, pre, base, job.seed);",
+    what: "the variant's config is recorded but not trained on",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/job-data-seed-fixed",
+    file: "study/job.ts",
+    search: "generateCohorts(scenario!, job.seed)",
+    replace: "generateCohorts(scenario!, 1)",
+    what: "every seed trains on the same synthetic data",
+    tests: [SWEEP],
+  },
+  {
+    id: "study/acquisition-strength-noise",
+    file: "study/plan.ts",
+    search: "noiseHu: internal.noiseHu * (1 + 2 * s),",
+    replace: "noiseHu: internal.noiseHu,",
+    what: "acquisition-shift strength leaves the noise alone",
+    tests: [SWEEP, PLAN],
+  },
+  // ---- reports/
+  {
+    id: "reports/bootstrap-positives-only",
+    file: "reports/bootstrap.ts",
+    search: "for (let j = 0; j < n; j++) s[m + j] = neg[rng.int(n)];",
+    replace: "for (let j = 0; j < n; j++) s[m + j] = neg[j];",
+    what: "bootstrap resamples positives only (intervals too narrow)",
+    tests: BOOT,
+  },
+  {
+    id: "reports/bootstrap-negatives-only",
+    file: "reports/bootstrap.ts",
+    search: "for (let i = 0; i < m; i++) s[i] = pos[rng.int(m)];",
+    replace: "for (let i = 0; i < m; i++) s[i] = pos[i];",
+    what: "bootstrap resamples negatives only",
+    tests: BOOT,
+  },
+  {
+    id: "reports/quantile-type",
+    file: "reports/bootstrap.ts",
+    search: "return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);",
+    replace: "return sorted[lo];",
+    what: "percentiles without interpolation",
+    tests: BOOT,
+  },
+  {
+    id: "reports/delong-one-component",
+    file: "reports/auc.ts",
+    search: "covariance(v10, v10) / pos.length +",
+    replace: "0 * covariance(v10, v10) / pos.length +",
+    what: "DeLong variance misses the positives' component",
+    tests: [AUC],
+  },
+  {
+    id: "reports/auc-ties-ignored",
+    file: "reports/auc.ts",
+    search: "for (let i = 0; i < m; i++) v10[i] = (tz[i] - tx[i]) / n;",
+    replace:
+      "for (let i = 0; i < m; i++) v10[i] = Math.floor(tz[i] - tx[i]) / n;",
+    what: "ties not counted half in the structural components",
+    tests: [AUC],
+  },
+  {
+    id: "reports/brier-not-squared",
+    file: "reports/calibration.ts",
+    search: "s += (scores[i] - labels[i]) ** 2;",
+    replace: "s += Math.abs(scores[i] - labels[i]);",
+    what: "Brier score as mean absolute error",
+    tests: ["tests/reports/calibration_test.ts"],
+  },
+  {
+    id: "reports/seed-sd-population",
+    file: "reports/aggregate.ts",
+    search: "return { mean, sd: Math.sqrt(ss / (n - 1)) };",
+    replace: "return { mean, sd: Math.sqrt(ss / n) };",
+    what: "across-seed sd with n instead of n - 1",
+    tests: ["tests/reports/aggregate_test.ts"],
+  },
+  // ---- real/
+  {
+    id: "real/nifti-qfac-ignored",
+    file: "real/nifti.ts",
+    search: "const qfac = h.pixDims[0] < 0 ? -1 : 1;",
+    replace: "const qfac = 1;",
+    what: "NIfTI qform qfac = -1 ignored (z flipped)",
+    tests: NIFTI,
+  },
+  {
+    id: "real/nifti-slope-ignored",
+    file: "real/nifti.ts",
+    search:
+      "const slope = h.scl_slope && Number.isFinite(h.scl_slope) ? h.scl_slope : 1;",
+    replace: "const slope = 1;",
+    what: "NIfTI scl_slope ignored",
+    tests: NIFTI,
+  },
+  // ---- core/
+  {
+    id: "core/streams-ignore-name",
+    file: "core/rng.ts",
+    search: "return new Rng(`mmjepa/${this.seed}/${name}`);",
+    replace: "return new Rng(`mmjepa/${this.seed}`);",
+    what: "every random stream is the same stream",
+    tests: ["tests/core/rng_test.ts"],
+  },
+  {
+    id: "core/streams-ignore-seed",
+    file: "core/rng.ts",
+    search: "return new Rng(`mmjepa/${this.seed}/${name}`);",
+    replace: "return new Rng(`mmjepa/0/${name}`);",
+    what: "seeds all equal at the source",
+    tests: ["tests/core/rng_test.ts"],
+  },
+  // ---- Second round: written after the first scored run, before any test
+  // was written or changed for them (a check that the score is not only
+  // measuring the mutations the new tests were designed against).
+  {
+    id: "models/imaging-only-sees-ehr",
+    file: "models/experiment.ts",
+    search: 'ehr: method !== "imaging-only",',
+    replace: "ehr: true,",
+    what: "the imaging-only baseline sees the EHR",
+    tests: [WIRING, LEAK],
+  },
+  {
+    id: "models/contrastive-weight-ignored",
+    file: "models/experiment.ts",
+    search: "loss.add(pred ? c.mul(pc.contrastiveWeight) : c)",
+    replace: "loss.add(c)",
+    what: "jepa+contrastive ignores contrastiveWeight",
+    tests: [JEPA, WIRING],
+  },
+  {
+    id: "models/finetune-patience-dropped",
+    file: "models/experiment.ts",
+    search: "patience: fc.patience,",
+    replace: "patience: undefined,",
+    what: "finetuning never stops early",
+    tests: [WIRING, LEAK],
+  },
+  {
+    id: "models/pretrain-clip-dropped",
+    file: "models/experiment.ts",
+    search: "clipNorm: pc.clipNorm,",
+    replace: "clipNorm: 0,",
+    what: "pretraining without gradient clipping",
+    tests: [JEPA, WIRING],
+  },
+  {
+    id: "models/batch-of-one",
+    file: "models/experiment.ts",
+    search: "rng.permutation(n).slice(0, Math.min(n, size))",
+    replace: "rng.permutation(n).slice(0, 1)",
+    what: "every batch holds one patient",
+    tests: [WIRING],
+  },
+  {
+    id: "models/adamw-decays-everything",
+    file: "models/optim.ts",
+    search: ".add(flat.mul(this.#decay).mul(weightDecay));",
+    replace: ".add(flat.mul(weightDecay));",
+    what: "weight decay on biases, gains and embeddings too",
+    tests: [WIRING, "tests/models/ema_test.ts"],
+  },
+  {
+    id: "models/adam-no-bias-correction",
+    file: "models/optim.ts",
+    search:
+      "const c1 = 1 - Math.pow(beta1, this.t), c2 = 1 - Math.pow(beta2, this.t);",
+    replace: "const c1 = 1, c2 = 1;",
+    what: "Adam without bias correction",
+    tests: [WIRING, "tests/models/ema_test.ts"],
+  },
+  {
+    id: "models/no-warmup",
+    file: "models/optim.ts",
+    search: "if (step < warm) return peak * (step + 1) / warm;",
+    replace: "if (step < warm) return peak;",
+    what: "no learning-rate warmup",
+    tests: [WIRING, "tests/models/ema_test.ts"],
+  },
+  {
+    id: "models/normaliser-variance",
+    file: "models/batch.ts",
+    search: "std[j] = v > 1e-12 ? Math.sqrt(v) : 1;",
+    replace: "std[j] = v > 1e-12 ? v : 1;",
+    what: "standardisation divides by the variance",
+    tests: [LEAK, "tests/models/batch_test.ts"],
+  },
+  {
+    id: "models/modality-mask-always-image",
+    file: "models/masks.ts",
+    search: "const hideImage = rng.bernoulli(0.5);",
+    replace: "const hideImage = true;",
+    what: "the modality mask always hides the image, never the EHR",
+    tests: [JEPA, MASKS, "tests/models/mask_balance_test.ts"],
+  },
+  {
+    id: "models/jepa-smooth-l1-unscaled",
+    file: "models/jepa.ts",
+    search: "err = small.square().mul(0.5).add(a.sub(small));",
+    replace: "err = small.square().add(a.sub(small));",
+    what: "smooth-L1 JEPA loss loses its 1/2 (not continuous in slope)",
+    tests: [JEPA],
+  },
+  {
+    id: "kernels/wasm-adamw-clip-off",
+    file: "kernels/wasm/optim.ts",
+    search: "const scale = a.clipNorm > 0",
+    replace: "const scale = false",
+    what: "the fused wasm AdamW never clips",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
+  {
+    id: "kernels/wasm-ema-swapped",
+    file: "kernels/wasm/optim.ts",
+    search: "o[at] = t[at] * mom + p[j] * (1 - mom);",
+    replace: "o[at] = p[j] * mom + t[at] * (1 - mom);",
+    what: "the fused wasm EMA swaps target and online",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
+  {
+    id: "sim/label-noise-ignored",
+    file: "sim/generate.ts",
+    search: "const flip = rng.bernoulli(s.label.labelNoise);",
+    replace: "const flip = rng.bernoulli(0);",
+    what: "label noise never applied",
+    tests: [SHIFT, GEN, "tests/sim/knobs_test.ts"],
+  },
+  {
+    id: "sim/pretrain-missingness-swapped",
+    file: "sim/generate.ts",
+    search: "      ? s.missingness.pretrain",
+    replace: "      ? s.missingness.labeled",
+    what: "the pretraining pool gets the labeled split's missingness",
+    tests: [SHIFT, GEN, "tests/sim/knobs_test.ts"],
+  },
+  {
+    id: "study/sweep-row-main-external",
+    file: "study/plan.ts",
+    search: "external: sweepCohortName(sw.knob, v),",
+    replace: "external: mainExternal ?? sweepCohortName(sw.knob, v),",
+    what: "external sweep rows report the main external cohort",
+    tests: [SWEEP, PLAN],
+  },
+  {
+    id: "reports/delong-paired-no-covariance",
+    file: "reports/auc.ts",
+    search: "const variance = varA + varB - 2 * cov;",
+    replace: "const variance = varA + varB;",
+    what: "paired DeLong test treats the two scorings as independent",
+    tests: [AUC],
+  },
+  {
+    id: "models/finetune-clip-dropped",
+    file: "models/experiment.ts",
+    search: "clipNorm: fc.clipNorm,",
+    replace: "clipNorm: 0,",
+    what: "finetuning without gradient clipping",
+    tests: [WIRING],
+  },
+  {
+    id: "reports/bootstrap-unstratified",
+    file: "reports/bootstrap.ts",
+    search: "for (let i = 0; i < m; i++) s[i] = pos[rng.int(m)];",
+    replace:
+      "for (let i = 0; i < m + n; i++) { const k = rng.int(m + n); y[i] = k < m ? 1 : 0; s[i] = k < m ? pos[k] : neg[k - m]; } for (let i = 0; i < 0; i++) s[i] = pos[rng.int(m)];",
+    what:
+      "bootstrap draws from the pooled sample: class sizes vary, a class can vanish",
+    tests: BOOT,
+  },
+];
