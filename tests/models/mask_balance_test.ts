@@ -10,7 +10,7 @@ import {
   makeLayout,
 } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
-import { maskBatch } from "../../models/masks.ts";
+import { maskBatch, only } from "../../models/masks.ts";
 import { easySet } from "./fixtures.ts";
 
 Deno.test("the modality mask hides the image and the EHR about equally often", () => {
@@ -29,8 +29,7 @@ Deno.test("the modality mask hides the image and the EHR about equally often", (
     L,
     h.present,
     h.n,
-    ["modality"],
-    0.4,
+    only(["modality"]),
     new Rng("balance"),
   );
   let image = 0, ehr = 0;
