@@ -17,6 +17,7 @@
  * @module
  */
 import { marked } from "marked";
+import { stringify as stringifyYaml } from "yaml";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { markdownTable } from "markdown-table";
@@ -122,8 +123,9 @@ const VALIDATION = "validation";
 const safeName = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, "-");
 const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
 const cell = (s: string): string => s.replace(/\|/g, "\\|");
+// Unpadded: column padding doubled the report's size and renders the same.
 const table = (rows: string[][]): string =>
-  markdownTable(rows.map((r) => r.map(cell)));
+  markdownTable(rows.map((r) => r.map(cell)), { alignDelimiters: false });
 
 function byKey<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
@@ -209,11 +211,6 @@ interface Claim {
   test: "t" | "DeLong";
 }
 
-function verdict(p: ReturnType<typeof delongPaired>): string {
-  if (p.p < 0.05) return p.diff > 0 ? "exceeded" : "fell below";
-  return "did not differ significantly from";
-}
-
 /**
  * Writes `report.md` and `figures/*.svg` into outDir.
  *
@@ -229,8 +226,19 @@ export async function writeReport(
   opts: ReportOptions = {},
 ): Promise<{ reportPath: string; figures: string[] }> {
   const ref = opts.referenceMethod ?? "imaging-only";
-  const resamples = opts.bootstrapResamples ?? 2000;
-  const bootSeed = opts.seed ?? 0;
+  // A study records its resample count in every row, so that `task report`
+  // on its results reproduces its report byte for byte.
+  const recorded = (key: "bootstrapResamples" | "bootstrapSeed") => {
+    const vs = uniq(
+      rows.map((r) =>
+        (r.config as { report?: Record<string, number> })?.report?.[key]
+      ),
+    );
+    return vs.length === 1 && typeof vs[0] === "number" ? vs[0] : undefined;
+  };
+  const resamples = opts.bootstrapResamples ??
+    recorded("bootstrapResamples") ?? 2000;
+  const bootSeed = opts.seed ?? recorded("bootstrapSeed") ?? 0;
   const figDir = join(outDir, "figures");
   try {
     mkdirSync(figDir, { recursive: true });
@@ -254,6 +262,7 @@ export async function writeReport(
   const summary: string[] = [];
   const claims: Claim[] = [];
   const body: string[] = [];
+  const appendix: string[] = [];
   const { rows: cleanRows, dropped } = dropMalformedPredictions(rows);
   const studies = byKey(cleanRows, (r) => r.study);
 
@@ -302,7 +311,7 @@ export async function writeReport(
     body.push(
       `Methods: ${methods.join(", ")}. Reference: ${ref}. ` +
         (nSeeds > 1
-          ? `${nSeeds} seeds; the tables below use seed ${seed} (the lowest seed of the reference), the mean +- sd over seeds follows each table.\n`
+          ? `${nSeeds} seeds; the tables give the mean over seeds with 95% t intervals; per-seed DeLong and bootstrap intervals for seed ${seed} (the lowest seed of the reference) are in [appendix.md](appendix.md).\n`
           : `Seed ${seed}.\n`),
     );
     const stats = new Map<string, CohortStat>();
@@ -502,49 +511,68 @@ export async function writeReport(
           }
         }
       }
+      // Seed-level first: every seed is an independent replicate, so the
+      // seed-to-seed spread is the uncertainty a paper should quote.
       body.push(`### ${label}: ${cohort}\n`);
-      body.push(table(lines) + "\n");
+      const seedLevel = nSeeds > 1 ? seedTable(sRows, cohort, methods) : null;
+      body.push((seedLevel ?? table(lines)) + "\n");
       if (anyBayes) {
         body.push(
           "*Latent upper bound: the Bayes-optimal AUC given the generator's latents (all, image-side, EHR-side), before detector noise, blur and the scanner hide part of them; no model can reach it. The `logreg-*` baselines, where run, estimate what the generated features make achievable.*\n",
         );
       }
-      if (nSeeds > 1) {
-        const t = seedTable(sRows, cohort, methods);
-        if (t) body.push(t + "\n");
+      if (seedLevel) {
+        appendix.push(`### ${label}: ${cohort}, seed ${seed}\n`);
+        appendix.push(table(lines) + "\n");
       }
       if (curves.length > 0) {
         const link = saveFigure(
           `roc_${fileTag}_${safeName(cohort)}.svg`,
           await rocFigure(curves, `ROC: ${label}, ${cohort} (seed ${seed})`),
         );
-        body.push(`![ROC curves, ${label}, ${cohort}](${link})\n`);
+        (seedLevel ? appendix : body).push(
+          `![ROC curves, ${label}, ${cohort}](${link})\n`,
+        );
       }
     }
 
+    // Mean AUC with its 95% t interval over seeds (DeLong with one seed).
     const intervals: AucInterval[] = [];
-    for (const s of stats.values()) {
-      if (!(s.delong instanceof StatsError)) {
-        intervals.push({
-          method: s.method,
-          cohort: s.cohort,
-          auc: s.delong.auc,
-          lo: s.delong.ci[0],
-          hi: s.delong.ci[1],
-        });
+    for (const g of aggregateOverSeeds(sRows, "auc")) {
+      if (g.cohort === VALIDATION || !cohorts.includes(g.cohort)) continue;
+      const h = tHalfWidth(g.sd, g.n);
+      intervals.push({
+        method: g.method,
+        cohort: g.cohort,
+        auc: g.mean,
+        lo: g.mean - h,
+        hi: g.mean + h,
+      });
+    }
+    if (nSeeds === 1) {
+      intervals.length = 0;
+      for (const s of stats.values()) {
+        if (!(s.delong instanceof StatsError)) {
+          intervals.push({
+            method: s.method,
+            cohort: s.cohort,
+            auc: s.delong.auc,
+            lo: s.delong.ci[0],
+            hi: s.delong.ci[1],
+          });
+        }
       }
     }
     if (intervals.length > 0) {
+      const what = nSeeds > 1
+        ? `mean over ${nSeeds} seeds with 95% t intervals`
+        : `95% DeLong CIs (seed ${seed})`;
       const link = saveFigure(
         `internal_vs_external_${fileTag}.svg`,
         await internalVsExternalFigure(intervals, `AUC per cohort: ${label}`),
       );
-      body.push(
-        `![AUC with 95% DeLong CI per method and cohort, ${label}](${link})\n`,
-      );
-      body.push(
-        `*AUC per method, internal vs external cohorts; bars are 95% DeLong CIs (seed ${seed}).*\n`,
-      );
+      body.push(`![AUC per method and cohort, ${label}](${link})\n`);
+      body.push(`*AUC per method, internal vs external cohorts; ${what}.*\n`);
     }
   }
 
@@ -556,19 +584,26 @@ export async function writeReport(
     const groups = aggregateOverSeeds(sRows, "auc").filter((g) =>
       g.cohort === cohort
     );
+    const brier = aggregateOverSeeds(sRows, "brier").filter((g) =>
+      g.cohort === cohort
+    );
     const lines = [[
       "method",
-      "AUC mean +- sd over seeds",
+      "AUC mean [95% t CI over seeds]",
       "min - max",
+      "Brier mean",
       "seeds",
     ]];
     for (const method of methods) {
       const g = groups.find((x) => x.method === method);
       if (!g) continue;
+      const h = tHalfWidth(g.sd, g.n);
+      const b = brier.find((x) => x.method === method);
       lines.push([
         method,
-        `${fmt3(g.mean)} +- ${fmt3(g.sd)}`,
+        `${fmt3(g.mean)} [${fmt3(g.mean - h)}, ${fmt3(g.mean + h)}]`,
         `${fmt3(g.min)} - ${fmt3(g.max)}`,
+        b ? b.mean.toFixed(4) : "n/a",
         `${g.n}`,
       ]);
     }
@@ -604,6 +639,18 @@ export async function writeReport(
         );
       }
       for (const cohort of cohorts) {
+        // A knob that only changes another cohort leaves this one as the
+        // base run: say so once instead of repeating identical tables.
+        const same = byKey(kRows, (r) => `${r.method}\u0000${r.seed}`);
+        const constant = [...same.values()].every((rs) =>
+          new Set(rs.map((r) => r.metrics[cohort]?.auc)).size === 1
+        );
+        if (constant && values.length > 1) {
+          body.push(
+            `*${cohort}: unchanged by ${knob} (the knob only changes another cohort); see the base run above.*\n`,
+          );
+          continue;
+        }
         const g = (method: string, value: number) =>
           groups.find((x) =>
             x.method === method && x.cohort === cohort && x.value === value
@@ -618,17 +665,23 @@ export async function writeReport(
             ceiling.push({ value, auc: meanSd(full).mean });
           }
         }
-        const header = [
-          knob,
-          ...methods.map((m) => `${m} AUC mean +- sd (seeds)`),
-        ];
-        if (ceiling.length > 0) header.push("Bayes ceiling (full)");
+        const header = [knob, ...methods];
+        if (ceiling.length > 0) header.push("latent upper bound");
         const lines = [header];
+        const seedsMax = Math.max(
+          ...groups.filter((x) => x.cohort === cohort).map((x) => x.n),
+        );
         for (const value of values) {
           const line = [String(value)];
           for (const method of methods) {
             const x = g(method, value);
-            line.push(x ? `${fmt3(x.mean)} +- ${fmt3(x.sd)} (${x.n})` : "");
+            line.push(
+              x
+                ? `${fmt3(x.mean)} (${fmt3(x.sd)})${
+                  x.n < seedsMax ? ` [${x.n} seeds]` : ""
+                }`
+                : "",
+            );
           }
           if (ceiling.length > 0) {
             const c = ceiling.find((c) => c.value === value);
@@ -637,6 +690,9 @@ export async function writeReport(
           lines.push(line);
         }
         body.push(`### ${label}: ${knob}, ${cohort}\n`);
+        body.push(
+          `Mean AUC (sd) over ${seedsMax} seed${seedsMax === 1 ? "" : "s"}.\n`,
+        );
         body.push(table(lines) + "\n");
         const points: SweepPoint[] = [];
         for (const method of methods) {
@@ -661,84 +717,39 @@ export async function writeReport(
         body.push(
           `*Mean AUC over seeds per method; band: 95% t interval over seeds, mean +- t(0.975, seeds - 1) sd / sqrt(seeds) (none for a single seed); dashed black: Bayes-optimal AUC with all modalities (mean over runs).*\n`,
         );
-        for (const method of methods) {
-          if (method === ref) continue;
-          const s = sweepSentence(kRows, method, cohort, knob, values);
-          if (s) body.push(`- ${s}`);
+        // Paired differences against the reference, one compact table.
+        const others = methods.filter((m) => m !== ref);
+        const dl = [[knob, ...others]];
+        for (const value of values) {
+          const at = kRows.filter((r) => r.sweep!.value === value);
+          dl.push([
+            String(value),
+            ...others.map((method) => {
+              const d: number[] = [];
+              for (const r of at.filter((r) => r.method === method)) {
+                const b = at.find((x) => x.method === ref && x.seed === r.seed)
+                  ?.metrics[cohort]?.auc;
+                const a = r.metrics[cohort]?.auc;
+                if (typeof a === "number" && typeof b === "number") {
+                  d.push(a - b);
+                }
+              }
+              if (d.length === 0) return "";
+              const { mean, sd } = meanSd(d);
+              const h = tHalfWidth(sd, d.length);
+              const clear = d.length > 1 && (mean - h > 0 || mean + h < 0);
+              return `${mean >= 0 ? "+" : ""}${fmt3(mean)}${clear ? "*" : ""}`;
+            }),
+          ]);
+        }
+        if (others.length > 0 && methods.includes(ref)) {
+          body.push(
+            `AUC minus ${ref}'s on ${cohort}, paired by seed (mean; * where the 95% t interval over seeds excludes 0):\n`,
+          );
+          body.push(table(dl) + "\n");
         }
       }
     }
-  }
-
-  /** Where the method's advantage over the reference has which sign. */
-  function sweepSentence(
-    kRows: ResultRow[],
-    method: string,
-    cohort: string,
-    knob: string,
-    values: number[],
-  ): string | null {
-    const diffs: {
-      value: number;
-      mean: number;
-      lo: number;
-      hi: number;
-      n: number;
-    }[] = [];
-    for (const value of values) {
-      const at = kRows.filter((r) => r.sweep!.value === value);
-      const d: number[] = [];
-      for (const r of at.filter((r) => r.method === method)) {
-        const refRow = at.find((x) => x.method === ref && x.seed === r.seed);
-        const a = r.metrics[cohort]?.auc;
-        const b = refRow?.metrics[cohort]?.auc;
-        if (typeof a === "number" && typeof b === "number") d.push(a - b);
-      }
-      if (d.length === 0) continue;
-      const { mean, sd } = meanSd(d);
-      const half = tHalfWidth(sd, d.length);
-      diffs.push({
-        value,
-        mean,
-        lo: mean - half,
-        hi: mean + half,
-        n: d.length,
-      });
-    }
-    if (diffs.length === 0) return null;
-    const describe = (x: typeof diffs[number]): string =>
-      `${x.value}: ${x.mean >= 0 ? "+" : ""}${fmt3(x.mean)}${
-        x.n > 1
-          ? x.lo > 0 || x.hi < 0 ? " (CI excludes 0)" : " (CI includes 0)"
-          : ""
-      }`;
-    const flips: string[] = [];
-    for (let i = 1; i < diffs.length; i++) {
-      const a = Math.sign(diffs[i - 1].mean);
-      const b = Math.sign(diffs[i].mean);
-      if (a !== b) {
-        flips.push(
-          `${
-            b > 0 ? "turns positive" : b < 0 ? "turns negative" : "reaches zero"
-          } between ${knob} = ${diffs[i - 1].value} and ${diffs[i].value}`,
-        );
-      }
-    }
-    const pos = diffs.filter((d) => d.mean > 0).map((d) => d.value);
-    const head = flips.length > 0
-      ? `${method}'s mean AUC advantage over ${ref} on ${cohort} ${
-        flips.join(", then ")
-      }`
-      : `${method}'s mean AUC advantage over ${ref} on ${cohort} is ${
-        pos.length === diffs.length
-          ? "positive"
-          : pos.length === 0
-          ? "not positive"
-          : "mixed"
-      } at every ${knob} value`;
-    return `${head} (paired by seed, difference per value: ${
-      diffs.map(describe).join("; ")
-    }).`;
   }
 
   /** "mean [lo, hi]" with a t interval over seeds. */
@@ -786,6 +797,9 @@ export async function writeReport(
       `The home site's coding habit (\`ehr.codingHabit\`) makes EHR dimensions record the patient's risk score; the external site has none. Mean AUC over seeds [95% t interval over seeds].\n`,
     );
     body.push(table(lines) + "\n");
+    body.push(
+      "Which mechanism drives each reversal is stated in the Summary.\n",
+    );
     // Reversal: a multimodal method beats the reference at home and loses to it abroad.
     const gap = (m: string, v: number, c: string) => {
       const a = aucs(m, v, c), b = aucs(ref, v, c);
@@ -823,7 +837,6 @@ export async function writeReport(
           }).`
           : "The reversal persists without the habit, so another mechanism (e.g. the scanner or covariate shift) drives it."
       }`;
-      body.push(line + "\n");
       summary.push(line);
     }
   }
@@ -999,7 +1012,17 @@ export async function writeReport(
     md.push("## Skipped input\n");
     md.push(problems.join("\n") + "\n");
   }
-  md.push(provenance(cleanRows, opts.provenanceNotes));
+  md.push(provenance(cleanRows, outDir, opts.provenanceNotes));
+  if (appendix.length > 0) {
+    writeAtomic(
+      join(outDir, "appendix.md"),
+      [
+        `# ${opts.title ?? "mmjepa report"}: per-seed tables\n`,
+        "One seed's per-patient statistics: AUC with 95% DeLong and stratified-bootstrap intervals, the paired DeLong test against the reference, Brier, ECE and the Youden operating point chosen on validation.\n",
+        ...appendix,
+      ].join("\n"),
+    );
+  }
   const reportPath = join(outDir, "report.md");
   const text = md.join("\n");
   writeAtomic(reportPath, text);
@@ -1072,7 +1095,11 @@ ${body}
 `;
 }
 
-function provenance(rows: ResultRow[], notes: string[] = []): string {
+function provenance(
+  rows: ResultRow[],
+  outDir: string,
+  notes: string[] = [],
+): string {
   const out: string[] = ["## Provenance\n"];
   for (const n of notes) out.push(`- ${n}`);
   const versions = uniq(rows.map((r) => JSON.stringify(r.versions ?? {})));
@@ -1112,19 +1139,46 @@ function provenance(rows: ResultRow[], notes: string[] = []): string {
     lines.push([method, String(mRows.length), t.toFixed(1)]);
   }
   out.push(table(lines) + "\n");
-  const configs = byKey(rows, (r) => JSON.stringify(r.config ?? {}, null, 2));
-  out.push(
-    "<details><summary>Resolved configs (identical configs merged)</summary>\n",
+  // Whole resolved configs go beside the report; here only what a reader
+  // compares across methods.
+  const configs = byKey(rows, (r) => JSON.stringify(r.config ?? {}));
+  writeAtomic(
+    join(outDir, "configs.yaml"),
+    stringifyYaml([...configs].map(([cfg, cRows]) => ({
+      runs: cRows.map((r) => r.runId),
+      config: JSON.parse(cfg),
+    }))),
   );
-  for (const [cfg, cRows] of configs) {
-    const runs = cRows.map((r) => r.runId);
-    out.push(
-      `Runs ${runs.slice(0, 10).join(", ")}${
-        runs.length > 10 ? ` and ${runs.length - 10} more` : ""
-      }:\n\n\`\`\`json\n${cfg}\n\`\`\`\n`,
-    );
+  const hp = [[
+    "method",
+    "pretraining (most steps, batch, lr, cross-modal share, EMA start)",
+    "finetuning (protocol, most steps, batch, lr)",
+    "model (width, depth)",
+  ]];
+  for (const [method, mRows] of byKey(rows, (r) => r.method)) {
+    const e = (mRows[0].config as { experiment?: Record<string, unknown> })
+      ?.experiment as
+        | {
+          pretrain?: Record<string, unknown>;
+          finetune?: Record<string, unknown>;
+          model?: Record<string, unknown>;
+        }
+        | undefined;
+    const pre = (mRows[0].extra?.steps as { pretrain?: number })?.pretrain;
+    const p = e?.pretrain, f = e?.finetune, m = e?.model;
+    hp.push([
+      method,
+      p && pre
+        ? `${p.steps}, ${p.batchSize}, ${p.lr}, ${p.crossModalShare}, ${p.emaStart}`
+        : "none",
+      f ? `${f.protocol}, ${f.steps}, ${f.batchSize}, ${f.lr}` : "n/a",
+      m ? `${m.width}, ${m.depth}` : "n/a",
+    ]);
   }
-  out.push("</details>\n");
+  out.push(table(hp) + "\n");
+  out.push(
+    `Every run's resolved config (${configs.size} distinct) is in [configs.yaml](configs.yaml).\n`,
+  );
   return out.join("\n");
 }
 

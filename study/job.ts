@@ -77,6 +77,8 @@ export interface Job {
   experiment: Record<string, unknown>;
   /** Finetune variants. */
   variants: Variant[];
+  /** Report settings recorded in each row, so a later `task report` agrees. */
+  report?: { bootstrapResamples: number; bootstrapSeed: number };
 }
 
 /** Progress callback: a phase finished ("pretrain" or "finetune"). */
@@ -217,6 +219,7 @@ export async function runJob(
               ? { cohortConfig: real }
               : { scenario: scenario as unknown as Record<string, unknown> }),
             experiment: cfg as unknown as Record<string, unknown>,
+            ...(job.report ? { report: job.report } : {}),
           },
           metrics,
           predictions,

@@ -140,6 +140,10 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
       method,
       seed: s,
       experiment: study.experiment,
+      report: {
+        bootstrapResamples: study.bootstrapResamples,
+        bootstrapSeed: seed,
+      },
       variants,
     });
 

@@ -39,8 +39,43 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   assert.match(md, /Study wall time: \d+\.\d s/);
   const figs = readdirSync(join(out, "figures"));
   assert.ok(figs.length >= 5, figs.join(", "));
+  const appendix = readFileSync(join(out, "appendix.md"), "utf8");
+  assert.match(md, /## Headline/);
   for (const f of figs) {
-    assert.ok(md.includes(`figures/${f}`), `${f} not linked`);
+    assert.ok(
+      md.includes(`figures/${f}`) || appendix.includes(`figures/${f}`),
+      `${f} not linked`,
+    );
     assert.ok(existsSync(join(out, "figures", f)));
   }
+});
+
+Deno.test("task report on a study's results reproduces its per-seed statistics", async () => {
+  const out = Deno.makeTempDirSync();
+  const main = new URL("../../main.ts", import.meta.url).pathname;
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", main, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const study = join(out, "study");
+  const r = await run([
+    "sim",
+    "--quick",
+    "--methods",
+    "imaging-only,logreg-both",
+    "--out",
+    study,
+    "-q",
+  ]);
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+  const again = join(out, "again");
+  const q = await run(["report", join(study, "results.jsonl"), "-o", again]);
+  assert.equal(q.code, 0, new TextDecoder().decode(q.stderr));
+  // The bootstrap resample count travels in the rows: same intervals.
+  const a = readFileSync(join(study, "appendix.md"), "utf8");
+  assert.match(a, /bootstrap 95% CI \(200\)/);
+  const body = (t: string) => t.slice(t.indexOf("\n")); // titles differ
+  assert.equal(body(readFileSync(join(again, "appendix.md"), "utf8")), body(a));
 });

@@ -29,6 +29,8 @@ const CON = "tests/models/contrastive_objective_test.ts";
 const WIRING = "tests/models/wiring_test.ts";
 const LEAK = "tests/models/leakage_test.ts";
 const MASKS = "tests/models/masks_test.ts";
+const KA = "tests/models/known_answer_test.ts";
+const PROBE = "tests/models/probe_test.ts";
 const SHIFT = "tests/sim/external_shift_test.ts";
 const GEN = "tests/sim/generate_test.ts";
 const SWEEP = "tests/study/sweep_wiring_test.ts";
@@ -49,13 +51,88 @@ const NIFTI = ["tests/real/nifti_test.ts", "tests/real/nifti_qfac_test.ts"];
  * ```
  */
 export const MUTATIONS: Mutation[] = [
+  // ---- issue 12: pretraining that learns, probes, baselines, label budgets
+  {
+    id: "models/cross-modal-share-ignored",
+    file: "models/masks.ts",
+    search: "if (cross.length > 0 && rng.uniform() < policy.crossModalShare) {",
+    replace: "if (cross.length > 0 && rng.uniform() < 0) {",
+    what: "features-mode JEPA predicts EHR from EHR only",
+    tests: [MASKS, KA],
+  },
+  {
+    id: "models/predictor-output-zeroed",
+    file: "models/jepa.ts",
+    search: "return jepaRegression(predicted, wanted, hidden, loss);",
+    replace: "return jepaRegression(predicted.mul(0), wanted, hidden, loss);",
+    what: "the predictor's output never reaches the loss",
+    tests: [KA],
+  },
+  {
+    id: "models/momentum-zero",
+    file: "models/jepa.ts",
+    search:
+      "return start + (end - start) * Math.min(1, step / Math.max(1, total - 1));",
+    replace: "return 0;",
+    what: "the EMA target is a copy of the context encoder",
+    tests: [KA],
+  },
+  {
+    id: "models/probe-no-ridge-gradient",
+    file: "models/probe.ts",
+    search: "g[a] -= pen * beta[a];",
+    replace: "g[a] -= 0;",
+    what: "the logistic probe's Newton step ignores the ridge in the gradient",
+    tests: [PROBE],
+  },
+  {
+    id: "models/probe-intercept-dropped",
+    file: "models/probe.ts",
+    search:
+      "return { mean, std, w: beta.slice(0, dim), b: beta[dim], iterations: it + 1 };",
+    replace:
+      "return { mean, std, w: beta.slice(0, dim), b: 0, iterations: it + 1 };",
+    what: "the probe forgets its intercept",
+    tests: [PROBE],
+  },
+  {
+    id: "models/val-labels-outside-budget",
+    file: "models/experiment.ts",
+    search: 'val: stratifiedFraction(labeledIn(cohort, "val"), fraction, rng),',
+    replace: 'val: labeledIn(cohort, "val"),',
+    what: "labelFraction 0.1 silently keeps every validation label",
+    tests: [PROBE],
+  },
+  {
+    id: "models/random-init-other-stream",
+    file: "models/experiment.ts",
+    search: '        streams.get("init/enc"),\n        false,',
+    replace: '        streams.get("init/other"),\n        false,',
+    what: "the random-init row is not the encoder the methods start from",
+    tests: [PROBE],
+  },
+  {
+    id: "models/baseline-ignores-image",
+    file: "models/experiment.ts",
+    search: 'image: method !== "ehr-only" && method !== "logreg-ehr",',
+    replace: 'image: method !== "ehr-only" && method !== "logreg-image",',
+    what: "logreg-image reads no image, logreg-ehr reads both",
+    tests: [PROBE],
+  },
+  {
+    id: "sim/growth-follows-label",
+    file: "sim/generate.ts",
+    search: "const vdt = VDT_BENIGN * (VDT_MALIGNANT / VDT_BENIGN) ** p *",
+    replace: "const vdt = (malignant ? VDT_MALIGNANT : VDT_BENIGN) *",
+    what: "nodule growth leaks the realised label",
+    tests: [GEN],
+  },
   // ---- models/jepa.ts: the JEPA objective
   {
     id: "models/jepa-no-target-layernorm",
     file: "models/jepa.ts",
-    search:
-      "const wanted = layerNorm(enc.forward(target, x, x.present), null, null);",
-    replace: "const wanted = enc.forward(target, x, x.present);",
+    search: "return layerNorm(enc.forward(target, x, x.present), null, null);",
+    replace: "return enc.forward(target, x, x.present);",
     what: "targets not layer-normalised",
     tests: [JEPA],
   },
@@ -70,8 +147,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-loss-on-context",
     file: "models/jepa.ts",
-    search: "return err.mul(hid3).sum().div(count)",
-    replace: "return err.mul(ctx3).sum().div(count)",
+    search: "return jepaRegression(predicted, wanted, hidden, loss);",
+    replace: "return jepaRegression(predicted, wanted, context, loss);",
     what: "loss taken on context instead of hidden tokens",
     tests: [JEPA],
   },
@@ -180,7 +257,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/early-stopping-worst",
     file: "models/train.ts",
-    search: "if (meta.best === null || val < meta.best) {",
+    search: "if (val < bar) {",
     replace: "if (meta.best === null || val > meta.best) {",
     what: "early stopping tracks the worst validation loss",
     tests: [WIRING, "tests/models/train_test.ts"],
@@ -221,8 +298,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/probe-updates-encoder",
     file: "models/experiment.ts",
-    search: "sets: linear ? [head] : [encP, head],",
-    replace: "sets: [encP, head],",
+    search: "    if (linear) {",
+    replace: "    if (false) {",
     what: "the linear probe updates the encoder",
     tests: [WIRING],
   },
@@ -264,8 +341,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/validate-on-test",
     file: "models/experiment.ts",
-    search: 'const valSet = labeledIn(set.internal, "val");',
-    replace: 'const valSet = labeledIn(set.internal, "test");',
+    search: "const trainSet = budget.train, valSet = budget.val;",
+    replace:
+      'const trainSet = budget.train, valSet = labeledIn(set.internal, "test");',
     what: "early stopping on the internal test split",
     tests: [LEAK],
   },
@@ -418,8 +496,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "study/job-finetunes-base-config",
     file: "study/job.ts",
-    search: "const res = await finetune(set, method, pre, cfg, job.seed);",
-    replace: "const res = await finetune(set, method, pre, base, job.seed);",
+    search: "const res = await finetune(set, method, pre, cfg, job.seed, {}, {",
+    replace:
+      "const res = await finetune(set, method, pre, base, job.seed, {}, {",
     what: "the variant's config is recorded but not trained on",
     tests: [SWEEP],
   },
@@ -538,7 +617,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/imaging-only-sees-ehr",
     file: "models/experiment.ts",
-    search: 'ehr: method !== "imaging-only",',
+    search: 'ehr: method !== "imaging-only" && method !== "logreg-image",',
     replace: "ehr: true,",
     what: "the imaging-only baseline sees the EHR",
     tests: [WIRING, LEAK],
@@ -611,8 +690,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/modality-mask-always-image",
     file: "models/masks.ts",
-    search: "const hideImage = rng.bernoulli(0.5);",
-    replace: "const hideImage = true;",
+    search:
+      'if (s === "modality" && both) pick = rng.bernoulli(0.5) ? "image" : "ehr";',
+    replace: 'if (s === "modality" && both) pick = "image";',
     what: "the modality mask always hides the image, never the EHR",
     tests: [JEPA, MASKS, "tests/models/mask_balance_test.ts"],
   },

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { appendResults, type ResultRow } from "../../core/results.ts";
 import { Rng } from "../../core/rng.ts";
+import { meanSd, tHalfWidth } from "../../reports/aggregate.ts";
 import { aucMannWhitney, delong, delongPaired } from "../../reports/auc.ts";
 import {
   brier,
@@ -119,7 +120,9 @@ function tableAfter(md: string, heading: string): string[][] {
   const rows: string[][] = [];
   for (let i = start + 1; i < lines.length; i++) {
     const l = lines[i];
-    if (l.trim() === "" && rows.length === 0) continue;
+    if (l.startsWith("#")) break;
+    // Captions may stand between a heading and its table.
+    if (!l.startsWith("|") && rows.length === 0) continue;
     if (!l.startsWith("|")) break;
     rows.push(l.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
   }
@@ -217,9 +220,27 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
   );
   assert.ok(md.includes(`\`${fileB}:${goodLinesInB + 1}\`: not valid JSON`));
 
-  // Per-cohort tables use seed 1; AUC and CI equal the rows' numbers.
+  // Seed-level tables: mean AUC with its t interval over the seeds.
   for (const cohort of ["internal", "external-A"]) {
     const t = tableAfter(md, `### paper: ${cohort}`);
+    assert.equal(t[0][1], "AUC mean [95% t CI over seeds]");
+    for (const line of t.slice(1)) {
+      const xs = rows.filter((r) => r.study === "paper" && r.method === line[0])
+        .map((r) => r.metrics[cohort].auc!);
+      const { mean, sd } = meanSd(xs);
+      const h = tHalfWidth(sd, xs.length);
+      assert.equal(
+        line[1],
+        `${mean.toFixed(3)} [${(mean - h).toFixed(3)}, ${
+          (mean + h).toFixed(3)
+        }]`,
+      );
+    }
+  }
+  // Per-seed tables (appendix.md) use seed 1; AUC and CI equal the rows'.
+  const appendix = readFileSync(join(dir, "out", "appendix.md"), "utf8");
+  for (const cohort of ["internal", "external-A"]) {
+    const t = tableAfter(appendix, `### paper: ${cohort}, seed 1`);
     assert.equal(t[0][0], "method");
     assert.deepEqual(t.slice(1).map((r) => r[0]), [
       "imaging-only",
@@ -289,16 +310,22 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
     "### sweep/crossModalCorrelation: crossModalCorrelation, internal",
   );
   assert.equal(s.length, 4);
+  assert.ok(
+    md.includes(
+      "### sweep/crossModalCorrelation: crossModalCorrelation, internal\n\nMean AUC (sd) over 3 seeds.",
+    ),
+  );
   for (const line of s.slice(1)) {
     const v = Number(line[0]);
     const aucs = rows.filter((r) => r.sweep?.value === v && r.method === "jepa")
       .map((r) => r.metrics.internal.auc!);
     const mean = aucs.reduce((a, x) => a + x, 0) / aucs.length;
     assert.ok(
-      line[2].startsWith(`${mean.toFixed(3)} +- `),
+      line[2].startsWith(`${mean.toFixed(3)} (`),
       `${line[2]} vs ${mean}`,
     );
-    assert.ok(line[2].endsWith("(3)"));
+    // Full seed count: stated once in the caption, not per cell.
+    assert.ok(!line[2].includes("seeds"), line[2]);
   }
 
   // Summary claims: the seed-paired mean difference, as the rows give it,
@@ -323,15 +350,43 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
     ),
   );
   assert.match(md, /p-values are Holm-adjusted over the \d+ comparisons/);
-  assert.match(
-    md,
-    /jepa's mean AUC advantage over imaging-only on internal turns positive between crossModalCorrelation = 0 and 0\.5 \(paired by seed, difference per value: 0: -0\.\d{3} \(CI excludes 0\)/,
+  // Paired differences per value, from the rows, starred where clear.
+  const diffs = tableAfter(
+    md.slice(
+      md.indexOf("AUC minus imaging-only's on internal, paired by seed"),
+    ),
+    "AUC minus imaging-only's on internal, paired by seed (mean; * where the 95% t interval over seeds excludes 0):",
   );
+  assert.deepEqual(diffs[0], ["crossModalCorrelation", "jepa"]);
+  for (const line of diffs.slice(1)) {
+    const v = Number(line[0]);
+    const d = [1, 2, 3].map((seed) => {
+      const at = (m: string) =>
+        rows.find((r) =>
+          r.sweep?.value === v && r.method === m && r.seed === seed
+        )!.metrics.internal.auc!;
+      return at("jepa") - at("imaging-only");
+    });
+    const { mean, sd } = meanSd(d);
+    const h = tHalfWidth(sd, 3);
+    assert.equal(
+      line[1],
+      `${mean >= 0 ? "+" : ""}${mean.toFixed(3)}${
+        mean - h > 0 || mean + h < 0 ? "*" : ""
+      }`,
+    );
+  }
   assert.ok(
     !md.includes("### paper: validation"),
     "validation is not tabulated",
   );
-  assert.match(md, /<details>/);
+  // Resolved configs beside the report, a hyperparameter table inside.
+  assert.match(
+    md,
+    /Every run's resolved config \(\d+ distinct\) is in \[configs\.yaml\]/,
+  );
+  const configs = readFileSync(join(dir, "out", "configs.yaml"), "utf8");
+  assert.match(configs, /runs:/);
   // Representation table: every stage of the encoder on equal footing.
   assert.match(md, /\| jepa +\| random-init +\| 0\.400 /);
   assert.match(md, /\| jepa +\| pretrained +\| 0\.610 /);
@@ -361,7 +416,10 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
   }
   for (const f of figs) {
     assertSvg(join(dir, "out", "figures", f));
-    assert.ok(md.includes(`](figures/${f})`), `report links ${f}`);
+    assert.ok(
+      md.includes(`](figures/${f})`) || appendix.includes(`](figures/${f})`),
+      `report links ${f}`,
+    );
   }
   Deno.removeSync(dir, { recursive: true });
 });
