@@ -9,6 +9,7 @@ import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendChoice, BACKENDS } from "../core/backend.ts";
+import { parseShard, type Shard } from "../study/plan.ts";
 
 /**
  * Parses a non-negative integer seed.
@@ -85,4 +86,22 @@ export function ensureWritableDir(dir: string): string {
     );
   }
   return dir;
+}
+
+/**
+ * Parses `--shard I/N` (1 <= I <= N) for commander.
+ *
+ * @example
+ * ```ts
+ * parseShardArg("1/2"); // { index: 1, count: 2 }
+ * ```
+ */
+export function parseShardArg(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (e) {
+    throw new InvalidArgumentError(
+      (e as Error).message.replace(/^--shard: /, ""),
+    );
+  }
 }

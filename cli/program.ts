@@ -6,11 +6,13 @@
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
 import type { BackendChoice } from "../core/backend.ts";
 import { DivergenceError, UserError } from "../core/errors.ts";
+import type { Shard } from "../study/plan.ts";
 import {
   ensureWritableDir,
   parseBackend,
   parsePositiveInt,
   parseSeed,
+  parseShardArg,
 } from "./parse.ts";
 
 /** Options every subcommand receives. */
@@ -38,6 +40,16 @@ export interface Actions {
       workers?: number;
       level?: "features" | "volume";
       methods?: string[];
+      /** Run only this shard of the plan. */
+      shard?: Shard;
+      /** Write SLURM scripts instead of running. */
+      slurm: boolean;
+      /** Array tasks for `--slurm`. */
+      shards?: number;
+      /** Extra sbatch arguments for `--slurm`, as typed. */
+      sbatchArgs?: string;
+      /** Submit the `--slurm` scripts with sbatch. */
+      submit: boolean;
     },
   ): Promise<void>;
   /** `train`: one experiment on a cohort config or a scenario. */
@@ -163,6 +175,30 @@ export function buildProgram(actions: Actions): Command {
       "comma-separated subset of methods to run",
       list,
     )
+    .option(
+      "--shard <I/N>",
+      "run only shard I of N (a fixed, cost-balanced split of the planned jobs) into <out>/shard-I-of-N/; needs --out; merge with `task report`",
+      parseShardArg,
+    )
+    .option(
+      "--slurm",
+      "write a SLURM array script (one shard per array task) and a dependent merge job under <out>/slurm/ instead of running; needs --out on a shared filesystem",
+      false,
+    )
+    .option(
+      "--shards <n>",
+      "with --slurm: number of array tasks (default 4, at most the number of jobs)",
+      parsePositiveInt,
+    )
+    .option(
+      "--sbatch-args <args>",
+      'with --slurm: extra sbatch arguments for both jobs, e.g. "--partition=cpu --time=02:00:00"',
+    )
+    .option(
+      "--submit",
+      "with --slurm: submit both jobs with sbatch (otherwise print the commands)",
+      false,
+    )
     .addHelpText(
       "after",
       `
@@ -170,11 +206,35 @@ Examples:
   npx -y deno@2.9.6 task sim                      # default study, report under out/sim-<time>/
   npx -y deno@2.9.6 task sim --quick --seed 1     # about a minute
   npx -y deno@2.9.6 task sim --preset paper-volume --out out/volume
-  npx -y deno@2.9.6 task sim --config my_study.yaml --workers 2`,
+  npx -y deno@2.9.6 task sim --config my_study.yaml --workers 2
+  npx -y deno@2.9.6 task sim --quick --shard 1/2 --out out/s   # then 2/2, then:
+  npx -y deno@2.9.6 task report out/s/shard-*/results.jsonl --out out/s
+  npx -y deno@2.9.6 task sim --slurm --shards 8 --sbatch-args "--time=01:00:00" --out /shared/study --submit`,
     )
     .action(async (o) => {
       if (o.quick && o.full) {
         throw new UserError("--quick and --full cannot be combined; pick one");
+      }
+      if (o.shard && o.slurm) {
+        throw new UserError(
+          "--shard and --slurm cannot be combined: --slurm gives each array task its own --shard (set their number with --shards)",
+        );
+      }
+      for (
+        const [flag, set] of [
+          ["--shards", o.shards !== undefined],
+          ["--sbatch-args", o.sbatchArgs !== undefined],
+          ["--submit", o.submit],
+        ] as const
+      ) {
+        if (set && !o.slurm) throw new UserError(`${flag} needs --slurm`);
+      }
+      if ((o.shard || o.slurm) && program.opts().out === undefined) {
+        throw new UserError(
+          `${
+            o.shard ? "--shard" : "--slurm"
+          } needs --out DIR: a folder every shard writes under and the merge reads from`,
+        );
       }
       await actions.sim(globals(), o);
     });

@@ -75,6 +75,31 @@ export interface ResultRow {
   predictions: Record<string, Predictions>;
   /** Representation diagnostics, training curves, and so on. */
   extra?: Record<string, unknown>;
+  /**
+   * Where the row sits in its study's plan: the job's index and the row's
+   * position within the job. Shards of one study run different jobs; the
+   * report orders rows by this, so merged shards read like one run.
+   */
+  plan?: { job: number; row: number };
+}
+
+/**
+ * Rows in plan order (job, then row within the job, then run id), so a
+ * report does not depend on the order results files were given in. Rows are
+ * returned as given when any lacks a plan position (files written before
+ * positions were recorded keep their file order).
+ *
+ * @example
+ * ```ts
+ * const rows = canonicalOrder([...shard2Rows, ...shard1Rows]);
+ * ```
+ */
+export function canonicalOrder(rows: ResultRow[]): ResultRow[] {
+  if (!rows.every((r) => r.plan)) return rows;
+  return [...rows].sort((a, b) =>
+    a.plan!.job - b.plan!.job || a.plan!.row - b.plan!.row ||
+    (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0)
+  );
 }
 
 /**

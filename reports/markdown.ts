@@ -23,6 +23,7 @@ import { join } from "node:path";
 import { markdownTable } from "markdown-table";
 import { UserError } from "../core/errors.ts";
 import {
+  canonicalOrder,
   type Predictions,
   readResults,
   type ResultRow,
@@ -263,7 +264,10 @@ export async function writeReport(
   const claims: Claim[] = [];
   const body: string[] = [];
   const appendix: string[] = [];
-  const { rows: cleanRows, dropped } = dropMalformedPredictions(rows);
+  // Plan order, whatever order the shards' files were given in.
+  const { rows: cleanRows, dropped } = dropMalformedPredictions(
+    canonicalOrder(rows),
+  );
   const studies = byKey(cleanRows, (r) => r.study);
 
   habitSection(cleanRows.filter((r) => r.sweep?.knob === "codingHabit"));

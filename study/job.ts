@@ -223,6 +223,7 @@ export async function runJob(
           },
           metrics,
           predictions,
+          plan: { job: job.index, row: rows.length },
           extra: {
             curves: res.curves,
             plateau: res.plateau,

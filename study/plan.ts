@@ -222,3 +222,84 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
   }
   return jobs;
 }
+
+/** One shard of a study: the `index`-th (1-based) of `count` parts. */
+export interface Shard {
+  /** 1-based shard number. */
+  index: number;
+  /** Number of shards the plan is split into. */
+  count: number;
+}
+
+/**
+ * Parses `--shard I/N` (1 <= I <= N).
+ *
+ * @example
+ * ```ts
+ * parseShard("2/4"); // { index: 2, count: 4 }
+ * ```
+ */
+export function parseShard(value: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
+  if (
+    !m || !Number.isSafeInteger(index) || !Number.isSafeInteger(count) ||
+    count < 1 || index < 1 || index > count
+  ) {
+    throw new UserError(
+      `--shard: expected I/N with 1 <= I <= N (e.g. 1/4), got "${value}"`,
+    );
+  }
+  return { index, count };
+}
+
+/**
+ * The jobs of one shard, in plan order. The split depends only on the plan
+ * (never on the machine or the time), so N machines that each run one shard
+ * run every job exactly once. It is balanced on `cost` (longest-processing-
+ * time first: the costliest job goes to the least-loaded shard, ties to the
+ * lowest shard), so a shard of slow pretrained methods does not finish long
+ * after a shard of logistic regressions. A job's rows do not depend on which
+ * shard ran it: its seed and run ids come from the plan, not the shard.
+ *
+ * @example
+ * ```ts
+ * const mine = shardJobs(planStudy(study, 42), { index: 1, count: 2 });
+ * ```
+ */
+export function shardJobs(
+  jobs: Job[],
+  shard: Shard,
+  cost: (job: Job) => number = (j) => j.variants.length,
+): Job[] {
+  if (shard.count > jobs.length) {
+    throw new UserError(
+      `--shard ${shard.index}/${shard.count}: the study has only ${jobs.length} job(s), so at most ${jobs.length} shard(s) can each get work`,
+    );
+  }
+  const load = new Array<number>(shard.count).fill(0);
+  const owner = new Map<Job, number>();
+  const order = jobs.map((j, k) => ({ j, k, c: cost(j) }))
+    .sort((a, b) => b.c - a.c || a.k - b.k);
+  for (const { j, c } of order) {
+    let best = 0;
+    for (let s = 1; s < shard.count; s++) if (load[s] < load[best]) best = s;
+    load[best] += c;
+    owner.set(j, best + 1);
+  }
+  return jobs.filter((j) => owner.get(j) === shard.index);
+}
+
+/**
+ * The folder a shard writes under the study's output folder, zero-padded so
+ * shell globs list shards in order: `shard-03-of-12`.
+ *
+ * @example
+ * ```ts
+ * shardDirName({ index: 3, count: 12 }); // "shard-03-of-12"
+ * ```
+ */
+export function shardDirName(shard: Shard): string {
+  const w = String(shard.count).length;
+  return `shard-${String(shard.index).padStart(w, "0")}-of-${shard.count}`;
+}

@@ -12,7 +12,7 @@ import { Progress } from "../core/progress.ts";
 import { appendResults, type ResultRow } from "../core/results.ts";
 import { writeReport } from "../reports/mod.ts";
 import type { StudyConfig } from "./config.ts";
-import { planStudy } from "./plan.ts";
+import { planStudy, type Shard, shardJobs } from "./plan.ts";
 import { runJobs } from "./pool.ts";
 
 /** Options of {@link runStudy}. */
@@ -29,6 +29,8 @@ export interface RunStudyOptions {
   quiet: boolean;
   /** Sink for the closing lines (default: stdout). */
   print?: (line: string) => void;
+  /** Run only this shard of the plan (see {@link shardJobs}). */
+  shard?: Shard;
 }
 
 /** What a finished study produced. */
@@ -63,21 +65,29 @@ export async function runStudy(
   const t0 = performance.now();
   mkdirSync(opts.outDir, { recursive: true });
   const resultsPath = join(opts.outDir, "results.jsonl");
-  const jobs = planStudy(study, opts.seed);
-  const units = jobs.reduce(
-    (n, j) => n + j.variants.length + (isPretrained(j.method) ? 1 : 0),
-    0,
-  );
+  const planned = planStudy(study, opts.seed);
+  const jobs = opts.shard
+    ? shardJobs(planned, opts.shard, (j) => jobUnits(j.method, j))
+    : planned;
+  const jobAt = new Map(jobs.map((j) => [j.index, j]));
+  const units = jobs.reduce((n, j) => n + jobUnits(j.method, j), 0);
   if (!opts.quiet) {
     console.error(
-      `study: ${jobs.length} jobs (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps) on ${opts.workers} worker(s); writing ${resultsPath}`,
+      `study: ${jobs.length} jobs${
+        opts.shard
+          ? ` (shard ${opts.shard.index}/${opts.shard.count} of ${planned.length})`
+          : ""
+      } (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps) on ${opts.workers} worker(s); writing ${resultsPath}`,
     );
   }
   const progress = new Progress("study", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
   const backend = await runJobs(jobs, opts.workers, opts.backend, {
     onPhase: (i, phase) =>
-      progress.tick(1, `${jobs[i].method} ${phase} (seed ${jobs[i].seed})`),
+      progress.tick(
+        1,
+        `${jobAt.get(i)!.method} ${phase} (seed ${jobAt.get(i)!.seed})`,
+      ),
     onRows: (r) => {
       rows.push(...r);
       appendResults(resultsPath, r);
@@ -108,6 +118,12 @@ export async function runStudy(
   print(`results: ${resultsPath}`);
   print(`report:  ${reportPath}`);
   return { resultsPath, reportPath, rows, backend, wallSeconds };
+}
+
+// Progress units of a job (one per pretraining and per finetune); also the
+// cost a shard split balances.
+function jobUnits(method: string, job: { variants: unknown[] }): number {
+  return job.variants.length + (isPretrained(method) ? 1 : 0);
 }
 
 function isPretrained(method: string): boolean {
