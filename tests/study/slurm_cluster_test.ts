@@ -58,7 +58,7 @@ const TERMINAL = new Set([
   "PREEMPTED",
 ]);
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -89,8 +89,8 @@ Deno.test({
     const env: Record<string, string> = {
       SLURM_BASE: base,
       SLURM_CONF: join(base, "etc", "slurm.conf"),
-      SLURM_CTLD_PORT: String(await freePort()),
-      SLURM_SLURMD_PORT: String(await freePort()),
+      SLURM_CTLD_PORT: String(freePort()),
+      SLURM_SLURMD_PORT: String(freePort()),
       PATH: `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/sbin`,
     };
     const dec = new TextDecoder();
