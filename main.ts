@@ -12,7 +12,7 @@ import { type Actions, runCli } from "./cli/program.ts";
 import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
-import { planStudy, shardDirName } from "./study/plan.ts";
+import { planStudy, shardDirName, shardJobs } from "./study/plan.ts";
 import { runStudy } from "./study/run.ts";
 import { splitArgs, submitSlurm, writeSlurm } from "./study/slurm.ts";
 import { runPredict, runTrainOnConfig } from "./real/mod.ts";
@@ -53,6 +53,8 @@ const actions: Actions = {
       return;
     }
     const outDir = g.out ?? join("out", `sim-${timestamp()}`);
+    // Refuse a shard count the plan cannot fill before creating its folder.
+    if (o.shard) shardJobs(planStudy(study, g.seed), o.shard);
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,

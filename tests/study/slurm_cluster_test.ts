@@ -58,11 +58,17 @@ const TERMINAL = new Set([
   "PREEMPTED",
 ]);
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+// Two distinct free ports (both listeners open at once, so never the same).
+function freePorts(): [number, number] {
+  const a = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const b = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const ports: [number, number] = [
+    (a.addr as Deno.NetAddr).port,
+    (b.addr as Deno.NetAddr).port,
+  ];
+  a.close();
+  b.close();
+  return ports;
 }
 
 function readRows(path: string): ResultRow[] {
@@ -86,11 +92,12 @@ Deno.test({
   ignore: why !== "",
   async fn() {
     const base = await Deno.makeTempDir({ dir: "/tmp", prefix: "slurm" });
+    const [ctldPort, slurmdPort] = freePorts();
     const env: Record<string, string> = {
       SLURM_BASE: base,
       SLURM_CONF: join(base, "etc", "slurm.conf"),
-      SLURM_CTLD_PORT: String(freePort()),
-      SLURM_SLURMD_PORT: String(freePort()),
+      SLURM_CTLD_PORT: String(ctldPort),
+      SLURM_SLURMD_PORT: String(slurmdPort),
       PATH: `${Deno.env.get("PATH") ?? ""}:/usr/sbin:/sbin`,
     };
     const dec = new TextDecoder();
