@@ -188,8 +188,8 @@ export function slurmScripts(spec: SlurmSpec): SlurmScripts {
     `#SBATCH --array=0-${n - 1}`,
     `#SBATCH --output=${join(logDir, "shard-%a.log")}`,
     `# Task k runs shard k+1 of ${n} into ${
-      join(spec.outDir, "shard-<k+1>-of-" + n)
-    }/.`,
+      join(spec.outDir, shardDirName({ index: 1, count: n }))
+    }/ (k = 0), and so on.`,
     ...prologue,
     `I=$((SLURM_ARRAY_TASK_ID + 1))`,
     `exec "$DENO" run -A ${q(spec.mainTs)} ${
