@@ -138,19 +138,22 @@ Deno.test("submit.sh submits the array, then the merge with afterok on its id", 
     `#!/bin/bash\necho "$*" >>${dir}/calls\nn=$(wc -l <${dir}/calls)\necho "$((n + 40));cluster"\n`,
   );
   Deno.chmodSync(join(bin, "sbatch"), 0o755);
-  const files = writeSlurm(spec({ outDir: join(dir, "out") }));
-  assert.ok(statSync(files.submit).mode & 0o100, "submit.sh is executable");
-  const r = await bash(files.submit, {
-    PATH: `${bin}:${Deno.env.get("PATH")}`,
-  });
-  assert.equal(r.code, 0, r.err);
-  const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
-  assert.equal(calls.length, 2);
-  assert.match(calls[0], /shards\.sbatch$/);
-  assert.match(calls[1], /--dependency=afterok:41 --kill-on-invalid-dep=yes/);
-  assert.match(calls[1], /merge\.sbatch$/);
-  assert.match(r.out, /array job 41 \(3 shards\) and merge job 42/);
-  Deno.removeSync(dir, { recursive: true });
+  try {
+    const files = writeSlurm(spec({ outDir: join(dir, "out") }));
+    assert.ok(statSync(files.submit).mode & 0o100, "submit.sh is executable");
+    const r = await bash(files.submit, {
+      PATH: `${bin}:${Deno.env.get("PATH")}`,
+    });
+    assert.equal(r.code, 0, r.err);
+    const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
+    assert.equal(calls.length, 2);
+    assert.match(calls[0], /shards\.sbatch$/);
+    assert.match(calls[1], /--dependency=afterok:41 --kill-on-invalid-dep=yes/);
+    assert.match(calls[1], /merge\.sbatch$/);
+    assert.match(r.out, /array job 41 \(3 shards\) and merge job 42/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("--submit: array first, merge after it with afterok; a failing sbatch is a UserError", async () => {
