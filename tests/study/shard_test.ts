@@ -165,40 +165,46 @@ Deno.test("--shard 1/2 + --shard 2/2 merged equals the unsharded study, in eithe
     print: () => {},
   };
   const root = Deno.makeTempDirSync({ prefix: "shard" });
-  const whole = await runStudy(tiny(), { ...opts, outDir: join(root, "all") });
-  const parts: ResultRow[][] = [];
-  for (const index of [1, 2]) {
-    const r = await runStudy(tiny(), {
+  try {
+    const whole = await runStudy(tiny(), {
       ...opts,
-      outDir: join(root, `s${index}`),
-      shard: { index, count: 2 },
+      outDir: join(root, "all"),
     });
-    parts.push(read(r.resultsPath));
+    const parts: ResultRow[][] = [];
+    for (const index of [1, 2]) {
+      const r = await runStudy(tiny(), {
+        ...opts,
+        outDir: join(root, `s${index}`),
+        shard: { index, count: 2 },
+      });
+      parts.push(read(r.resultsPath));
+    }
+    const all = read(whole.resultsPath);
+    assert.ok(parts[0].length > 0 && parts[1].length > 0);
+    assert.equal(parts[0].length + parts[1].length, all.length);
+    // Same run ids, each once, with the same metrics.
+    const byId = new Map(all.map((r) => [r.runId, r]));
+    const merged = [...parts[1], ...parts[0]];
+    assert.equal(new Set(merged.map((r) => r.runId)).size, all.length);
+    for (const r of merged) {
+      assert.deepEqual(r.metrics, byId.get(r.runId)?.metrics, r.runId);
+      assert.deepEqual(r.predictions, byId.get(r.runId)?.predictions);
+      assert.deepEqual(r.plan, byId.get(r.runId)?.plan);
+    }
+    // The report of the merge (shard 2's file first) is the unsharded one.
+    const reportOf = async (rows: ResultRow[], dir: string) => {
+      await writeReport(rows, join(root, dir), { title: "tiny" });
+      return untimed(readFileSync(join(root, dir, "report.md"), "utf8"));
+    };
+    const want = await reportOf(all, "r-all");
+    assert.match(want, /AUC/);
+    assert.equal(await reportOf(merged, "r-21"), want);
+    assert.equal(await reportOf([...parts[0], ...parts[1]], "r-12"), want);
+    assert.equal(
+      readFileSync(join(root, "r-21", "appendix.md"), "utf8"),
+      readFileSync(join(root, "r-all", "appendix.md"), "utf8"),
+    );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
   }
-  const all = read(whole.resultsPath);
-  assert.ok(parts[0].length > 0 && parts[1].length > 0);
-  assert.equal(parts[0].length + parts[1].length, all.length);
-  // Same run ids, each once, with the same metrics.
-  const byId = new Map(all.map((r) => [r.runId, r]));
-  const merged = [...parts[1], ...parts[0]];
-  assert.equal(new Set(merged.map((r) => r.runId)).size, all.length);
-  for (const r of merged) {
-    assert.deepEqual(r.metrics, byId.get(r.runId)?.metrics, r.runId);
-    assert.deepEqual(r.predictions, byId.get(r.runId)?.predictions);
-    assert.deepEqual(r.plan, byId.get(r.runId)?.plan);
-  }
-  // The report of the merge (shard 2's file first) is the unsharded one.
-  const reportOf = async (rows: ResultRow[], dir: string) => {
-    await writeReport(rows, join(root, dir), { title: "tiny" });
-    return untimed(readFileSync(join(root, dir, "report.md"), "utf8"));
-  };
-  const want = await reportOf(all, "r-all");
-  assert.match(want, /AUC/);
-  assert.equal(await reportOf(merged, "r-21"), want);
-  assert.equal(await reportOf([...parts[0], ...parts[1]], "r-12"), want);
-  assert.equal(
-    readFileSync(join(root, "r-21", "appendix.md"), "utf8"),
-    readFileSync(join(root, "r-all", "appendix.md"), "utf8"),
-  );
-  Deno.removeSync(root, { recursive: true });
 });
