@@ -9,6 +9,7 @@ import { InvalidArgumentError } from "@commander-js/extra-typings";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendChoice, BACKENDS } from "../core/backend.ts";
+import { METHODS } from "../models/methods.ts";
 
 /**
  * Parses a non-negative integer seed.
@@ -85,4 +86,29 @@ export function ensureWritableDir(dir: string): string {
     );
   }
   return dir;
+}
+
+/**
+ * Parses `--methods a,b`: every name must be in the method registry.
+ *
+ * @example
+ * ```ts
+ * parseMethods("imaging-only,jepa"); // ["imaging-only", "jepa"]
+ * ```
+ */
+export function parseMethods(value: string): string[] {
+  const names = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (names.length === 0) {
+    throw new InvalidArgumentError(
+      `expected a comma-separated list of methods (${METHODS.join(", ")})`,
+    );
+  }
+  for (const n of names) {
+    if (!(METHODS as readonly string[]).includes(n)) {
+      throw new InvalidArgumentError(
+        `unknown method "${n}" (one of: ${METHODS.join(", ")})`,
+      );
+    }
+  }
+  return names;
 }
