@@ -15,8 +15,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import { DENSE, DENSE_GRAD, NORMALIZE, NORMALIZE_GRAD } from "../names.ts";
-import { denseGradWebGpu, denseWebGpu } from "./dense.ts";
+import {
+  DENSE,
+  DENSE_GRAD,
+  DENSE_PARAM_GRAD,
+  NORMALIZE,
+  NORMALIZE_GRAD,
+} from "../names.ts";
+import { denseGradWebGpu, denseParamGradWebGpu, denseWebGpu } from "./dense.ts";
 import { matMulWebGpu } from "./matmul.ts";
 import type { KernelFunc } from "./runner.ts";
 import { normalizeGradWebGpu, normalizeWebGpu } from "./normalize.ts";
@@ -53,6 +59,7 @@ export function registerWebGpuKernels(): void {
     [NORMALIZE_GRAD, normalizeGradWebGpu],
     [DENSE, denseWebGpu],
     [DENSE_GRAD, denseGradWebGpu],
+    [DENSE_PARAM_GRAD, denseParamGradWebGpu],
   ];
   for (const [kernelName, f] of fused) {
     tf.registerKernel({
