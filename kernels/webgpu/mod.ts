@@ -16,20 +16,28 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import {
+  ADAMW,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
+  EMA,
   NORMALIZE,
   NORMALIZE_GRAD,
 } from "../names.ts";
 import { denseGradWebGpu, denseParamGradWebGpu, denseWebGpu } from "./dense.ts";
+import { raiseWebGpuLimits } from "./device.ts";
 import { matMulWebGpu } from "./matmul.ts";
-import type { KernelFunc } from "./runner.ts";
+import { adamWFits, adamWWebGpu, emaWebGpu } from "./optim.ts";
+import type { GpuBackend, KernelFunc } from "./runner.ts";
 import { normalizeGradWebGpu, normalizeWebGpu } from "./normalize.ts";
 import { reduceWebGpu } from "./reduce.ts";
 import { softmaxWebGpu } from "./softmax.ts";
 
 const BACKEND = "webgpu";
+
+// Before any webgpu backend exists: its device should bind more than
+// WebGPU's default 8 storage buffers (kernels/webgpu/device.ts).
+raiseWebGpuLimits();
 
 let registered = false;
 
@@ -60,7 +68,12 @@ export function registerWebGpuKernels(): void {
     [DENSE, denseWebGpu],
     [DENSE_GRAD, denseGradWebGpu],
     [DENSE_PARAM_GRAD, denseParamGradWebGpu],
+    [EMA, emaWebGpu],
   ];
+  const be = tf.findBackend(BACKEND) as unknown as GpuBackend | null;
+  // With the default limit of 8 the update pass cannot bind a parameter;
+  // models/optim.ts then uses its tf-op path.
+  if (be && adamWFits(be)) fused.push([ADAMW, adamWWebGpu]);
   for (const [kernelName, f] of fused) {
     tf.registerKernel({
       kernelName,
