@@ -17,6 +17,8 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import {
   ADAMW,
+  ATTENTION,
+  ATTENTION_GRAD,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
@@ -25,6 +27,7 @@ import {
   NORMALIZE_GRAD,
 } from "../names.ts";
 import { denseGradWebGpu, denseParamGradWebGpu, denseWebGpu } from "./dense.ts";
+import { attentionGradWebGpu, attentionWebGpu } from "./attention.ts";
 import { raiseWebGpuLimits } from "./device.ts";
 import { matMulWebGpu } from "./matmul.ts";
 import { adamWFits, adamWWebGpu, emaWebGpu } from "./optim.ts";
@@ -69,6 +72,8 @@ export function registerWebGpuKernels(): void {
     [DENSE_GRAD, denseGradWebGpu],
     [DENSE_PARAM_GRAD, denseParamGradWebGpu],
     [EMA, emaWebGpu],
+    [ATTENTION, attentionWebGpu],
+    [ATTENTION_GRAD, attentionGradWebGpu],
   ];
   const be = tf.findBackend(BACKEND) as unknown as GpuBackend | null;
   // With the default limit of 8 the update pass cannot bind a parameter;
