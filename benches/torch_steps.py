@@ -14,7 +14,7 @@ The spec (written by models_bench.ts) holds the layout and config:
    "maxEhr", "model": {...}, "pretrain": {...}, "finetune": {...},
    "reps", "warmup", optional "phases": a subset of the three step names,
    optional "device": "cpu" (default: all cores and one thread) or "cuda"
-   (fp32 without TF32; msPerStep is then keyed "cuda")}
+   (fp32 without TF32 unless "tf32": true; msPerStep is then keyed "cuda")}
 """
 
 import json
@@ -318,8 +318,10 @@ def main():
         # A GPU baseline for tfjs-webgpu: plain fp32 (no TF32), timed to
         # completion of the queued kernels.
         torch.set_default_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        # "tf32": true gives the reference line with TF32 tensor cores on.
+        tf32 = bool(spec.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
         sync = torch.cuda.synchronize
         ms = {
             device: {
