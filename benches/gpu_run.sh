@@ -40,20 +40,23 @@ section() {
   say "end $name: exit $?"
 }
 
-section env "${LIM_ENV:-40}" env
-section steps_features "${LIM_FEATURES:-60}" steps features
-section steps_volume "${LIM_VOLUME:-75}" steps volume
-section steps_roi "${LIM_ROI:-90}" steps roi
-for m in features volume roi; do section "torch_$m" "${LIM_TORCH:-45}" torch "$m"; done
-section curve "${LIM_CURVE:-50}" curve
-section report 20 report
+section env "${LIM_ENV:-30}" env
+section steps_features "${LIM_FEATURES:-50}" steps features
+section steps_volume "${LIM_VOLUME:-60}" steps volume
+section steps_roi "${LIM_ROI:-80}" steps roi
+for m in features volume roi; do section "torch_$m" "${LIM_TORCH:-40}" torch "$m"; done
+section report 10 report
 
+# The loss curve times nothing, so it shares the GPU with the sim study.
+section curve "${LIM_CURVE:-60}" curve &
+curve_pid=$!
 say "start sim --quick --backend webgpu"
-( cd /tmp && timeout -k 5 "${LIM_SIM:-110}" "$deno" run -A --no-remote --no-npm --no-config \
+( cd /tmp && timeout -k 5 "${LIM_SIM:-150}" "$deno" run -A --no-remote --no-npm --no-config \
   "$here/main.js" --backend webgpu -o "$OUT/sim" sim --quick --workers 1 ) > "$OUT/sim.log" 2>&1
 rc=$?
 say "end sim: exit $rc"
 { echo "exit $rc after $(( $(date +%s) - t0 ))s (bundle clock)"; grep -iE "wall|backend|auc|study" "$OUT/sim.log" | tail -20; } > "$OUT/sim_summary.txt"
 [ -f "$OUT/sim/report.md" ] && cp "$OUT/sim/report.md" "$OUT/sim_report.md"
-section report 20 report
+wait "$curve_pid"
+section report 10 report
 say "all done"

@@ -303,13 +303,15 @@ function fusedAttention(
         // deno-lint-ignore no-explicit-any
         attrs as any,
       ) as tf.Tensor[];
-      save([x, o, lse]);
+      // The bias too: a tidy around the forward pass may dispose it
+      // before the backward pass runs, unless the tape keeps it.
+      save([x, o, lse, bias]);
       return {
         value: o,
-        gradFunc: (dy: tf.Tensor2D, [sx, so, sl]: tf.Tensor[]) =>
+        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb]: tf.Tensor[]) =>
           tf.engine().runKernel(
             ATTENTION_GRAD,
-            { dy, qkv: sx, bias, o: so, lse: sl },
+            { dy, qkv: sx, bias: sb, o: so, lse: sl },
             // deno-lint-ignore no-explicit-any
             attrs as any,
           ),

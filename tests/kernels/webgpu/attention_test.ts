@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { RngStreams } from "../../../core/rng.ts";
 import { ATTENTION, ATTENTION_GRAD } from "../../../kernels/names.ts";
+import { ParamSet } from "../../../models/params.ts";
+import { keyBias, stack, stackSpecs } from "../../../models/transformer.ts";
 import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
 
 // The composite models/transformer.ts runs without the kernel: qkv
@@ -112,5 +115,46 @@ Deno.test({
       assert.match(got.programs, /MmjepaAttentionGrad/);
       assertClose(got.gpu[0], got.cpu[0], 1e-4, `case ${c}`);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "webgpu stack() with the fused attention: output and gradients match cpu, bias disposed before the backward pass",
+  ignore: skipWebGpu,
+  fn: async () => {
+    const shape = { width: 12, depth: 2, heads: 2, mlpRatio: 2, decay: false };
+    const n = 3, N = 7;
+    const specs = stackSpecs("enc", shape);
+    const x0 = normals(n * N * shape.width, "stack-x");
+    const keep = Float32Array.from(
+      { length: n * N },
+      (_, i) => i % 4 === 2 ? 0 : 1,
+    );
+    const run = () => {
+      const set = ParamSet.create(specs, new RngStreams(5).get("init"));
+      const x = tf.tensor3d(x0, [n, N, shape.width]);
+      const { value, grads } = tf.variableGrads(
+        () =>
+          // The key bias is disposed before the backward pass (the
+          // kernel's gradient must get it through the tape).
+          tf.tidy(() => {
+            const bias = keyBias(tf.tensor2d(keep, [n, N]));
+            const y = stack(x, set.dict, "enc", shape, bias, null);
+            bias.dispose();
+            return y;
+          }).square().sum() as tf.Scalar,
+        set.vars,
+      );
+      const out = [value, ...set.vars.map((v) => grads[v.name])];
+      set.dispose();
+      x.dispose();
+      return out;
+    };
+    const got = await cpuAndGpu(run);
+    assert.match(got.programs, /MmjepaAttentionGrad/);
+    got.gpu.forEach((g, i) =>
+      assertClose(g, got.cpu[i], 1e-4, i ? specs[i - 1].name : "loss")
+    );
   },
 });
