@@ -17,11 +17,15 @@ log=$OUT/run.log
 t0=$(date +%s)
 say() { echo "[$(( $(date +%s) - t0 ))s] $*" | tee -a "$log"; }
 
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
+# platform.md found the NVIDIA ICD under /usr/local/nvidia; look around too.
+icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+  /etc/vulkan/icd.d/nvidia_icd.json 2>/dev/null | head -1)
+if [ -n "$icd" ]; then
   for f in "$here"/*.deb; do dpkg -x "$f" / 2>>"$log"; done
   ldconfig
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  export VK_DRIVER_FILES=$icd
 fi
+echo "vulkan ICD: ${icd:-none (system default, e.g. lavapipe)}" >> "$log"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 (nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv) > "$OUT/nvidia_smi.txt" 2>&1 || rm -f "$OUT/nvidia_smi.txt"
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())' >> "$log" 2>&1
@@ -55,7 +59,7 @@ say "start sim --quick --backend webgpu"
   "$here/main.js" --backend webgpu -o "$OUT/sim" sim --quick --workers 1 ) > "$OUT/sim.log" 2>&1
 rc=$?
 say "end sim: exit $rc"
-{ echo "exit $rc after $(( $(date +%s) - t0 ))s (bundle clock)"; grep -iE "wall|backend|auc|study" "$OUT/sim.log" | tail -20; } > "$OUT/sim_summary.txt"
+{ echo "exit $rc after $(( $(date +%s) - t0 ))s (bundle clock)"; grep -E "^backend:|AUC|internal|wall time|rror" "$OUT/sim.log" | tail -20; } > "$OUT/sim_summary.txt"
 [ -f "$OUT/sim/report.md" ] && cp "$OUT/sim/report.md" "$OUT/sim_report.md"
 wait "$curve_pid"
 section report 10 report
