@@ -224,6 +224,76 @@ async function steps(mode: Mode): Promise<void> {
   setCustomKernels(true);
 }
 
+/**
+ * Section `diag <mode>`: where a step's wall time goes. Per step (runs of
+ * k1 and k2 steps, differenced): the wall time, the time until the loss
+ * readback is requested (the training loop issues every step without
+ * awaiting, so this is the JS thread's issue time), and the JS time spent
+ * inside tfjs kernel calls (op bookkeeping plus encoding dispatches), by
+ * kernel.
+ */
+async function diag(mode: Mode): Promise<void> {
+  await initBackend("webgpu");
+  const run = runner(mode);
+  // deno-lint-ignore no-explicit-any
+  const proto = tf.Tensor.prototype as any;
+  const origData = proto.data;
+  let firstRead = 0;
+  proto.data = function (...a: unknown[]) {
+    if (!firstRead) firstRead = performance.now();
+    return origData.apply(this, a);
+  };
+  // deno-lint-ignore no-explicit-any
+  const eng = tf.engine() as any;
+  const origRun = eng.runKernelFunc.bind(eng);
+  let depth = 0;
+  let byKernel = new Map<string, number>();
+  eng.runKernelFunc = (k: { kernelName?: string }) => {
+    if (depth++ > 0) {
+      try {
+        return origRun(k);
+      } finally {
+        depth--;
+      }
+    }
+    const t0 = performance.now();
+    try {
+      return origRun(k);
+    } finally {
+      depth--;
+      const name = k.kernelName ?? "(custom op)";
+      byKernel.set(name, (byKernel.get(name) ?? 0) + performance.now() - t0);
+    }
+  };
+  const once = async (steps: number) => {
+    firstRead = 0;
+    byKernel = new Map();
+    const t0 = performance.now();
+    await run(steps);
+    const t1 = performance.now();
+    return { wall: t1 - t0, issue: firstRead - t0, kernels: byKernel };
+  };
+  const out: Record<string, unknown> = { mode };
+  for (const which of ["custom", "stock"] as const) {
+    setCustomKernels(which === "custom");
+    await run(1);
+    const [k1, k2] = TINY ? [1, 2] : [1, 4];
+    const a = await once(k1), b = await once(k2);
+    const d = k2 - k1;
+    const kern = [...b.kernels].map(([n, ms]) =>
+      [n, (ms - (a.kernels.get(n) ?? 0)) / d] as [string, number]
+    ).sort((x, y) => y[1] - x[1]);
+    out[which] = {
+      wallMs: (b.wall - a.wall) / d,
+      issueMs: (b.issue - a.issue) / d,
+      kernelJsMs: kern.reduce((t, [, ms]) => t + ms, 0),
+      topKernelJs: kern.slice(0, 12),
+    };
+    write(`diag_${mode}`, out);
+  }
+  setCustomKernels(true);
+}
+
 /** Section `torch <mode>`. */
 async function torch(mode: Mode): Promise<void> {
   const python = await torchPython();
@@ -461,6 +531,7 @@ if (import.meta.main) {
       throw e;
     });
   } else if (section === "curve") await curve();
+  else if (section === "diag") await diag(mode);
   else if (section === "report") report();
   else {
     throw new Error(

@@ -44,13 +44,19 @@ section() {
   say "end $name: exit $?"
 }
 
+if [ "${MMJEPA_GPU_DIAG:-0}" = 1 ]; then
+  # Where the wall time of a step goes (gpu_main.ts `diag`), nothing else.
+  for m in features volume roi; do section "diag_$m" "${LIM_DIAG:-45}" diag "$m"; done
+else
 section env "${LIM_ENV:-30}" env
 section steps_features "${LIM_FEATURES:-50}" steps features
 section steps_volume "${LIM_VOLUME:-60}" steps volume
 section steps_roi "${LIM_ROI:-80}" steps roi
-for m in features volume roi; do section "torch_$m" "${LIM_TORCH:-40}" torch "$m"; done
+for m in ${TORCH_MODES:-features volume roi}; do section "torch_$m" "${LIM_TORCH:-40}" torch "$m"; done
 section report 10 report
 
+# MMJEPA_GPU_SKIP_SIM=1: steps and PyTorch only (e.g. a rerun).
+if [ "${MMJEPA_GPU_SKIP_SIM:-0}" != 1 ]; then
 # The loss curve times nothing, so it shares the GPU with the sim study.
 section curve "${LIM_CURVE:-60}" curve &
 curve_pid=$!
@@ -63,4 +69,12 @@ say "end sim: exit $rc"
 [ -f "$OUT/sim/report.md" ] && cp "$OUT/sim/report.md" "$OUT/sim_report.md"
 wait "$curve_pid"
 section report 10 report
+fi
+fi
 say "all done"
+# A device tool may fetch only a few files: everything also goes into one
+# archive, and $OUT keeps just it, RESULTS.md and the run log.
+tar czf /tmp/mmjepa_gpu_out.tgz -C "$OUT" . && {
+  find "$OUT" -mindepth 1 -maxdepth 1 ! -name RESULTS.md ! -name run.log -exec rm -rf {} +
+  mv /tmp/mmjepa_gpu_out.tgz "$OUT/all.tgz"
+}

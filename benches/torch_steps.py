@@ -304,6 +304,11 @@ def median_ms(step, reps, warmup, sync):
 
 def main():
     spec = json.loads(sys.argv[1])
+    device = spec.get("device", "cpu")
+    if device != "cpu":
+        # Before any tensor exists: the layout's constant tensors too must
+        # live on the GPU.
+        torch.set_default_device(device)
     L, m = Layout(spec), spec["model"]
     reps, warmup = spec.get("reps", 20), spec.get("warmup", 3)
     makers = {
@@ -313,11 +318,9 @@ def main():
     }
     if "phases" in spec:
         makers = {k: v for k, v in makers.items() if k in spec["phases"]}
-    device = spec.get("device", "cpu")
     if device != "cpu":
         # A GPU baseline for tfjs-webgpu: plain fp32 (no TF32), timed to
         # completion of the queued kernels.
-        torch.set_default_device(device)
         # "tf32": true gives the reference line with TF32 tensor cores on.
         tf32 = bool(spec.get("tf32", False))
         torch.backends.cuda.matmul.allow_tf32 = tf32

@@ -28,7 +28,7 @@ import {
 } from "../names.ts";
 import { denseGradWebGpu, denseParamGradWebGpu, denseWebGpu } from "./dense.ts";
 import { attentionGradWebGpu, attentionWebGpu } from "./attention.ts";
-import { raiseWebGpuLimits } from "./device.ts";
+import { raiseWebGpuLimits, useWriteBufferUploads } from "./device.ts";
 import { matMulWebGpu } from "./matmul.ts";
 import { adamWFits, adamWWebGpu, emaWebGpu } from "./optim.ts";
 import type { GpuBackend, KernelFunc } from "./runner.ts";
@@ -41,6 +41,7 @@ const BACKEND = "webgpu";
 // Before any webgpu backend exists: its device should bind more than
 // WebGPU's default 8 storage buffers (kernels/webgpu/device.ts).
 raiseWebGpuLimits();
+useWriteBufferUploads();
 
 let registered = false;
 
