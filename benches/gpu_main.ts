@@ -16,6 +16,8 @@
  *   and one line with TF32 on (benches/torch_steps.py beside the bundle).
  * - `curve`: 30 JEPA steps (features) on webgpu with mmjepa's kernels and
  *   on the cpu backend, loss per step, and the largest difference.
+ * - `diag <mode>`: wall time vs the JS thread's issue time and JS time
+ *   inside kernel calls, per step (found the slow upload on the H200).
  * - `report`: `$OUT/RESULTS.md` from whatever JSON files exist.
  *
  * Modes: features (batch 128), volume 32^3 (201 tokens, batch 32), roi

@@ -1,6 +1,7 @@
 /**
  * mmjepa's kernels for tfjs-webgpu: the fused NORMALIZE, NORMALIZE_GRAD,
- * DENSE and DENSE_GRAD (kernels/names.ts), and overrides of BatchMatMul,
+ * DENSE, DENSE_GRAD, DENSE_PARAM_GRAD, ATTENTION, ATTENTION_GRAD, ADAMW
+ * and EMA (kernels/names.ts), and overrides of BatchMatMul,
  * Softmax, Sum and Mean that take the small shapes mmjepa's transformers
  * produce and hand everything else to the stock kernels they replace.
  *
@@ -9,7 +10,9 @@
  * 10%, 5% and 4% in Mean, Softmax and Sum (benches/webgpu_bench.ts
  * measures this): tfjs's programs for those give small rows whole
  * workgroups with barriers. Each kernel here is checked against the cpu
- * backend in tests/kernels/webgpu/.
+ * backend in tests/kernels/webgpu/. Importing this module also re-registers
+ * the webgpu backend factory with a higher storage-buffer limit and a faster
+ * upload (kernels/webgpu/device.ts).
  *
  * @module
  */
@@ -53,8 +56,9 @@ const overrides: [string, (stock: KernelFunc) => KernelFunc][] = [
 ];
 
 /**
- * Registers the WebGPU kernels (idempotent): NORMALIZE, NORMALIZE_GRAD,
- * DENSE, DENSE_GRAD and the BatchMatMul, Softmax, Sum and Mean overrides.
+ * Registers the WebGPU kernels (idempotent): the fused ones listed above
+ * (ADAMW only where the device binds at least 9 storage buffers) and the
+ * BatchMatMul, Softmax, Sum and Mean overrides.
  * kernels/mod.ts calls it when the webgpu backend starts, and its
  * `setCustomKernels(false)` swaps the stock kernels back.
  *
