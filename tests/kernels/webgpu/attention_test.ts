@@ -156,5 +156,23 @@ Deno.test({
     got.gpu.forEach((g, i) =>
       assertClose(g, got.cpu[i], 1e-4, i ? specs[i - 1].name : "loss")
     );
+    // Once more outside tf.profile (which changes when tfjs-webgpu submits
+    // and frees buffers), submitting after every dispatch.
+    assert.ok(await tf.setBackend("webgpu"));
+    const batch = tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE");
+    tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1);
+    try {
+      const outs = run();
+      const again = await Promise.all(
+        outs.map(async (t) => new Float32Array(await t.data())),
+      );
+      tf.dispose(outs);
+      again.forEach((g, i) =>
+        assertClose(g, got.cpu[i], 1e-4, `unprofiled ${i}`)
+      );
+    } finally {
+      tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", batch);
+      await tf.setBackend("cpu");
+    }
   },
 });
