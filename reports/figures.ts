@@ -20,7 +20,18 @@ import { StatsError } from "./auc.ts";
 export async function renderSvg(
   spec: Record<string, unknown>,
 ): Promise<string> {
-  const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec);
+  // Text stays readable at journal column width: nothing under 12 px.
+  const own = (spec.config ?? {}) as Record<string, Record<string, unknown>>;
+  const config = {
+    ...own,
+    axis: { labelFontSize: 12, titleFontSize: 12, ...own.axis },
+    legend: { labelFontSize: 12, titleFontSize: 12, ...own.legend },
+    header: { labelFontSize: 12, titleFontSize: 12, ...own.header },
+    title: { fontSize: 13, ...own.title },
+  };
+  const compiled = vegaLite.compile(
+    { ...spec, config } as unknown as vegaLite.TopLevelSpec,
+  );
   const view = new vega.View(vega.parse(compiled.spec), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();
