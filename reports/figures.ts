@@ -349,3 +349,68 @@ export function curvesFigure(
     },
   });
 }
+
+/** One method's reliability bins. */
+export interface ReliabilitySeries {
+  /** Method name. */
+  method: string;
+  /** Mean predicted probability and observed positive fraction per non-empty bin. */
+  bins: { meanScore: number; fracPositive: number; n: number }[];
+}
+
+/**
+ * Reliability diagram: observed fraction of positives against the mean
+ * predicted probability per bin, one line per method, with the diagonal of
+ * perfect calibration; point size is the bin's patient count.
+ *
+ * @example
+ * ```ts
+ * const svg = await reliabilityFigure([{ method: "jepa", bins: [{ meanScore: 0.2, fracPositive: 0.25, n: 40 }] }], "external");
+ * ```
+ */
+export function reliabilityFigure(
+  series: ReliabilitySeries[],
+  title: string,
+): Promise<string> {
+  const values = series.flatMap((s) =>
+    s.bins.map((b) => ({ ...b, method: s.method }))
+  );
+  const x = {
+    field: "meanScore",
+    type: "quantitative",
+    title: "mean predicted probability",
+    ...AXIS01,
+  };
+  return renderSvg({
+    title,
+    width: 320,
+    height: 320,
+    config: { legend: LINE_LEGEND },
+    layer: [
+      {
+        data: {
+          values: [{ meanScore: 0, fracPositive: 0 }, {
+            meanScore: 1,
+            fracPositive: 1,
+          }],
+        },
+        mark: { type: "line", strokeDash: [4, 4], color: "#999" },
+        encoding: { x, y: { field: "fracPositive", type: "quantitative" } },
+      },
+      {
+        data: { values },
+        mark: { type: "line", point: true },
+        encoding: {
+          x,
+          y: {
+            field: "fracPositive",
+            type: "quantitative",
+            title: "observed fraction malignant",
+            ...AXIS01,
+          },
+          color: { field: "method", type: "nominal", title: "method" },
+        },
+      },
+    ],
+  });
+}

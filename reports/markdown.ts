@@ -31,7 +31,12 @@ import {
 } from "../core/results.ts";
 import { delong, delongPaired, StatsError } from "./auc.ts";
 import { bootstrapAucCi } from "./bootstrap.ts";
-import { brier, ece, operatingPointFromValidation } from "./calibration.ts";
+import {
+  brier,
+  ece,
+  operatingPointFromValidation,
+  reliabilityBins,
+} from "./calibration.ts";
 import {
   aggregateOverSeeds,
   holm,
@@ -45,6 +50,8 @@ import {
   type AucInterval,
   curvesFigure,
   internalVsExternalFigure,
+  reliabilityFigure,
+  type ReliabilitySeries,
   rocCurve,
   rocFigure,
   sweepFigure,
@@ -447,6 +454,7 @@ export async function writeReport(
         auc: number;
         points: ReturnType<typeof rocCurve>;
       }[] = [];
+      const reliability: ReliabilitySeries[] = [];
       for (const method of methods) {
         const s = stats.get(`${method}\u0000${cohort}`);
         if (!s) continue;
@@ -523,6 +531,19 @@ export async function writeReport(
           if (!(pts instanceof StatsError)) {
             curves.push({ method, auc: s.auc, points: pts });
           }
+          const bins = tryStat(() =>
+            reliabilityBins(pred.labels, pred.scores, 10)
+          );
+          if (!(bins instanceof StatsError)) {
+            reliability.push({
+              method,
+              bins: bins.filter((b) => b.n > 0).map((b) => ({
+                meanScore: b.meanScore!,
+                fracPositive: b.fracPositive!,
+                n: b.n,
+              })),
+            });
+          }
         }
       }
       // Seed-level first: every seed is an independent replicate, so the
@@ -548,6 +569,18 @@ export async function writeReport(
         );
         (seedLevel ? appendix : body).push(
           `![ROC curves, ${label}, ${cohort}](${link})\n`,
+        );
+      }
+      if (reliability.length > 0) {
+        const link = saveFigure(
+          `reliability_${fileTag}_${safeName(cohort)}.svg`,
+          await reliabilityFigure(
+            reliability,
+            `Reliability: ${label}, ${cohort} (seed ${seed})`,
+          ),
+        );
+        (seedLevel ? appendix : body).push(
+          `![Reliability diagram, ${label}, ${cohort}](${link})\n`,
         );
       }
     }
