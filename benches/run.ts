@@ -130,9 +130,17 @@ export async function runBenches(
     ...lines.filter((l) => l.note).map((l) => `- ${l.name}: ${l.note}`),
     "",
   ].join("\n");
-  const path = opts.out ??
-    join(new URL(".", import.meta.url).pathname, "RESULTS.md");
-  writeAtomic(path, md);
+  const here = new URL(".", import.meta.url).pathname;
+  const path = opts.out ?? join(here, "RESULTS.md");
+  // The GPU section comes from another machine (benches/gpu_bundle.sh):
+  // kept in its own file and carried into every RESULTS.md written here.
+  let gpu = "";
+  try {
+    if (!opts.out) gpu = Deno.readTextFileSync(join(here, "RESULTS_GPU.md"));
+  } catch {
+    // No GPU results recorded.
+  }
+  writeAtomic(path, gpu ? `${md}\n${gpu}` : md);
   log(`wrote ${path}`);
   return lines;
 }

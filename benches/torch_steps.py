@@ -14,7 +14,7 @@ The spec (written by models_bench.ts) holds the layout and config:
    "maxEhr", "model": {...}, "pretrain": {...}, "finetune": {...},
    "reps", "warmup", optional "phases": a subset of the three step names,
    optional "device": "cpu" (default: all cores and one thread) or "cuda"
-   (fp32 without TF32; msPerStep is then keyed "cuda")}
+   (fp32 without TF32 unless "tf32": true; msPerStep is then keyed "cuda")}
 """
 
 import json
@@ -304,6 +304,11 @@ def median_ms(step, reps, warmup, sync):
 
 def main():
     spec = json.loads(sys.argv[1])
+    device = spec.get("device", "cpu")
+    if device != "cpu":
+        # Before any tensor exists: the layout's constant tensors too must
+        # live on the GPU.
+        torch.set_default_device(device)
     L, m = Layout(spec), spec["model"]
     reps, warmup = spec.get("reps", 20), spec.get("warmup", 3)
     makers = {
@@ -313,13 +318,13 @@ def main():
     }
     if "phases" in spec:
         makers = {k: v for k, v in makers.items() if k in spec["phases"]}
-    device = spec.get("device", "cpu")
     if device != "cpu":
         # A GPU baseline for tfjs-webgpu: plain fp32 (no TF32), timed to
         # completion of the queued kernels.
-        torch.set_default_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        # "tf32": true gives the reference line with TF32 tensor cores on.
+        tf32 = bool(spec.get("tf32", False))
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
         sync = torch.cuda.synchronize
         ms = {
             device: {

@@ -10,6 +10,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendChoice, BACKENDS } from "../core/backend.ts";
 import { parseShard, type Shard } from "../study/plan.ts";
+import { METHODS } from "../models/methods.ts";
 
 /**
  * Parses a non-negative integer seed.
@@ -104,4 +105,29 @@ export function parseShardArg(value: string): Shard {
       (e as Error).message.replace(/^--shard: /, ""),
     );
   }
+}
+
+/**
+ * Parses `--methods a,b`: every name must be in the method registry.
+ *
+ * @example
+ * ```ts
+ * parseMethods("imaging-only,jepa"); // ["imaging-only", "jepa"]
+ * ```
+ */
+export function parseMethods(value: string): string[] {
+  const names = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (names.length === 0) {
+    throw new InvalidArgumentError(
+      `expected a comma-separated list of methods (${METHODS.join(", ")})`,
+    );
+  }
+  for (const n of names) {
+    if (!(METHODS as readonly string[]).includes(n)) {
+      throw new InvalidArgumentError(
+        `unknown method "${n}" (one of: ${METHODS.join(", ")})`,
+      );
+    }
+  }
+  return names;
 }

@@ -10,10 +10,12 @@ import type { Shard } from "../study/plan.ts";
 import {
   ensureWritableDir,
   parseBackend,
+  parseMethods,
   parsePositiveInt,
   parseSeed,
   parseShardArg,
 } from "./parse.ts";
+import { METHODS } from "../models/methods.ts";
 
 /** Options every subcommand receives. */
 export interface GlobalOptions {
@@ -172,8 +174,8 @@ export function buildProgram(actions: Actions): Command {
     )
     .option(
       "--methods <list>",
-      "comma-separated subset of methods to run",
-      list,
+      `comma-separated subset of methods to run (${METHODS.join(", ")})`,
+      parseMethods,
     )
     .option(
       "--shard <I/N>",
@@ -251,7 +253,11 @@ Examples:
       "--scenario <name-or-file>",
       "a synthetic scenario: preset name or YAML file",
     )
-    .option("--methods <list>", "comma-separated methods (default: all)", list)
+    .option(
+      "--methods <list>",
+      `comma-separated methods (default: all; ${METHODS.join(", ")})`,
+      parseMethods,
+    )
     .option(
       "--skip-bad",
       "real cohorts: skip unreadable or invalid records instead of stopping; the skipped records are printed and saved to skipped.csv",

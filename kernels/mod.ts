@@ -14,6 +14,8 @@ import { registerWebGpuKernels } from "./webgpu/mod.ts";
 
 export {
   ADAMW,
+  ATTENTION,
+  ATTENTION_GRAD,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,

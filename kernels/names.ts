@@ -108,5 +108,32 @@ export const ADAMW = "MmjepaAdamW";
  */
 export const EMA = "MmjepaEma";
 
+/**
+ * Multi-head attention on the fused qkv projection: inputs `{ qkv, bias }`
+ * with qkv [n*N, 3*w] (token rows of n patients; q, k, v side by side,
+ * each [w] = heads x d, head-major) and an additive bias [n or 1, 1, N or
+ * 1, N]; attributes `n`, `heads`, `scale`. Outputs `[o, lse]`: o [n*N, w]
+ * = softmax(scale * q k^T + bias) v per head, in token-major order, and
+ * lse [n*heads*N], each row's log-sum-exp of the logits (for the gradient).
+ *
+ * @example
+ * ```ts
+ * const [o, lse] = tf.engine().runKernel(ATTENTION, { qkv, bias }, { n, heads: 2, scale: 0.25 }) as tf.Tensor[];
+ * ```
+ */
+export const ATTENTION = "MmjepaAttention";
+
+/**
+ * Gradient of {@link ATTENTION} with respect to qkv: inputs
+ * `{ dy, qkv, bias, o, lse }` (dy like o), same attributes; output dqkv
+ * with the shape of qkv. The bias gets no gradient (it is a mask).
+ *
+ * @example
+ * ```ts
+ * const dqkv = tf.engine().runKernel(ATTENTION_GRAD, { dy, qkv, bias, o, lse }, { n, heads: 2, scale: 0.25 }) as tf.Tensor;
+ * ```
+ */
+export const ATTENTION_GRAD = "MmjepaAttentionGrad";
+
 /** The norm's variance floor, shared by kernels and the composite. */
 export const NORM_EPS = 1e-5;

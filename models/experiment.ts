@@ -41,33 +41,12 @@ import {
   headLogits,
   headSpecs,
 } from "./supervised.ts";
+import { type Method, METHOD_SPECS, type Objective } from "./methods.ts";
 import { toInputs } from "./tokenizers.ts";
 import { type Hooks, train, type TrainTask } from "./train.ts";
 
 /**
- * The methods the study compares.
- *
- * @example
- * ```ts
- * for (const method of METHODS) await runExperiment(set, method, cfg, 1);
- * ```
- */
-export const METHODS = [
-  "imaging-only",
-  "ehr-only",
-  "multimodal",
-  "contrastive",
-  "jepa",
-  "jepa+contrastive",
-  "logreg-image",
-  "logreg-ehr",
-  "logreg-both",
-] as const;
-/** One method. */
-export type Method = typeof METHODS[number];
-
-/**
- * Which modalities a method's encoder sees.
+ * Which modalities a method's model sees (from {@link METHOD_SPECS}).
  *
  * @example
  * ```ts
@@ -75,10 +54,7 @@ export type Method = typeof METHODS[number];
  * ```
  */
 export function methodUses(method: Method): ModalityUse {
-  return {
-    image: method !== "ehr-only" && method !== "logreg-ehr",
-    ehr: method !== "imaging-only" && method !== "logreg-image",
-  };
+  return { ...METHOD_SPECS[method].uses };
 }
 
 /**
@@ -91,7 +67,7 @@ export function methodUses(method: Method): ModalityUse {
  * ```
  */
 export function isBaseline(method: Method): boolean {
-  return method.startsWith("logreg-");
+  return METHOD_SPECS[method].model === "logistic";
 }
 
 /**
@@ -103,8 +79,7 @@ export function isBaseline(method: Method): boolean {
  * ```
  */
 export function hasPretraining(method: Method): boolean {
-  return method === "contrastive" || method === "jepa" ||
-    method === "jepa+contrastive";
+  return METHOD_SPECS[method].objectives.length > 0;
 }
 
 /** Scores for one set of patients. */
@@ -246,8 +221,9 @@ export async function pretrain(
   );
   const enc = new Encoder(layout, m);
   const online = ParamSet.create(enc.specs(), streams.get("init/enc"));
-  const useJepa = method === "jepa" || method === "jepa+contrastive";
-  const useCon = method === "contrastive" || method === "jepa+contrastive";
+  const objectives: readonly Objective[] = METHOD_SPECS[method].objectives;
+  const useJepa = objectives.includes("jepa");
+  const useCon = objectives.includes("contrastive");
   const pred = useJepa
     ? ParamSet.create(predictorSpecs(m), streams.get("init/pred"))
     : null;

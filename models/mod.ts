@@ -27,3 +27,4 @@ export * from "./safetensors.ts";
 export * from "./checkpoint.ts";
 export * from "./probe.ts";
 export * from "./experiment.ts";
+export * from "./methods.ts";

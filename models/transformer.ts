@@ -7,6 +7,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
+  ATTENTION,
+  ATTENTION_GRAD,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
@@ -284,6 +286,42 @@ export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
   return y.reshape([...lead, w.shape[1] as number]);
 }
 
+// Attention straight from the fused qkv rows [n*N, 3w] to token rows
+// [n*N, w], one kernel each way where the backend has them (kernels/): no
+// head transposes, no [N, N] tensors kept. The bias is a mask: no gradient.
+function fusedAttention(
+  qkv: tf.Tensor2D,
+  bias: tf.Tensor,
+  attrs: { n: number; heads: number; scale: number },
+): tf.Tensor2D {
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    ((x: tf.Tensor2D, save: tf.GradSaveFunc): any => {
+      const [o, lse] = tf.engine().runKernel(
+        ATTENTION,
+        { qkv: x, bias },
+        // deno-lint-ignore no-explicit-any
+        attrs as any,
+      ) as tf.Tensor[];
+      // The bias too: a tidy around the forward pass may dispose it
+      // before the backward pass runs, unless the tape keeps it.
+      save([x, o, lse, bias]);
+      return {
+        value: o,
+        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb]: tf.Tensor[]) =>
+          tf.engine().runKernel(
+            ATTENTION_GRAD,
+            { dy, qkv: sx, bias: sb, o: so, lse: sl },
+            // deno-lint-ignore no-explicit-any
+            attrs as any,
+          ),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  ) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return f(qkv);
+}
+
 /**
  * Runs the stack on tokens x [n, N, width].
  *
@@ -312,8 +350,21 @@ export function stack(
     // q, k and v leading, so that splitting them apart copies contiguous
     // blocks: on wasm a split along an inner axis, and any 5D transpose,
     // are several times slower than these 4D transposes.
-    const qkv = dense(layerNorm(x, null, null), p, `${b}/qkv`)
-      .reshape([n, N, 3, w]).transpose([2, 0, 1, 3]);
+    const proj = dense(layerNorm(x, null, null), p, `${b}/qkv`);
+    if (
+      hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
+      !(s.decay && dt) && fusable(bias.shape, n, N, d)
+    ) {
+      const att = fusedAttention(
+        proj.reshape([n * N, 3 * w]) as tf.Tensor2D,
+        bias,
+        { n, heads: h, scale },
+      );
+      x = x.add(dense(att.reshape([n, N, w]), p, `${b}/proj`));
+      x = x.add(mlp(x, p, b));
+      continue;
+    }
+    const qkv = proj.reshape([n, N, 3, w]).transpose([2, 0, 1, 3]);
     const [q, k, v] = tf.unstack(qkv).map((t) =>
       t.reshape([n, N, h, d]).transpose([0, 2, 1, 3])
     );
@@ -328,14 +379,24 @@ export function stack(
     const att = tf.matMul(softmax(logits), v)
       .transpose([0, 2, 1, 3]).reshape([n, N, w]);
     x = x.add(dense(att, p, `${b}/proj`));
-    const m = dense(
-      tf.relu(dense(layerNorm(x, null, null), p, `${b}/fc1`)),
-      p,
-      `${b}/fc2`,
-    );
-    x = x.add(m);
+    x = x.add(mlp(x, p, b));
   }
   return layerNorm(x, p, `${prefix}/norm`);
+}
+
+// The shapes ATTENTION takes (kernels/names.ts): bias [n or 1, 1, N or 1,
+// N], head size up to 64.
+function fusable(b: number[], n: number, N: number, d: number): boolean {
+  return b.length === 4 && (b[0] === 1 || b[0] === n) && b[1] === 1 &&
+    (b[2] === 1 || b[2] === N) && b[3] === N && d <= 64;
+}
+
+function mlp(x: tf.Tensor, p: Params, b: string): tf.Tensor {
+  return dense(
+    tf.relu(dense(layerNorm(x, null, null), p, `${b}/fc1`)),
+    p,
+    `${b}/fc2`,
+  );
 }
 
 /**

@@ -19,6 +19,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
 import { UserError } from "../core/errors.ts";
+import { parseMethod } from "../models/methods.ts";
 
 /** Manifest column names (defaults: what `sim/` exports). */
 export interface ManifestColumns {
@@ -386,6 +387,9 @@ export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
   ) {
     throw new UserError(`${w}: methods: expected a non-empty list of names`);
   }
+  (m as unknown[] | undefined)?.forEach((x, i) =>
+    parseMethod(x, `${w}: methods[${i}]`)
+  );
   const exp = raw.experiment ?? {};
   if (!isObj(exp)) throw new UserError(`${w}: experiment: expected a mapping`);
   return {

@@ -18,6 +18,7 @@ import {
   type ResultRow,
   writeAtomic,
 } from "../core/results.ts";
+import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
 import { writeReport } from "../reports/mod.ts";
 import { DEFAULT_SCENARIO } from "../sim/mod.ts";
 import { defaultStudy } from "../study/config.ts";
@@ -50,7 +51,7 @@ export interface TrainOnConfigOptions {
 }
 
 function isPretrained(method: string): boolean {
-  return ["contrastive", "jepa", "jepa+contrastive"].includes(method);
+  return METHOD_SPECS[parseMethod(method, "train")].objectives.length > 0;
 }
 
 /**

@@ -20,7 +20,18 @@ import { StatsError } from "./auc.ts";
 export async function renderSvg(
   spec: Record<string, unknown>,
 ): Promise<string> {
-  const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec);
+  // Text stays readable at journal column width: nothing under 12 px.
+  const own = (spec.config ?? {}) as Record<string, Record<string, unknown>>;
+  const config = {
+    ...own,
+    axis: { labelFontSize: 12, titleFontSize: 12, ...own.axis },
+    legend: { labelFontSize: 12, titleFontSize: 12, ...own.legend },
+    header: { labelFontSize: 12, titleFontSize: 12, ...own.header },
+    title: { fontSize: 13, ...own.title },
+  };
+  const compiled = vegaLite.compile(
+    { ...spec, config } as unknown as vegaLite.TopLevelSpec,
+  );
   const view = new vega.View(vega.parse(compiled.spec), { renderer: "none" });
   const svg = await view.toSVG();
   view.finalize();
@@ -336,5 +347,70 @@ export function curvesFigure(
         detail: { field: "run", type: "nominal" },
       },
     },
+  });
+}
+
+/** One method's reliability bins. */
+export interface ReliabilitySeries {
+  /** Method name. */
+  method: string;
+  /** Mean predicted probability and observed positive fraction per non-empty bin. */
+  bins: { meanScore: number; fracPositive: number; n: number }[];
+}
+
+/**
+ * Reliability diagram: observed fraction of positives against the mean
+ * predicted probability per bin, one line per method, with the diagonal of
+ * perfect calibration; point size is the bin's patient count.
+ *
+ * @example
+ * ```ts
+ * const svg = await reliabilityFigure([{ method: "jepa", bins: [{ meanScore: 0.2, fracPositive: 0.25, n: 40 }] }], "external");
+ * ```
+ */
+export function reliabilityFigure(
+  series: ReliabilitySeries[],
+  title: string,
+): Promise<string> {
+  const values = series.flatMap((s) =>
+    s.bins.map((b) => ({ ...b, method: s.method }))
+  );
+  const x = {
+    field: "meanScore",
+    type: "quantitative",
+    title: "mean predicted probability",
+    ...AXIS01,
+  };
+  return renderSvg({
+    title,
+    width: 320,
+    height: 320,
+    config: { legend: LINE_LEGEND },
+    layer: [
+      {
+        data: {
+          values: [{ meanScore: 0, fracPositive: 0 }, {
+            meanScore: 1,
+            fracPositive: 1,
+          }],
+        },
+        mark: { type: "line", strokeDash: [4, 4], color: "#999" },
+        encoding: { x, y: { field: "fracPositive", type: "quantitative" } },
+      },
+      {
+        data: { values },
+        mark: { type: "line", point: true },
+        encoding: {
+          x,
+          y: {
+            field: "fracPositive",
+            type: "quantitative",
+            title: "observed fraction malignant",
+            ...AXIS01,
+          },
+          color: { field: "method", type: "nominal", title: "method" },
+        },
+      },
+    ],
   });
 }

@@ -200,8 +200,8 @@ export function headlineLines(h: Headline): string[] {
 
 /**
  * Small multiples: the external AUC difference (method minus reference)
- * against each knob, one panel per knob, 95% t bands over seeds, and the
- * zero line.
+ * against each knob, one panel per knob, 95% t bands over seeds, the zero
+ * line, and a diamond where each method's mean crosses it.
  *
  * @example
  * ```ts
@@ -210,8 +210,21 @@ export function headlineLines(h: Headline): string[] {
  */
 export function headlineFigure(h: Headline): Promise<string> {
   const x = { field: "value", type: "quantitative", title: null };
+  // One data set for the facets: the differences, and each crossing as a
+  // point on the zero line.
+  const values = [
+    ...h.differences.map((d) => ({ ...d, kind: "difference" })),
+    ...h.crossovers.filter((c) => c.at !== null).map((c) => ({
+      knob: c.knob,
+      method: c.method,
+      value: c.at,
+      mean: 0,
+      kind: "crossing",
+    })),
+  ];
+  const only = (kind: string) => ({ filter: `datum.kind === '${kind}'` });
   return renderSvg({
-    data: { values: h.differences },
+    data: { values },
     config: {
       font: "sans-serif",
       axis: { labelFontSize: 12, titleFontSize: 13 },
@@ -235,6 +248,7 @@ export function headlineFigure(h: Headline): Promise<string> {
       height: 170,
       layer: [
         {
+          transform: [only("difference")],
           mark: { type: "area", opacity: 0.15 },
           encoding: {
             x,
@@ -248,6 +262,7 @@ export function headlineFigure(h: Headline): Promise<string> {
           },
         },
         {
+          transform: [only("difference")],
           mark: { type: "line", point: true, strokeWidth: 2 },
           encoding: {
             x,
@@ -258,6 +273,22 @@ export function headlineFigure(h: Headline): Promise<string> {
         {
           mark: { type: "rule", color: "black", strokeDash: [4, 3] },
           encoding: { y: { datum: 0 } },
+        },
+        {
+          transform: [only("crossing")],
+          mark: {
+            type: "point",
+            shape: "diamond",
+            size: 120,
+            filled: true,
+            stroke: "black",
+            strokeWidth: 1,
+          },
+          encoding: {
+            x,
+            y: { field: "mean", type: "quantitative" },
+            color: { field: "method", type: "nominal" },
+          },
         },
       ],
     },

@@ -32,7 +32,12 @@ import {
 } from "../core/results.ts";
 import { delong, delongPaired, StatsError } from "./auc.ts";
 import { bootstrapAucCi } from "./bootstrap.ts";
-import { brier, ece, operatingPointFromValidation } from "./calibration.ts";
+import {
+  brier,
+  ece,
+  operatingPointFromValidation,
+  reliabilityBins,
+} from "./calibration.ts";
 import {
   aggregateOverSeeds,
   holm,
@@ -41,10 +46,13 @@ import {
   tTestP,
 } from "./aggregate.ts";
 import { headline, headlineFigure, headlineLines } from "./headline.ts";
+import { tableCsv, tableLatex } from "./tables.ts";
 import {
   type AucInterval,
   curvesFigure,
   internalVsExternalFigure,
+  reliabilityFigure,
+  type ReliabilitySeries,
   rocCurve,
   rocFigure,
   sweepFigure,
@@ -259,9 +267,22 @@ export async function writeReport(
     figures.push(join(figDir, name));
     return `figures/${name}`;
   };
+  // Every results table also goes to tables/ (CSV, LaTeX) and report.json.
+  const tables: Record<string, string[][]> = {};
+  const tableDir = join(outDir, "tables");
+  mkdirSync(tableDir, { recursive: true });
+  const exported = (wanted: string, rows: string[][]): string => {
+    let name = safeName(wanted);
+    for (let k = 2; name in tables; k++) name = `${safeName(wanted)}_${k}`;
+    tables[name] = rows;
+    writeAtomic(join(tableDir, `${name}.csv`), tableCsv(rows));
+    writeAtomic(join(tableDir, `${name}.tex`), tableLatex(rows));
+    return table(rows);
+  };
 
   const summary: string[] = [];
   const claims: Claim[] = [];
+  const mechanisms: Record<string, unknown>[] = [];
   const body: string[] = [];
   const appendix: string[] = [];
   // Plan order, whatever order the shards' files were given in.
@@ -437,6 +458,7 @@ export async function writeReport(
         auc: number;
         points: ReturnType<typeof rocCurve>;
       }[] = [];
+      const reliability: ReliabilitySeries[] = [];
       for (const method of methods) {
         const s = stats.get(`${method}\u0000${cohort}`);
         if (!s) continue;
@@ -513,13 +535,26 @@ export async function writeReport(
           if (!(pts instanceof StatsError)) {
             curves.push({ method, auc: s.auc, points: pts });
           }
+          const bins = tryStat(() =>
+            reliabilityBins(pred.labels, pred.scores, 10)
+          );
+          if (!(bins instanceof StatsError)) {
+            reliability.push({
+              method,
+              bins: bins.filter((b) => b.n > 0).map((b) => ({
+                meanScore: b.meanScore!,
+                fracPositive: b.fracPositive!,
+                n: b.n,
+              })),
+            });
+          }
         }
       }
       // Seed-level first: every seed is an independent replicate, so the
       // seed-to-seed spread is the uncertainty a paper should quote.
       body.push(`### ${label}: ${cohort}\n`);
       const seedLevel = nSeeds > 1 ? seedTable(sRows, cohort, methods) : null;
-      body.push((seedLevel ?? table(lines)) + "\n");
+      body.push(exported(`${fileTag}_${cohort}`, seedLevel ?? lines) + "\n");
       if (anyBayes) {
         body.push(
           "*Latent upper bound: the Bayes-optimal AUC given the generator's latents (all, image-side, EHR-side), before detector noise, blur and the scanner hide part of them; no model can reach it. The `logreg-*` baselines, where run, estimate what the generated features make achievable.*\n",
@@ -527,7 +562,9 @@ export async function writeReport(
       }
       if (seedLevel) {
         appendix.push(`### ${label}: ${cohort}, seed ${seed}\n`);
-        appendix.push(table(lines) + "\n");
+        appendix.push(
+          exported(`${fileTag}_${cohort}_seed${seed}`, lines) + "\n",
+        );
       }
       if (curves.length > 0) {
         const link = saveFigure(
@@ -536,6 +573,18 @@ export async function writeReport(
         );
         (seedLevel ? appendix : body).push(
           `![ROC curves, ${label}, ${cohort}](${link})\n`,
+        );
+      }
+      if (reliability.length > 0) {
+        const link = saveFigure(
+          `reliability_${fileTag}_${safeName(cohort)}.svg`,
+          await reliabilityFigure(
+            reliability,
+            `Reliability: ${label}, ${cohort} (seed ${seed})`,
+          ),
+        );
+        (seedLevel ? appendix : body).push(
+          `![Reliability diagram, ${label}, ${cohort}](${link})\n`,
         );
       }
     }
@@ -584,7 +633,7 @@ export async function writeReport(
     sRows: ResultRow[],
     cohort: string,
     methods: string[],
-  ): string | null {
+  ): string[][] | null {
     const groups = aggregateOverSeeds(sRows, "auc").filter((g) =>
       g.cohort === cohort
     );
@@ -611,7 +660,7 @@ export async function writeReport(
         `${g.n}`,
       ]);
     }
-    return lines.length > 1 ? table(lines) : null;
+    return lines.length > 1 ? lines : null;
   }
 
   async function sweepSection(
@@ -697,7 +746,9 @@ export async function writeReport(
         body.push(
           `Mean AUC (sd) over ${seedsMax} seed${seedsMax === 1 ? "" : "s"}.\n`,
         );
-        body.push(table(lines) + "\n");
+        body.push(
+          exported(`sweep_${knob}_${scenarioTag}${cohort}`, lines) + "\n",
+        );
         const points: SweepPoint[] = [];
         for (const method of methods) {
           for (const value of values) {
@@ -719,7 +770,7 @@ export async function writeReport(
         );
         body.push(`![AUC against ${knob}, ${cohort}](${link})\n`);
         body.push(
-          `*Mean AUC over seeds per method; band: 95% t interval over seeds, mean +- t(0.975, seeds - 1) sd / sqrt(seeds) (none for a single seed); dashed black: Bayes-optimal AUC with all modalities (mean over runs).*\n`,
+          "*Mean AUC per method; bands: 95% t intervals over seeds; dashed: latent upper bound (all modalities).*\n",
         );
         // Paired differences against the reference, one compact table.
         const others = methods.filter((m) => m !== ref);
@@ -750,7 +801,10 @@ export async function writeReport(
           body.push(
             `AUC minus ${ref}'s on ${cohort}, paired by seed (mean; * where the 95% t interval over seeds excludes 0):\n`,
           );
-          body.push(table(dl) + "\n");
+          body.push(
+            exported(`sweep_${knob}_${scenarioTag}${cohort}_vs_${ref}`, dl) +
+              "\n",
+          );
         }
       }
     }
@@ -800,7 +854,7 @@ export async function writeReport(
     body.push(
       `The home site's coding habit (\`ehr.codingHabit\`) makes EHR dimensions record the patient's risk score; the external site has none. Mean AUC over seeds [95% t interval over seeds].\n`,
     );
-    body.push(table(lines) + "\n");
+    body.push(exported("coding_habit", lines) + "\n");
     body.push(
       "Which mechanism drives each reversal is stated in the Summary.\n",
     );
@@ -828,6 +882,14 @@ export async function writeReport(
           cross.push(`near codingHabit = ${at.toFixed(2)}`);
         }
       }
+      mechanisms.push({
+        method: m,
+        homeGap: iHi,
+        abroadGap: gHi,
+        ablatedAbroadGap: gLo,
+        habitDrives: gLo >= 0,
+        crossings: cross,
+      });
       const line = `- ${m} reverses against ${ref}: ${iHi >= 0 ? "+" : ""}${
         fmt3(iHi)
       } AUC at home, ${
@@ -897,7 +959,7 @@ export async function writeReport(
       body.push(
         "Frozen embeddings of each encoder, scored alike: ridge R^2 of the ground-truth latents (fitted on train + validation, scored on internal test) and the internal-test AUC of a converged logistic probe (IRLS, ridge 1) fitted on the labeled train + validation patients. `random-init` is the encoder every method starts from (the `multimodal` method finetunes exactly it), `pretrained` the encoder after self-supervised pretraining, `finetuned` after supervised finetuning. Mean [95% t interval over seeds].\n",
       );
-      body.push(table(lines) + "\n");
+      body.push(exported(`${study}_representation`, lines) + "\n");
     }
     const pre = studyRows.filter((r) =>
       !r.sweep && (r.extra?.steps as { pretrain?: number })?.pretrain
@@ -935,7 +997,7 @@ export async function writeReport(
       body.push(
         "Pretraining stops when the loss on a held-out share of the unlabeled pool stops improving (see `pretrain.patience`, `pretrain.minDelta`), or at `pretrain.steps`. The curves figure below shows both losses.\n",
       );
-      body.push(table(lines) + "\n");
+      body.push(exported(`${study}_pretraining`, lines) + "\n");
     }
     const series = studyRows.flatMap((r) => {
       const c = r.extra?.curves as Record<string, unknown> | undefined;
@@ -1005,6 +1067,9 @@ export async function writeReport(
   md.push(
     `Claims compare each method with ${ref}, paired by seed: the mean AUC difference over seeds with its 95% t interval and a one-sample t test (a paired DeLong test where there is one seed); p-values are Holm-adjusted over the ${claims.length} comparisons listed. Per-seed DeLong tests are in the tables below.\n`,
   );
+  md.push(
+    "Every results table below is also in `tables/` as CSV and LaTeX (booktabs), named after its section, and with the headline and the claims in `report.json`.\n",
+  );
   md.push(...body);
   const problems = [
     ...(opts.problems ?? []).map((p) =>
@@ -1027,6 +1092,23 @@ export async function writeReport(
       ].join("\n"),
     );
   }
+  // The report's numbers as data: every table, the headline and the claims.
+  writeAtomic(
+    join(outDir, "report.json"),
+    JSON.stringify(
+      {
+        title: opts.title ?? "mmjepa report",
+        reference: ref,
+        bootstrap: { resamples, seed: bootSeed },
+        headline: head,
+        claims: claims.map((c, i) => ({ ...c, pHolm: adjusted[i] })),
+        mechanisms,
+        tables,
+      },
+      null,
+      1,
+    ) + "\n",
+  );
   const reportPath = join(outDir, "report.md");
   const text = md.join("\n");
   writeAtomic(reportPath, text);

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../core/errors.ts";
-import { METHODS } from "../models/experiment.ts";
+import { parseMethod } from "../models/methods.ts";
 
 /**
  * How a sweep reuses work:
@@ -270,15 +270,8 @@ export function resolveStudy(
   if (!Array.isArray(out.methods) || out.methods.length === 0) {
     throw new UserError(`${source}: methods must be a non-empty list`);
   }
-  for (const m of out.methods) {
-    if (!(METHODS as readonly unknown[]).includes(m)) {
-      throw new UserError(
-        `${source}: unknown method ${JSON.stringify(m)} (one of: ${
-          METHODS.join(", ")
-        })`,
-      );
-    }
-  }
+  out.methods.forEach((m, i) => parseMethod(m, `${source}: methods[${i}]`));
+  parseMethod(out.referenceMethod, `${source}: referenceMethod`);
   if (!Array.isArray(out.sweeps)) {
     throw new UserError(`${source}: sweeps must be a list`);
   }

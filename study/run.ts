@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { BackendChoice, BackendInfo } from "../core/backend.ts";
 import { Progress } from "../core/progress.ts";
 import { appendResults, type ResultRow } from "../core/results.ts";
+import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
 import { writeReport } from "../reports/mod.ts";
 import type { StudyConfig } from "./config.ts";
 import { planStudy, type Shard, shardJobs } from "./plan.ts";
@@ -127,7 +128,7 @@ function jobUnits(method: string, job: { variants: unknown[] }): number {
 }
 
 function isPretrained(method: string): boolean {
-  return ["contrastive", "jepa", "jepa+contrastive"].includes(method);
+  return METHOD_SPECS[parseMethod(method, "study")].objectives.length > 0;
 }
 
 /**

@@ -13,7 +13,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { DENSE, DENSE_GRAD } from "../names.ts";
+import { DENSE, DENSE_GRAD, DENSE_PARAM_GRAD } from "../names.ts";
 import {
   at,
   blocks,
@@ -182,5 +182,74 @@ export function denseGradWebGpu(
     outputs,
     uniforms: [t1, t1 + t2, t1 + t2 + t3, r, inn, out],
     threads: t1 + t2 + t3,
+  });
+}
+
+/**
+ * DENSE_PARAM_GRAD's kernel function for tfjs-webgpu: dw = x^T @ dy and
+ * (with `bias`) db = column sums of dy in one dispatch, for first layers
+ * whose input is data (no dx, which for the 512-wide patch embedding is
+ * half the layer's backward cost).
+ *
+ * @example
+ * ```ts
+ * tf.registerKernel({ kernelName: DENSE_PARAM_GRAD, backendName: "webgpu", kernelFunc: denseParamGradWebGpu });
+ * ```
+ */
+export function denseParamGradWebGpu(
+  args: KernelArgs,
+): tf.TensorInfo[] {
+  const { dy, x } = args.inputs;
+  const bias = Boolean(args.attrs?.bias);
+  const [r, inn] = x.shape, out = dy.shape[1];
+  if (x.shape.length !== 2 || dy.shape.length !== 2 || dy.shape[0] !== r) {
+    throw new Error(
+      `${DENSE_PARAM_GRAD}: dy [r, out], x [r, in] expected, got ${dy.shape}, ${x.shape}`,
+    );
+  }
+  check(DENSE_PARAM_GRAD, r, inn, out, [dy, x]);
+  const vIn = inn % 4 === 0, vOut = out % 4 === 0;
+  const DY: Buf = { name: "DY", vec: vOut };
+  const dwP: Product = {
+    a: { name: "X", vec: vIn, t: true },
+    b: { ...DY, t: false },
+    c: { name: "DW", vec: vOut },
+    M: "u.u3",
+    N: "u.u4",
+    K: "u.u2",
+    aStride: "0",
+    bStride: "0",
+  };
+  const t1 = blocks(1, inn, out), t2 = bias ? out : 0;
+  const outputs = [[inn, out], ...(bias ? [[out]] : [])];
+  const nOut = outputs.length;
+  // Bindings: DW, [DB], DY, X, uniforms.
+  const code = () =>
+    [
+      declare(dwP.c, 0, true),
+      ...(bias ? [declare({ name: "DB", vec: false }, 1, true)] : []),
+      declare(DY, nOut, false),
+      declare(dwP.a, nOut + 1, false),
+      uniformDecl(5, nOut + 2),
+      flatIndex(),
+      `  if (gi < u.u0) ${productBlock(dwP, "gi")}`,
+      ...(bias
+        ? [`  else if (gi < u.u1) {
+    let j = gi - u.u0;
+    var s = 0.0;
+    for (var i = 0; i < u.u2; i++) { s += ${at(DY, "i * u.u4 + j")}; }
+    DB[j] = s;
+  }`]
+        : []),
+      "}",
+    ].join("\n");
+  return runShader(args.backend as GpuBackend, {
+    name: DENSE_PARAM_GRAD,
+    key: `${DENSE_PARAM_GRAD}/${Number(vIn)}${Number(vOut)}${Number(bias)}`,
+    code,
+    inputs: [dy, x],
+    outputs,
+    uniforms: [t1, t1 + t2, r, inn, out],
+    threads: t1 + t2,
   });
 }

@@ -80,6 +80,13 @@ export interface ShaderRun {
   inputs: tf.TensorInfo[];
   /** Output shapes (float32), bound first, read_write. */
   outputs: number[][];
+  /**
+   * Tensors made earlier by the same kernel call (e.g. by a previous
+   * dispatch of a multi-dispatch kernel) that this dispatch also writes:
+   * bound read_write after the new outputs and before the inputs. Never
+   * pass a tensor another part of the program may hold.
+   */
+  writes?: tf.TensorInfo[];
   /** i32 uniforms, bound last as one struct of i32 fields. */
   uniforms: number[];
   /** Flat invocation count; the shader gets it as {@link flatIndex}. */
@@ -161,23 +168,28 @@ function pipelineFor(device: GPUDevice, run: ShaderRun): GPUComputePipeline {
  */
 export function runShader(be: GpuBackend, run: ShaderRun): tf.TensorInfo[] {
   const outs = run.outputs.map((s) => be.makeTensorInfo(s, "float32"));
-  if (run.threads === 0 || outs.some((o) => sizeOf(o.shape) === 0)) {
+  const writes = run.writes ?? [];
+  if (
+    run.threads === 0 ||
+    [...outs, ...writes].some((o) => sizeOf(o.shape) === 0)
+  ) {
     for (const o of outs) {
       be.tensorMap.get(o.dataId).values = new Float32Array(sizeOf(o.shape));
     }
     return outs;
   }
-  for (const t of [...outs, ...run.inputs]) be.uploadToGPU(t.dataId);
+  const bound = [...outs, ...writes, ...run.inputs];
+  for (const t of bound) be.uploadToGPU(t.dataId);
   const pipeline = pipelineFor(be.device, run);
   const uniforms = [...run.uniforms];
   while (uniforms.length < paddedLength(run.uniforms.length)) uniforms.push(0);
   const bindings: GPUBindingResource[] = [
-    ...[...outs, ...run.inputs].map((t) => ({
+    ...bound.map((t) => ({
       buffer: be.tensorMap.get(t.dataId).resource as GPUBuffer,
     })),
     be.makeUniforms(uniforms.map((v) => ({ type: "int32", data: [v] }))),
   ];
-  for (const t of [...outs, ...run.inputs]) {
+  for (const t of bound) {
     be.commandQueueOwnedIds.add(t.dataId);
   }
   const bindGroup = be.device.createBindGroup({

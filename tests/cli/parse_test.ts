@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ensureWritableDir,
   parseBackend,
+  parseMethods,
   parsePositiveInt,
   parseSeed,
 } from "../../cli/parse.ts";
@@ -39,4 +40,16 @@ Deno.test("an unwritable --out is refused with the reason", () => {
     () => ensureWritableDir(`${file}/sub`),
     /cannot write to ".*plain-file\/sub"/,
   );
+});
+
+Deno.test("--methods takes registry names only and lists them on a typo", () => {
+  assert.deepEqual(parseMethods("imaging-only, jepa"), [
+    "imaging-only",
+    "jepa",
+  ]);
+  assert.throws(
+    () => parseMethods("jepa,foo"),
+    /unknown method "foo" \(one of: imaging-only, .*logreg-both\)/,
+  );
+  assert.throws(() => parseMethods(" , "), /comma-separated list of methods/);
 });

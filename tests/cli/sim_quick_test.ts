@@ -40,6 +40,33 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const figs = readdirSync(join(out, "figures"));
   assert.ok(figs.length >= 5, figs.join(", "));
   const appendix = readFileSync(join(out, "appendix.md"), "utf8");
+  // Every number the report states (above its provenance) is in report.json.
+  const json = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+  const known = new Set<string>();
+  const walk = (x: unknown): void => {
+    if (typeof x === "number") {
+      for (const d of [0, 1, 2, 3, 4]) {
+        known.add(x.toFixed(d));
+        known.add(Math.abs(x).toFixed(d));
+      }
+    } else if (typeof x === "string") {
+      for (const t of x.match(/\d+\.\d+/g) ?? []) known.add(t);
+    } else if (x && typeof x === "object") Object.values(x).forEach(walk);
+  };
+  walk(json);
+  const stated = md.slice(0, md.indexOf("## Provenance")).replaceAll(
+    "t(0.975",
+    "",
+  );
+  const missing = (stated.match(/\d+\.\d+/g) ?? []).filter((t) =>
+    !known.has(t)
+  );
+  assert.deepEqual(missing, [], "numbers missing from report.json");
+  assert.ok(Object.keys(json.tables).length >= 5);
+  for (const name of Object.keys(json.tables)) {
+    assert.ok(existsSync(join(out, "tables", `${name}.csv`)), name);
+    assert.ok(existsSync(join(out, "tables", `${name}.tex`)), name);
+  }
   assert.match(md, /## Headline/);
   for (const f of figs) {
     assert.ok(

@@ -5,10 +5,10 @@ import { resolveExperimentConfig } from "../../models/config.ts";
 import {
   finetune,
   isBaseline,
-  METHODS,
   pretrain,
   runExperiment,
 } from "../../models/experiment.ts";
+import { METHODS } from "../../models/methods.ts";
 import { auc, easySet } from "./fixtures.ts";
 
 // wasm: the end-to-end runs take about a sixth of the cpu backend's time.

@@ -6,7 +6,6 @@ import { resolveExperimentConfig } from "../../models/config.ts";
 import {
   finetune,
   labelBudget,
-  type Method,
   methodUses,
   rawFeatures,
 } from "../../models/experiment.ts";
@@ -17,6 +16,7 @@ import {
   ridgeR2,
 } from "../../models/probe.ts";
 import { aucMannWhitney } from "../../reports/auc.ts";
+import type { Method } from "../../models/methods.ts";
 import { easySet } from "./fixtures.ts";
 
 Deno.test("embedding std per dimension", () => {

@@ -184,3 +184,11 @@ columns: { split: split }`,
   const t = truth.internal.patients.find((q) => q.id === p.id)!;
   assert.ok(Math.abs(p.ehr[0].values[3] - t.ehr[0].values[3]) < 1e-5);
 });
+
+Deno.test("a cohort YAML with an unknown method is refused with the valid names", async () => {
+  const bad = writeConfig(dir, "methods: [jepa, jepaa]", "bad_methods.yaml");
+  await assert.rejects(
+    () => loadCohortConfig(bad),
+    /bad_methods\.yaml.*methods\[1\]: unknown method "jepaa" \(one of: imaging-only/,
+  );
+});

@@ -3,6 +3,7 @@ import { Rng } from "../../core/rng.ts";
 import { aucMannWhitney, StatsError } from "../../reports/auc.ts";
 import {
   curvesFigure,
+  reliabilityFigure,
   rocCurve,
   rocFigure,
   sweepFigure,
@@ -58,4 +59,19 @@ Deno.test("figures render to SVG with size and content", async () => {
     "paper",
   );
   assert.ok(curves.startsWith("<svg") && curves.includes("pretrain"));
+});
+
+Deno.test("reliability diagram: one line per method, diagonal, whole legend", async () => {
+  const svg = await reliabilityFigure([
+    {
+      method: "jepa+contrastive (a long name)",
+      bins: [
+        { meanScore: 0.1, fracPositive: 0.15, n: 50 },
+        { meanScore: 0.7, fracPositive: 0.6, n: 30 },
+      ],
+    },
+  ], "external");
+  assert.ok(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"));
+  assert.ok(svg.includes(">jepa+contrastive (a long name)</text>"));
+  assert.ok(svg.includes("observed fraction malignant"));
 });

@@ -72,4 +72,8 @@ Deno.test("headline figure: one panel per knob, legend text whole", async () => 
   );
   assert.ok(texts.includes("jepa"), texts.join("|"));
   assert.ok(!texts.some((t) => t.includes("…")), "truncated text");
+  const sizes = [...svg.matchAll(/font-size="(\d+(?:\.\d+)?)px"/g)].map((m) =>
+    Number(m[1])
+  );
+  assert.ok(sizes.length > 0 && sizes.every((x) => x >= 12), `${sizes}`);
 });

@@ -397,6 +397,8 @@ Deno.test("report: numbers equal the results rows, SVGs valid, bad lines listed"
   assert.deepEqual(figs, [
     "curves_paper.svg",
     "internal_vs_external_paper.svg",
+    "reliability_paper_external-A.svg",
+    "reliability_paper_internal.svg",
     "roc_paper_external-A.svg",
     "roc_paper_internal.svg",
     "sweep_crossModalCorrelation_external-A.svg",

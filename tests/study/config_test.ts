@@ -34,7 +34,7 @@ Deno.test("built-in studies meet the issues' minimums", () => {
 Deno.test("a mistyped method is refused with the valid names", () => {
   assert.throws(
     () => resolveStudy({ methods: ["jepa", "foo"] }, defaultStudy(), "s.yaml"),
-    /s\.yaml: unknown method "foo" \(one of: .*jepa/,
+    /s\.yaml: methods\[1\]: unknown method "foo" \(one of: .*jepa/,
   );
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { DENSE, DENSE_GRAD } from "../../../kernels/names.ts";
+import { DENSE, DENSE_GRAD, DENSE_PARAM_GRAD } from "../../../kernels/names.ts";
 import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
 
 // [rows, in, out]: the model's layers, then every in/out remainder mod 4.
@@ -81,6 +81,41 @@ Deno.test({
         const what = `r ${r}, in ${i}, out ${o}, bias ${bias}`;
         assert.match(got.programs, /MmjepaDenseGrad/);
         assert.equal(got.gpu.length, bias ? 3 : 2, what);
+        got.gpu.forEach((v, k) =>
+          assertClose(v, got.cpu[k], 1e-4, `${what}: output ${k}`)
+        );
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "webgpu DENSE_PARAM_GRAD matches x^T @ dy and column sums on cpu",
+  ignore: skipWebGpu,
+  fn: async () => {
+    for (const [r, i, o] of [...SHAPES, [201, 511, 33]]) {
+      const x = normals(r * i, `x${r},${i}`), g = normals(r * o, `dy${r},${o}`);
+      const mk = () => ({
+        dy: tf.tensor2d(g, [r, o]),
+        x: tf.tensor2d(x, [r, i]),
+      });
+      for (const bias of [false, true]) {
+        const got = await cpuAndGpu(
+          () => {
+            const t = mk();
+            return [
+              tf.matMul(t.x, t.dy, true, false),
+              ...(bias ? [t.dy.sum(0)] : []),
+            ];
+          },
+          () =>
+            tf.engine().runKernel(DENSE_PARAM_GRAD, mk(), {
+              bias,
+            }) as tf.Tensor[],
+        );
+        const what = `r ${r}, in ${i}, out ${o}, bias ${bias}`;
+        assert.match(got.programs, /MmjepaDenseParamGrad/);
+        assert.equal(got.gpu.length, bias ? 2 : 1, what);
         got.gpu.forEach((v, k) =>
           assertClose(v, got.cpu[k], 1e-4, `${what}: output ${k}`)
         );
