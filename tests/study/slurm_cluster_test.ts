@@ -253,6 +253,17 @@ Deno.test({
         numbersOnly(report),
         numbersOnly(readFileSync(join(single, "report.md"), "utf8")),
       );
+      // And every results table (CSV) is the same file.
+      const csvs = [...Deno.readDirSync(join(single, "tables"))]
+        .map((e) => e.name).filter((n) => n.endsWith(".csv")).sort();
+      assert.ok(csvs.length > 0, "the single run wrote tables/*.csv");
+      for (const f of csvs) {
+        assert.equal(
+          readFileSync(join(out, "tables", f), "utf8"),
+          readFileSync(join(single, "tables", f), "utf8"),
+          f,
+        );
+      }
     } finally {
       const stop = await run(cluster, ["stop"]);
       const left = started.filter((p) => alive(p));
