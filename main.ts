@@ -10,7 +10,10 @@ import { type Actions, runCli } from "./cli/program.ts";
 import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
-import { runStudy } from "./study/run.ts";
+import { runStudy, validateJobs } from "./study/run.ts";
+import { planStudy } from "./study/plan.ts";
+import { claimOutDir } from "./core/outdir.ts";
+import { readResults } from "./core/results.ts";
 import { runPredict, runTrainOnConfig } from "./real/mod.ts";
 import { PRESET_NAMES } from "./sim/mod.ts";
 
@@ -18,7 +21,16 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 }
 
-const actions: Actions = {
+/**
+ * What each subcommand does (exported so tests can drive the CLI in
+ * process with `runCli(actions, argv)`).
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(actions, ["report", "a.jsonl", "-o", "out/r"]);
+ * ```
+ */
+export const actions: Actions = {
   async sim(g, o) {
     let study: StudyConfig = defaultStudy(
       o.quick ? "quick" : o.full ? "full" : "default",
@@ -44,26 +56,45 @@ const actions: Actions = {
       };
     }
     if (o.methods) study = { ...study, methods: o.methods };
+    if (o.check) {
+      const jobs = planStudy(study, g.seed);
+      validateJobs(jobs, o.config ?? `${study.title}`);
+      console.log(
+        `check: study "${study.title}" is valid: ${jobs.length} job(s) (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps); nothing written`,
+      );
+      return;
+    }
     const outDir = g.out ?? join("out", `sim-${timestamp()}`);
+    const { doneIds } = claimOutDir(outDir, { ...o, command: "sim" });
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
       outDir,
       workers: o.workers ?? Math.max(1, cpus().length),
       quiet: g.quiet,
+      doneIds,
+      argv: Deno.args,
     });
   },
   async train(g, o) {
+    const outDir = g.out ?? join("out", `train-${timestamp()}`);
+    const { doneIds } = o.check
+      ? { doneIds: new Set<string>() }
+      : claimOutDir(outDir, { ...o, command: "train" });
     if (o.config) {
       await runTrainOnConfig({
         configPath: o.config,
         seed: g.seed,
         backend: g.backend,
-        outDir: g.out ?? join("out", `train-${timestamp()}`),
+        outDir,
         workers: Math.max(1, cpus().length),
         quiet: g.quiet,
         methods: o.methods,
         skipBad: o.skipBad,
+        doneIds,
+        argv: Deno.args,
+        allowUndefinedAuc: o.allowUndefinedAuc,
+        checkOnly: o.check,
       });
       return;
     }
@@ -75,12 +106,19 @@ const actions: Actions = {
       sweeps: [],
       ...(o.methods ? { methods: o.methods } : {}),
     };
+    if (o.check) {
+      validateJobs(planStudy(study, g.seed), `scenario ${o.scenario}`);
+      console.log(`check: scenario ${o.scenario} is valid; nothing written`);
+      return;
+    }
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
-      outDir: g.out ?? join("out", `train-${timestamp()}`),
+      outDir,
       workers: Math.max(1, cpus().length),
       quiet: g.quiet,
+      doneIds,
+      argv: Deno.args,
     });
   },
   async predict(g, o) {
@@ -93,12 +131,23 @@ const actions: Actions = {
       backend: g.backend,
     });
   },
-  report(g, files) {
-    return reportCommand(
-      files,
-      g.out ?? join("out", `report-${timestamp()}`),
-      {},
-    );
+  report(g, files, o) {
+    const outDir = g.out ?? join("out", `report-${timestamp()}`);
+    // Validation before any output: a report of nothing (every line bad)
+    // is an error naming the first bad line, and nothing is written.
+    const { rows, problems } = readResults(files);
+    if (rows.length === 0) {
+      const first = problems[0];
+      throw new UserError(
+        `${
+          first ? `${first.file}:${first.line}: ${first.message}; ` : ""
+        }no usable results lines in ${
+          files.join(", ")
+        } (${problems.length} skipped); nothing written`,
+      );
+    }
+    claimOutDir(outDir, { resume: false, force: o.force, command: "report" });
+    return reportCommand(files, outDir, {});
   },
   async bench(g, o) {
     await runBenches({ quick: o.quick, only: o.only, quiet: g.quiet });

@@ -3,7 +3,13 @@
  *
  * @module
  */
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+} from "@commander-js/extra-typings";
+import { METHODS } from "../models/experiment.ts";
 import type { BackendChoice } from "../core/backend.ts";
 import { DivergenceError, UserError } from "../core/errors.ts";
 import {
@@ -38,6 +44,9 @@ export interface Actions {
       workers?: number;
       level?: "features" | "volume";
       methods?: string[];
+      resume: boolean;
+      force: boolean;
+      check: boolean;
     },
   ): Promise<void>;
   /** `train`: one experiment on a cohort config or a scenario. */
@@ -48,6 +57,10 @@ export interface Actions {
       scenario?: string;
       methods?: string[];
       skipBad: boolean;
+      resume: boolean;
+      force: boolean;
+      check: boolean;
+      allowUndefinedAuc: boolean;
     },
   ): Promise<void>;
   /** `predict`: score a cohort with a model saved by `train --config`. */
@@ -61,7 +74,11 @@ export interface Actions {
     },
   ): Promise<void>;
   /** `report`: render results files. */
-  report(g: GlobalOptions, files: string[]): Promise<number>;
+  report(
+    g: GlobalOptions,
+    files: string[],
+    o: { force: boolean },
+  ): Promise<number>;
   /** `bench`: the benchmarks. */
   bench(
     g: GlobalOptions,
@@ -78,8 +95,34 @@ function writableOut(dir: string): string {
 }
 
 function list(value: string): string[] {
-  return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) {
+    throw new InvalidArgumentError(
+      `expected a comma-separated list, got "${value}"`,
+    );
+  }
+  return items;
 }
+
+function methodList(value: string): string[] {
+  const items = list(value);
+  const unknown = items.filter((m) =>
+    !(METHODS as readonly string[]).includes(m)
+  );
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `unknown method(s) ${
+        unknown.map((m) => `"${m}"`).join(", ")
+      }; expected names from ${METHODS.join(", ")}`,
+    );
+  }
+  return items;
+}
+
+const RESUME_HELP =
+  "continue a run into an --out folder that holds its results.jsonl: runs already there are skipped";
+const FORCE_HELP =
+  "delete the earlier run's outputs (results.jsonl, report, figures, models) in --out before running";
 
 /**
  * Builds the command-line program around the given actions.
@@ -161,7 +204,14 @@ export function buildProgram(actions: Actions): Command {
     .option(
       "--methods <list>",
       "comma-separated subset of methods to run",
-      list,
+      methodList,
+    )
+    .option("--resume", RESUME_HELP, false)
+    .option("--force", FORCE_HELP, false)
+    .option(
+      "--check",
+      "validate the study (config, every job's scenario and experiment) and exit; writes nothing",
+      false,
     )
     .addHelpText(
       "after",
@@ -191,10 +241,26 @@ Examples:
       "--scenario <name-or-file>",
       "a synthetic scenario: preset name or YAML file",
     )
-    .option("--methods <list>", "comma-separated methods (default: all)", list)
+    .option(
+      "--methods <list>",
+      "comma-separated methods (default: all)",
+      methodList,
+    )
     .option(
       "--skip-bad",
       "real cohorts: skip unreadable or invalid records instead of stopping; the skipped records are printed and saved to skipped.csv",
+      false,
+    )
+    .option("--resume", RESUME_HELP, false)
+    .option("--force", FORCE_HELP, false)
+    .option(
+      "--check",
+      "real cohorts: validate the config, manifest, tables, scan headers and splits, print what would be skipped, and exit; writes nothing",
+      false,
+    )
+    .option(
+      "--allow-undefined-auc",
+      "real cohorts: run even when the train or test split lacks a class (the AUC is then undefined)",
       false,
     )
     .addHelpText(
@@ -249,14 +315,15 @@ Examples:
       "Merge results files (from any machines or shards) and write report.md with figures beside it.",
     )
     .argument("<results...>", "one or more results.jsonl files")
+    .option("--force", "overwrite a report.md already in --out", false)
     .addHelpText(
       "after",
       `
 Examples:
   npx -y deno@2.9.6 task report out/sim-*/results.jsonl -o out/merged`,
     )
-    .action(async (files) => {
-      const code = await actions.report(globals(), files);
+    .action(async (files, o) => {
+      const code = await actions.report(globals(), files, o);
       if (code !== 0) Deno.exitCode = code;
     });
 
@@ -312,9 +379,23 @@ export async function runCli(
       return e.exitCode;
     }
     if (e instanceof UserError || e instanceof DivergenceError) {
-      console.error(`error: ${e.message}`);
+      // One line: a message that spans lines (a library's code frame)
+      // would read as several errors.
+      console.error(`error: ${e.message.replace(/\s*\n\s*/g, " ")}`);
       return 2;
     }
-    throw e;
+    // A bug in mmjepa, not bad input: say so in one line and keep the
+    // stack for whoever debugs it (MMJEPA_DEBUG=1 prints it).
+    const err = e instanceof Error ? e : new Error(String(e));
+    console.error(
+      `error: internal error (${err.name}: ${
+        err.message.split("\n")[0]
+      }); this is a bug in mmjepa, please report it with the command you ran${
+        Deno.env.get("MMJEPA_DEBUG")
+          ? `\n${err.stack}`
+          : " (MMJEPA_DEBUG=1 shows the stack)"
+      }`,
+    );
+    return 70;
   }
 }

@@ -21,7 +21,9 @@ import {
 import { writeReport } from "../reports/mod.ts";
 import { DEFAULT_SCENARIO } from "../sim/mod.ts";
 import { defaultStudy } from "../study/config.ts";
-import type { Job } from "../study/job.ts";
+import { type Job, jobRunIds } from "../study/job.ts";
+import { withInterruptNotice } from "../core/outdir.ts";
+import { resolveExperimentConfig } from "../models/mod.ts";
 import { runJobs } from "../study/pool.ts";
 import { buildCohortSet, projectionPath } from "./build.ts";
 import { loadCohortConfig } from "./config.ts";
@@ -47,6 +49,14 @@ export interface TrainOnConfigOptions {
   skipBad: boolean;
   /** Sink for the closing lines (default: stdout). */
   print?: (line: string) => void;
+  /** runIds already in results.jsonl (`--resume`): their jobs are skipped. */
+  doneIds?: Set<string>;
+  /** The command line, for the resume hint after an interruption. */
+  argv?: string[];
+  /** Run even when a split cannot give an AUC (`--allow-undefined-auc`). */
+  allowUndefinedAuc?: boolean;
+  /** Validate only (`--check`): read everything, write nothing. */
+  checkOnly?: boolean;
 }
 
 function isPretrained(method: string): boolean {
@@ -82,6 +92,7 @@ export async function runTrainOnConfig(
   const { set, skipped } = await buildCohortSet(cfg, {
     skipBad: opts.skipBad,
     seed: opts.seed,
+    requireAuc: !opts.allowUndefinedAuc,
     ...(folds[0] !== undefined ? { fold: folds[0] } : {}),
     onProgress: (_done, total, what) => {
       pre ??= new Progress("preprocess", total, { quiet: opts.quiet });
@@ -89,6 +100,22 @@ export async function runTrainOnConfig(
     },
   });
   (pre as Progress | null)?.done();
+  const methods = opts.methods ?? cfg.methods ??
+    defaultStudy("default").methods;
+  // The experiment block is otherwise first resolved inside a worker,
+  // after skipped.csv and earlier rows were written.
+  resolveExperimentConfig(cfg.experiment, `${cfg.source}: experiment`);
+  if (opts.checkOnly) {
+    print(
+      `check: ${cfg.source} is valid (${set.internal.patients.length} internal patient(s)${
+        set.externals.map((e) => `, ${e.name} ${e.patients.length}`).join("")
+      }; ${skipped.length} record(s) would be skipped; methods ${
+        methods.join(", ")
+      }); nothing written`,
+    );
+    for (const l of skippedLines(skipped)) print(`  skip: ${l}`);
+    return;
+  }
   // Only now: a config or data error leaves no half-made output folder.
   mkdirSync(opts.outDir, { recursive: true });
   if (skipped.length > 0) {
@@ -111,8 +138,6 @@ export async function runTrainOnConfig(
     );
   }
 
-  const methods = opts.methods ?? cfg.methods ??
-    defaultStudy("default").methods;
   const name = basename(opts.configPath);
   const jobs: Job[] = [];
   for (const fold of folds) {
@@ -142,20 +167,43 @@ export async function runTrainOnConfig(
     }
   }
   const resultsPath = join(opts.outDir, "results.jsonl");
+  const done = opts.doneIds ?? new Set<string>();
+  const planned = jobs.length;
+  const todo = jobs.filter((j) => !jobRunIds(j).every((id) => done.has(id)))
+    .map((j, k) => ({ ...j, index: k }));
+  jobs.splice(0, jobs.length, ...todo);
+  if (planned > jobs.length) {
+    console.error(
+      `resume: ${
+        planned - jobs.length
+      } of ${planned} job(s) already in ${resultsPath}; running the other ${jobs.length}`,
+    );
+  }
   const units = jobs.reduce(
     (n, j) => n + 1 + (isPretrained(j.method) ? 1 : 0),
     0,
   );
   const progress = new Progress("train", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
-  const backend = await runJobs(jobs, opts.workers, opts.backend, {
-    onPhase: (i, phase) => progress.tick(1, `${jobs[i].method} ${phase}`),
-    onRows: (r) => {
-      rows.push(...r);
-      appendResults(resultsPath, r);
-    },
-  });
+  let saved = planned - jobs.length;
+  const backend = await withInterruptNotice(
+    opts.argv ?? ["train", "--config", opts.configPath],
+    opts.outDir,
+    () => [saved, planned],
+    () =>
+      runJobs(jobs, opts.workers, opts.backend, {
+        onPhase: (i, phase) => progress.tick(1, `${jobs[i].method} ${phase}`),
+        onRows: (r) => {
+          rows.push(...r);
+          appendResults(resultsPath, r);
+          saved++;
+        },
+      }),
+  );
   progress.done();
+  if (done.size > 0) {
+    rows.splice(0, rows.length, ...readResults([resultsPath]).rows);
+  }
   const predictionsPath = join(opts.outDir, "predictions.csv");
   // From the file, not this invocation's rows: results.jsonl is appended
   // to across runs, and the CSV should list what it lists.

@@ -8,11 +8,16 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendChoice, BackendInfo } from "../core/backend.ts";
+import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
-import { appendResults, type ResultRow } from "../core/results.ts";
+import { withInterruptNotice } from "../core/outdir.ts";
+import { appendResults, readResults, type ResultRow } from "../core/results.ts";
+import { resolveExperimentConfig } from "../models/mod.ts";
+import { resolveScenario } from "../sim/mod.ts";
 import { writeReport } from "../reports/mod.ts";
 import type { StudyConfig } from "./config.ts";
 import { planStudy } from "./plan.ts";
+import { type Job, jobRunIds } from "./job.ts";
 import { runJobs } from "./pool.ts";
 
 /** Options of {@link runStudy}. */
@@ -29,6 +34,13 @@ export interface RunStudyOptions {
   quiet: boolean;
   /** Sink for the closing lines (default: stdout). */
   print?: (line: string) => void;
+  /**
+   * runIds already in `outDir/results.jsonl` (`--resume`): jobs whose
+   * rows are all there are skipped, and the report covers every row.
+   */
+  doneIds?: Set<string>;
+  /** The command line, for the resume hint after an interruption. */
+  argv?: string[];
 }
 
 /** What a finished study produced. */
@@ -61,9 +73,23 @@ export async function runStudy(
 ): Promise<StudyOutcome> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const t0 = performance.now();
-  mkdirSync(opts.outDir, { recursive: true });
   const resultsPath = join(opts.outDir, "results.jsonl");
-  const jobs = planStudy(study, opts.seed);
+  const planned = planStudy(study, opts.seed);
+  // Validation phase: everything a worker would resolve is resolved here
+  // first, so a bad value fails before any output exists.
+  validateJobs(planned, study.title);
+  const done = opts.doneIds ?? new Set<string>();
+  const jobs = planned
+    .filter((j) => !jobRunIds(j).every((id) => done.has(id)))
+    .map((j, k) => ({ ...j, index: k }));
+  if (planned.length > jobs.length) {
+    console.error(
+      `resume: ${
+        planned.length - jobs.length
+      } of ${planned.length} job(s) already in ${resultsPath}; running the other ${jobs.length}`,
+    );
+  }
+  mkdirSync(opts.outDir, { recursive: true });
   const units = jobs.reduce(
     (n, j) => n + j.variants.length + (isPretrained(j.method) ? 1 : 0),
     0,
@@ -75,15 +101,30 @@ export async function runStudy(
   }
   const progress = new Progress("study", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
-  const backend = await runJobs(jobs, opts.workers, opts.backend, {
-    onPhase: (i, phase) =>
-      progress.tick(1, `${jobs[i].method} ${phase} (seed ${jobs[i].seed})`),
-    onRows: (r) => {
-      rows.push(...r);
-      appendResults(resultsPath, r);
-    },
-  });
+  let saved = planned.length - jobs.length;
+  const backend = await withInterruptNotice(
+    opts.argv ?? ["sim"],
+    opts.outDir,
+    () => [saved, planned.length],
+    () =>
+      runJobs(jobs, opts.workers, opts.backend, {
+        onPhase: (i, phase) =>
+          progress.tick(
+            1,
+            `${jobs[i].method} ${phase} (seed ${jobs[i].seed})`,
+          ),
+        onRows: (r) => {
+          rows.push(...r);
+          appendResults(resultsPath, r);
+          saved++;
+        },
+      }),
+  );
   progress.done();
+  if (done.size > 0) {
+    // Resumed: the report covers the earlier rows too (each runId once).
+    rows.splice(0, rows.length, ...readResults([resultsPath]).rows);
+  }
   if (!opts.quiet) {
     console.error(`backend: ${backend.name} (${backend.detail})`);
   }
@@ -108,6 +149,37 @@ export async function runStudy(
   print(`results: ${resultsPath}`);
   print(`report:  ${reportPath}`);
   return { resultsPath, reportPath, rows, backend, wallSeconds };
+}
+
+/**
+ * Resolves every job's scenario and experiment config as a worker would,
+ * so a bad key or out-of-range value is a {@link UserError} before any
+ * job starts or any file is written.
+ *
+ * @example
+ * ```ts
+ * validateJobs(planStudy(defaultStudy("quick"), 42), "quick study");
+ * ```
+ */
+export function validateJobs(jobs: Job[], source: string): void {
+  for (const j of jobs) {
+    const where = `${source}: ${j.method} seed ${j.seed}${
+      j.variants[0]?.rows[0]?.sweep
+        ? ` (sweep ${j.variants[0].rows[0].sweep.knob}=${
+          j.variants[0].rows[0].sweep.value
+        })`
+        : ""
+    }`;
+    if (!j.cohortConfig) resolveScenario(j.scenario, where);
+    resolveExperimentConfig(j.experiment, `${where} experiment`);
+    for (const v of j.variants) {
+      if (!(v.labelFraction > 0 && v.labelFraction <= 1)) {
+        throw new UserError(
+          `${where}: label fraction ${v.labelFraction}; expected a number in (0, 1]`,
+        );
+      }
+    }
+  }
 }
 
 function isPretrained(method: string): boolean {
