@@ -240,6 +240,22 @@ function checkPixelLength(
   }
 }
 
+// dicom-parser's accessors throw TypeErrors on elements cut short or of
+// the wrong shape; such a file is corrupt input, not a bug here.
+function named<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UserError(
+      `${file}: malformed DICOM element (${
+        why.split("\n")[0]
+      }); the file is corrupt or truncated`,
+    );
+  }
+}
+
 function cross(a: number[], b: number[]): number[] {
   return [
     a[1] * b[2] - a[2] * b[1],
@@ -289,9 +305,9 @@ export async function readDicomSeries(path: string): Promise<DicomSeries> {
     const ds = parseFile(file);
     // DICOMDIR, structured reports and the like carry no image.
     if (!ds || !ds.elements.x7fe00010) continue;
-    const mine = slicesOf(file, ds);
+    const mine = named(file, () => slicesOf(file, ds));
     const first = slices[0] ?? mine[0];
-    const uid = str(ds, "x0020000e") ?? "";
+    const uid = named(file, () => str(ds, "x0020000e")) ?? "";
     const firstUid = str(first.ds, "x0020000e") ?? "";
     if (uid !== firstUid) {
       throw new UserError(
@@ -426,7 +442,10 @@ export async function readDicomSeries(path: string): Promise<DicomSeries> {
     slices.some((s) => transferSyntax(s.ds) === "1.2.840.10008.1.2.4.51"),
   );
   slices.forEach((s, k) => {
-    const stored = decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs);
+    const stored = named(
+      s.name,
+      () => decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs),
+    );
     if (stored.length !== nx * ny) {
       throw new UserError(
         `${s.name}: decoded ${stored.length} pixels, expected ${nx}x${ny} (truncated?)`,
