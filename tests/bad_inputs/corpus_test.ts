@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import process from "node:process";
 import { join } from "node:path";
-import { runCli } from "../../cli/program.ts";
-import { actions } from "../../main.ts";
+import { cliInProcess } from "./cli_in_process.ts";
 import { type BadCase, buildCorpus } from "./corpus.ts";
 
 const corpus = buildCorpus();
@@ -11,37 +9,6 @@ globalThis.addEventListener(
   "unload",
   () => Deno.removeSync(corpus.root, { recursive: true }),
 );
-
-/** Runs the CLI in this process; returns the exit code and what it printed. */
-export async function cliInProcess(
-  args: string[],
-): Promise<{ code: number; stderr: string[]; stdout: string[] }> {
-  const stderr: string[] = [], stdout: string[] = [];
-  const { error, log, warn } = console;
-  const write = process.stderr.write;
-  const outWrite = process.stdout.write;
-  console.error = (...a: unknown[]) => stderr.push(a.join(" "));
-  console.warn = (...a: unknown[]) => stderr.push(a.join(" "));
-  console.log = (...a: unknown[]) => stdout.push(a.join(" "));
-  process.stderr.write = ((s: string) => {
-    stderr.push(...String(s).trimEnd().split("\n"));
-    return true;
-  }) as typeof process.stderr.write;
-  process.stdout.write = ((s: string) => {
-    stdout.push(...String(s).trimEnd().split("\n"));
-    return true;
-  }) as typeof process.stdout.write;
-  let code: number;
-  try {
-    code = await runCli(actions, args);
-  } finally {
-    Object.assign(console, { error, log, warn });
-    process.stderr.write = write;
-    process.stdout.write = outWrite;
-    Deno.exitCode = 0;
-  }
-  return { code, stderr, stdout };
-}
 
 const snapshot = (dir: string) =>
   ["results.jsonl", "report.md"].map((f) =>
