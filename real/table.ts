@@ -93,14 +93,17 @@ export function readTable(path: string, required: string[]): Table {
       info: true,
     }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (e) {
-    const err = e as Error & { lines?: number };
+    const err = e as Error & { lines?: number; code?: string };
     const msg = err.message.split("\n")[0].replace(/^[A-Za-z ]+: /, "");
+    const expected = err.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH"
+      ? `every row to have as many ${
+        delimiter === "\t" ? "tab" : `"${delimiter}"`
+      }-separated fields as the header`
+      : `RFC 4180 CSV (quote a whole field; write "" for a quote inside one)`;
     throw new UserError(
       `${path}${
         err.lines ? ` line ${err.lines}` : ""
-      }: invalid CSV (${msg}); expected every row to have as many ${
-        delimiter === "\t" ? "tab" : `"${delimiter}"`
-      }-separated fields as the header`,
+      }: invalid CSV (${msg}); expected ${expected}`,
     );
   }
   if (records.length === 0) {
