@@ -823,6 +823,27 @@ export function buildCorpus(): Corpus {
         /the (train|test) split has \d+ positive and \d+ negative labeled patient\(s\).*--allow-undefined-auc/,
     });
   }
+  cases.push({
+    type: "cohort-yaml",
+    name: "--skip-bad with a bad row and an experiment typo",
+    args: [
+      ...train(
+        cohortWith(
+          setCell(manifest, 2, "label", "x"),
+          ehr,
+          "experiment: { finetune: { stpes: 3 } }\n",
+        ),
+      ),
+      "--skip-bad",
+    ],
+    expect: /experiment.*stpes/,
+  });
+  cases.push({
+    type: "cohort-yaml",
+    name: "--check reports the first problem too",
+    args: [...train(cohortWith(setCell(manifest, 3, "label", "2"))), "--check"],
+    expect: /row 3, field "label"/,
+  });
   if (mkfifo(join(cohort, "fifo.yaml"))) {
     cases.push({
       type: "cohort-yaml",

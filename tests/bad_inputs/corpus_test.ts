@@ -84,3 +84,44 @@ Deno.test("the valid baseline passes --check and writes nothing", async () => {
   );
   assert.ok(!existsSync(out));
 });
+
+Deno.test("sim --check validates every job and writes nothing", async () => {
+  const out = join(corpus.root, "out", "sim-check");
+  const r = await cliInProcess(["-q", "-o", out, "sim", "--quick", "--check"]);
+  assert.equal(r.code, 0, r.stderr.join("\n"));
+  assert.match(
+    r.stdout.join("\n"),
+    /check: study ".*" is valid: \d+ job\(s\) \(8 methods x 2 seeds, 4 sweeps\); nothing written/,
+  );
+  assert.ok(!existsSync(out));
+});
+
+Deno.test("--skip-bad records a folder or FIFO scan path in skipped.csv terms", async () => {
+  const { buildCohortSet, loadCohortConfig } = await import(
+    "../../real/mod.ts"
+  );
+  const cohort = join(corpus.root, "cohort");
+  const lines = Deno.readTextFileSync(join(cohort, "manifest.csv")).trimEnd()
+    .split("\n");
+  const header = lines[0].split(",");
+  const cells = lines[1].split(",");
+  cells[header.indexOf("path")] = ".";
+  lines[1] = cells.join(",");
+  Deno.writeTextFileSync(join(cohort, "skip-m.csv"), lines.join("\n") + "\n");
+  const yaml = join(cohort, "skip.yaml");
+  Deno.writeTextFileSync(
+    yaml,
+    "manifest: skip-m.csv\nehr: { format: wide, path: ehr.csv }\ncacheDir: cache\npreprocess: { roiSize: 8 }\n",
+  );
+  const { skipped } = await buildCohortSet(await loadCohortConfig(yaml), {
+    skipBad: true,
+    seed: 1,
+  });
+  assert.equal(skipped.length, 1);
+  assert.equal(skipped[0].row, 2);
+  assert.equal(skipped[0].field, "path");
+  assert.match(
+    skipped[0].reason,
+    /a directory; expected the DICOM file|not a DICOM/,
+  );
+});
