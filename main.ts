@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { existsSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { runBenches } from "./benches/run.ts";
@@ -131,7 +132,7 @@ export const actions: Actions = {
       backend: g.backend,
     });
   },
-  report(g, files, o) {
+  async report(g, files, o) {
     const outDir = g.out ?? join("out", `report-${timestamp()}`);
     // Validation before any output: a report of nothing (every line bad)
     // is an error naming the first bad line, and nothing is written.
@@ -147,7 +148,18 @@ export const actions: Actions = {
       );
     }
     claimOutDir(outDir, { resume: false, force: o.force, command: "report" });
-    return reportCommand(files, outDir, {});
+    // A report that fails part-way leaves none of its files behind.
+    const mine = ["report.md", "report.html", "figures"].filter((f) =>
+      !existsSync(join(outDir, f))
+    );
+    try {
+      return await reportCommand(files, outDir, {});
+    } catch (e) {
+      for (const f of mine) {
+        rmSync(join(outDir, f), { recursive: true, force: true });
+      }
+      throw e;
+    }
   },
   async bench(g, o) {
     await runBenches({ quick: o.quick, only: o.only, quiet: g.quiet });

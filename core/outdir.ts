@@ -8,7 +8,14 @@
  *
  * @module
  */
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { join } from "node:path";
 import { UserError } from "./errors.ts";
 import { readResults } from "./results.ts";
@@ -197,5 +204,36 @@ export async function withInterruptNotice<T>(
     throw e;
   } finally {
     for (const s of signals) Deno.removeSignalListener(s, handler);
+  }
+}
+
+/**
+ * Runs `write` on a fresh staging folder inside `outDir`, then moves what
+ * it wrote into `outDir` (replacing same-named entries), so a failure
+ * part-way (a figure that cannot render, a full disk) leaves no half
+ * report beside the user's results. The staging folder is removed either
+ * way.
+ *
+ * @example
+ * ```ts
+ * await writeStaged("out/run", (tmp) => writeReport(rows, tmp));
+ * ```
+ */
+export async function writeStaged<T>(
+  outDir: string,
+  write: (tmp: string) => Promise<T>,
+): Promise<T> {
+  const tmp = join(outDir, `.staging-${Deno.pid}-${Date.now()}`);
+  mkdirSync(tmp, { recursive: true });
+  try {
+    const result = await write(tmp);
+    for (const name of readdirSync(tmp)) {
+      const dst = join(outDir, name);
+      rmSync(dst, { recursive: true, force: true });
+      renameSync(join(tmp, name), dst);
+    }
+    return result;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }

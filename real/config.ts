@@ -20,6 +20,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
 import { UserError } from "../core/errors.ts";
 import { readRegularText, yamlErrorLine } from "../core/files.ts";
+import { METHODS } from "../models/experiment.ts";
 
 /** Manifest column names (defaults: what `sim/` exports). */
 export interface ManifestColumns {
@@ -386,6 +387,16 @@ export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
       m.some((x) => typeof x !== "string"))
   ) {
     throw new UserError(`${w}: methods: expected a non-empty list of names`);
+  }
+  const unknown = ((m ?? []) as string[]).filter((x) =>
+    !(METHODS as readonly string[]).includes(x)
+  );
+  if (unknown.length > 0) {
+    throw new UserError(
+      `${w}: methods: unknown method(s) ${
+        unknown.map((x) => `"${x}"`).join(", ")
+      }; expected names from ${METHODS.join(", ")}`,
+    );
   }
   const exp = raw.experiment ?? {};
   if (!isObj(exp)) throw new UserError(`${w}: experiment: expected a mapping`);

@@ -22,7 +22,7 @@ import { writeReport } from "../reports/mod.ts";
 import { DEFAULT_SCENARIO } from "../sim/mod.ts";
 import { defaultStudy } from "../study/config.ts";
 import { type Job, jobRunIds } from "../study/job.ts";
-import { withInterruptNotice } from "../core/outdir.ts";
+import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
 import { resolveExperimentConfig } from "../models/mod.ts";
 import { runJobs } from "../study/pool.ts";
 import { buildCohortSet, projectionPath } from "./build.ts";
@@ -218,24 +218,26 @@ export async function runTrainOnConfig(
     }
   }
   const wallSeconds = (performance.now() - t0) / 1000;
-  const { reportPath } = await writeReport(rows, opts.outDir, {
-    referenceMethod: methods.includes("imaging-only")
-      ? "imaging-only"
-      : methods[0],
-    title: `mmjepa training on ${name}`,
-    bootstrapResamples: 200,
-    seed: opts.seed,
-    provenanceNotes: [
-      `Wall time: ${
-        wallSeconds.toFixed(1)
-      } s with ${opts.workers} worker(s) on ${backend.name} (preprocessing, training and evaluation)`,
-      ...(skipped.length > 0
-        ? [
-          `${skipped.length} input record(s) skipped with --skip-bad; see skipped.csv`,
-        ]
-        : []),
-    ],
-  });
+  const reportPath = join(opts.outDir, "report.md");
+  await writeStaged(opts.outDir, (tmp) =>
+    writeReport(rows, tmp, {
+      referenceMethod: methods.includes("imaging-only")
+        ? "imaging-only"
+        : methods[0],
+      title: `mmjepa training on ${name}`,
+      bootstrapResamples: 200,
+      seed: opts.seed,
+      provenanceNotes: [
+        `Wall time: ${
+          wallSeconds.toFixed(1)
+        } s with ${opts.workers} worker(s) on ${backend.name} (preprocessing, training and evaluation)`,
+        ...(skipped.length > 0
+          ? [
+            `${skipped.length} input record(s) skipped with --skip-bad; see skipped.csv`,
+          ]
+          : []),
+      ],
+    }));
   for (const r of rows) {
     const parts = Object.entries(r.metrics).map(([c, m]) =>
       `${c} AUC ${m.auc === null ? "n/a" : m.auc.toFixed(3)} (n=${m.n})`

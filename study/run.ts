@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { BackendChoice, BackendInfo } from "../core/backend.ts";
 import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
-import { withInterruptNotice } from "../core/outdir.ts";
+import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
 import { appendResults, readResults, type ResultRow } from "../core/results.ts";
 import { resolveExperimentConfig } from "../models/mod.ts";
 import { resolveScenario } from "../sim/mod.ts";
@@ -129,17 +129,19 @@ export async function runStudy(
     console.error(`backend: ${backend.name} (${backend.detail})`);
   }
   const wallSeconds = (performance.now() - t0) / 1000;
-  const { reportPath } = await writeReport(rows, opts.outDir, {
-    referenceMethod: study.referenceMethod,
-    title: study.title,
-    bootstrapResamples: study.bootstrapResamples,
-    seed: opts.seed,
-    provenanceNotes: [
-      `Study wall time: ${
-        wallSeconds.toFixed(1)
-      } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
-    ],
-  });
+  const reportPath = join(opts.outDir, "report.md");
+  await writeStaged(opts.outDir, (tmp) =>
+    writeReport(rows, tmp, {
+      referenceMethod: study.referenceMethod,
+      title: study.title,
+      bootstrapResamples: study.bootstrapResamples,
+      seed: opts.seed,
+      provenanceNotes: [
+        `Study wall time: ${
+          wallSeconds.toFixed(1)
+        } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
+      ],
+    }));
   for (const line of headline(rows, study.referenceMethod)) print(line);
   print(
     `study wall time: ${

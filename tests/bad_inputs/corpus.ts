@@ -794,6 +794,16 @@ export function buildCorpus(): Corpus {
     "manifest: manifest.csv\nehr: { format: wide, path: ehr.csv }\ncacheDir: cache\npreprocess: { roiSize: 8 }\nexperiment: { pretrian: { steps: 3 } }\n",
     /experiment.*pretrian/,
   );
+  y(
+    "non-string method",
+    "manifest: manifest.csv\nmethods: [5]\n",
+    /methods: expected a non-empty list of names/,
+  );
+  y(
+    "unknown method",
+    "manifest: manifest.csv\nmethods: [jepa, foo]\n",
+    /methods: unknown method\(s\) "foo"; expected names from/,
+  );
   y("empty file", "", /c\d+\.yaml.*(mapping|manifest)/);
   y(
     "internal cohort absent",

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { claimOutDir, interruptedLines } from "../../core/outdir.ts";
+import {
+  claimOutDir,
+  interruptedLines,
+  writeStaged,
+} from "../../core/outdir.ts";
 import { RESULTS_SCHEMA } from "../../core/results.ts";
 
 const root = Deno.makeTempDirSync();
@@ -91,4 +95,28 @@ Deno.test("the interruption notice counts saved runs and adds --resume", () => {
   );
   const [, noOut] = interruptedLines(["sim"], "out/sim-1", 0, 4);
   assert.match(noOut, /task sim --out out\/sim-1 --resume$/);
+});
+
+Deno.test("staged writes land whole or not at all", async () => {
+  const d = used("u3");
+  await assert.rejects(() =>
+    writeStaged(d, (tmp) => {
+      writeFileSync(join(tmp, "report.md"), "# half\n");
+      throw new Error("figure failed");
+    })
+  );
+  assert.equal(Deno.readTextFileSync(join(d, "report.md")), "# r\n");
+  assert.deepEqual(
+    [...Deno.readDirSync(d)].map((e) => e.name).sort(),
+    ["figures", "notes.txt", "report.md", "results.jsonl"],
+  );
+  await writeStaged(d, (tmp) => {
+    mkdirSync(join(tmp, "figures"));
+    writeFileSync(join(tmp, "figures", "a.svg"), "<svg/>");
+    writeFileSync(join(tmp, "report.md"), "# new\n");
+    return Promise.resolve();
+  });
+  assert.equal(Deno.readTextFileSync(join(d, "report.md")), "# new\n");
+  assert.deepEqual([...Deno.readDirSync(join(d, "figures"))].length, 1);
+  assert.ok(![...Deno.readDirSync(d)].some((e) => e.name.startsWith(".")));
 });
