@@ -123,10 +123,21 @@ export const actions: Actions = {
     });
   },
   async predict(g, o) {
+    const outDir = g.out ?? join("out", `predict-${timestamp()}`);
+    const old = ["predictions.csv", "embeddings.csv"].filter((f) =>
+      existsSync(join(outDir, f))
+    );
+    if (old.length > 0 && !o.force) {
+      throw new UserError(
+        `--out ${outDir} already holds ${
+          old.join(" and ")
+        } from an earlier predict; pass --force to overwrite, or choose another folder`,
+      );
+    }
     await runPredict({
       modelDir: o.model,
       configPath: o.config,
-      outDir: g.out ?? join("out", `predict-${timestamp()}`),
+      outDir,
       embeddings: o.embeddings,
       skipBad: o.skipBad,
       backend: g.backend,

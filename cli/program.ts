@@ -71,6 +71,7 @@ export interface Actions {
       config: string;
       embeddings: boolean;
       skipBad: boolean;
+      force: boolean;
     },
   ): Promise<void>;
   /** `report`: render results files. */
@@ -297,6 +298,11 @@ Examples:
     .option(
       "--skip-bad",
       "skip unreadable or invalid records instead of stopping",
+      false,
+    )
+    .option(
+      "--force",
+      "overwrite predictions.csv / embeddings.csv already in --out",
       false,
     )
     .addHelpText(

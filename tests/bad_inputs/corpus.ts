@@ -1114,6 +1114,16 @@ export function buildCorpus(): Corpus {
     ["-o", reported, "report", goodResults],
     /--out .*reported-out already holds report\.md from an earlier report; pass --force/,
   );
+  Deno.writeTextFileSync(join(reported, "predictions.csv"), "old\n");
+  cli("--out holds predictions", [
+    "-o",
+    reported,
+    "predict",
+    "--model",
+    root,
+    "--config",
+    good,
+  ], /already holds predictions\.csv from an earlier predict; pass --force/);
   cli("--resume with --force", [
     "-o",
     used,
