@@ -11,6 +11,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BackendChoice } from "../core/backend.ts";
+import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
 import {
   appendResults,
@@ -90,7 +91,8 @@ export async function runTrainOnConfig(
     ? [undefined]
     : Array.from({ length: cfg.splits.kfold }, (_, i) => i);
   const { set, skipped } = await buildCohortSet(cfg, {
-    skipBad: opts.skipBad,
+    // --check lists every bad record, not only the first.
+    skipBad: opts.skipBad || !!opts.checkOnly,
     seed: opts.seed,
     requireAuc: !opts.allowUndefinedAuc,
     ...(folds[0] !== undefined ? { fold: folds[0] } : {}),
@@ -105,6 +107,14 @@ export async function runTrainOnConfig(
   // The experiment block is otherwise first resolved inside a worker,
   // after skipped.csv and earlier rows were written.
   resolveExperimentConfig(cfg.experiment, `${cfg.source}: experiment`);
+  if (opts.checkOnly && !opts.skipBad && skipped.length > 0) {
+    for (const l of skippedLines(skipped)) print(`  problem: ${l}`);
+    throw new UserError(
+      `check: ${skipped.length} bad record(s) in ${cfg.source} (all listed above), first: ${
+        skippedLines(skipped)[0]
+      }; fix them or rerun with --skip-bad to drop them`,
+    );
+  }
   if (opts.checkOnly) {
     print(
       `check: ${cfg.source} is valid (${set.internal.patients.length} internal patient(s)${

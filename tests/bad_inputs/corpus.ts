@@ -850,9 +850,17 @@ export function buildCorpus(): Corpus {
   });
   cases.push({
     type: "cohort-yaml",
-    name: "--check reports the first problem too",
-    args: [...train(cohortWith(setCell(manifest, 3, "label", "2"))), "--check"],
-    expect: /row 3, field "label"/,
+    name: "--check counts every bad record",
+    args: [
+      ...train(
+        cohortWith(
+          setCell(setCell(manifest, 3, "label", "2"), 5, "scan_date", "x"),
+        ),
+      ),
+      "--check",
+    ],
+    expect:
+      /check: 2 bad record\(s\) in .*c\d+\.yaml \(all listed above\), first: .*row 3, field "label"/,
   });
   if (mkfifo(join(cohort, "fifo.yaml"))) {
     cases.push({
