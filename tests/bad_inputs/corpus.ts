@@ -23,6 +23,7 @@ export type InputType =
   | "cohort-yaml"
   | "study-yaml"
   | "results"
+  | "model"
   | "cli";
 
 /** One malformed input and what its error must say. */
@@ -1057,6 +1058,55 @@ export function buildCorpus(): Corpus {
       /none\.jsonl: cannot read results file \(\.jsonl\) \(no such file\)/,
     code: 2,
   });
+
+  // Saved models for predict.
+  const model = (
+    name: string,
+    files: Record<string, string>,
+    expect: RegExp,
+  ) => {
+    const d = join(root, `model-${n++}`);
+    mkdirSync(d);
+    for (const [f, text] of Object.entries(files)) {
+      Deno.writeTextFileSync(join(d, f), text);
+    }
+    cases.push({
+      type: "model",
+      name,
+      args: ["predict", "--model", d, "--config", good],
+      expect,
+    });
+  };
+  model(
+    "empty model folder",
+    {},
+    /--model .*: .*model\.(json|safetensors) is missing; expected a folder written by task train/,
+  );
+  model(
+    "model.json not JSON",
+    { "model.json": "{", "model.safetensors": "" },
+    /model\.json: not valid JSON/,
+  );
+  model(
+    "model.json null",
+    { "model.json": "null", "model.safetensors": "" },
+    /model\.json: not valid JSON \(not an object\)/,
+  );
+  model("model.json of another tool", {
+    "model.json": '{"format":"keras"}',
+    "model.safetensors": "",
+  }, /model\.json: format keras version undefined; expected mmjepa-finetuned/);
+  {
+    const d = join(root, "model-dir-json");
+    mkdirSync(join(d, "model.json"), { recursive: true });
+    Deno.writeTextFileSync(join(d, "model.safetensors"), "");
+    cases.push({
+      type: "model",
+      name: "model.json is a folder",
+      args: ["predict", "--model", d, "--config", good],
+      expect: /model\.json: a directory; expected the model sidecar/,
+    });
+  }
 
   // CLI values.
   const used = join(root, "used-out");
