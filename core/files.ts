@@ -101,5 +101,5 @@ export function readRegularText(path: string, what: string): string {
  */
 export function yamlErrorLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return `invalid YAML: ${msg.split("\n")[0].replace(/:$/, "")}`;
+  return `not valid YAML: ${msg.split("\n")[0].replace(/:$/, "")}`;
 }

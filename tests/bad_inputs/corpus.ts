@@ -761,7 +761,7 @@ export function buildCorpus(): Corpus {
   y(
     "YAML syntax error",
     "manifest: [a, b\nehr: x\n",
-    /c\d+\.yaml: invalid YAML: .*line \d+, column \d+$/,
+    /c\d+\.yaml: not valid YAML: .*line \d+, column \d+$/,
   );
   y("a list, not a mapping", "- manifest.csv\n", /c\d+\.yaml.*mapping/);
   y(
@@ -899,7 +899,7 @@ export function buildCorpus(): Corpus {
   study(
     "YAML syntax error",
     "methods: [jepa\n",
-    /invalid YAML: .*line \d+, column \d+$/,
+    /not valid YAML: .*line \d+, column \d+$/,
   );
   study(
     "sweep with one value",

@@ -45,6 +45,6 @@ Deno.test("YAML errors become one line with line and column", () => {
   const e = new Error("Flow sequence ... at line 2, column 1:\n\nx\n^\n");
   assert.equal(
     yamlErrorLine(e),
-    "invalid YAML: Flow sequence ... at line 2, column 1",
+    "not valid YAML: Flow sequence ... at line 2, column 1",
   );
 });
