@@ -59,7 +59,7 @@ export const actions: Actions = {
     if (o.methods) study = { ...study, methods: o.methods };
     if (o.check) {
       const jobs = planStudy(study, g.seed);
-      validateJobs(jobs, o.config ?? `${study.title}`);
+      validateJobs(jobs, o.config ?? `${study.title}`, o.allowUndefinedAuc);
       console.log(
         `check: study "${study.title}" is valid: ${jobs.length} job(s) (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps); nothing written`,
       );
@@ -75,6 +75,7 @@ export const actions: Actions = {
       quiet: g.quiet,
       doneIds,
       argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async train(g, o) {
@@ -108,7 +109,11 @@ export const actions: Actions = {
       ...(o.methods ? { methods: o.methods } : {}),
     };
     if (o.check) {
-      validateJobs(planStudy(study, g.seed), `scenario ${o.scenario}`);
+      validateJobs(
+        planStudy(study, g.seed),
+        `scenario ${o.scenario}`,
+        o.allowUndefinedAuc,
+      );
       console.log(`check: scenario ${o.scenario} is valid; nothing written`);
       return;
     }
@@ -120,6 +125,7 @@ export const actions: Actions = {
       quiet: g.quiet,
       doneIds,
       argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async predict(g, o) {

@@ -47,6 +47,7 @@ export interface Actions {
       resume: boolean;
       force: boolean;
       check: boolean;
+      allowUndefinedAuc: boolean;
     },
   ): Promise<void>;
   /** `train`: one experiment on a cohort config or a scenario. */
@@ -214,6 +215,11 @@ export function buildProgram(actions: Actions): Command {
       "validate the study (config, every job's scenario and experiment) and exit; writes nothing",
       false,
     )
+    .option(
+      "--allow-undefined-auc",
+      "run even when a test, external or labeled train cohort expects fewer than 5 (train: 2) patients of the rarer class",
+      false,
+    )
     .addHelpText(
       "after",
       `
@@ -261,7 +267,7 @@ Examples:
     )
     .option(
       "--allow-undefined-auc",
-      "real cohorts: run even when the train or test split lacks a class (the AUC is then undefined)",
+      "run even when the train or test split lacks a class, or a synthetic cohort is too small (the AUC is then undefined or noise)",
       false,
     )
     .addHelpText(

@@ -13,7 +13,7 @@ import { Progress } from "../core/progress.ts";
 import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
 import { appendResults, readResults, type ResultRow } from "../core/results.ts";
 import { resolveExperimentConfig } from "../models/mod.ts";
-import { resolveScenario } from "../sim/mod.ts";
+import { resolveScenario, type Scenario } from "../sim/mod.ts";
 import { writeReport } from "../reports/mod.ts";
 import type { StudyConfig } from "./config.ts";
 import { planStudy } from "./plan.ts";
@@ -41,6 +41,8 @@ export interface RunStudyOptions {
   doneIds?: Set<string>;
   /** The command line, for the resume hint after an interruption. */
   argv?: string[];
+  /** Run even when a cohort is too small for an AUC. */
+  allowUndefinedAuc?: boolean;
 }
 
 /** What a finished study produced. */
@@ -77,7 +79,7 @@ export async function runStudy(
   const planned = planStudy(study, opts.seed);
   // Validation phase: everything a worker would resolve is resolved here
   // first, so a bad value fails before any output exists.
-  validateJobs(planned, study.title);
+  validateJobs(planned, study.title, opts.allowUndefinedAuc);
   const done = opts.doneIds ?? new Set<string>();
   const jobs = planned
     .filter((j) => !jobRunIds(j).every((id) => done.has(id)))
@@ -163,7 +165,11 @@ export async function runStudy(
  * validateJobs(planStudy(defaultStudy("quick"), 42), "quick study");
  * ```
  */
-export function validateJobs(jobs: Job[], source: string): void {
+export function validateJobs(
+  jobs: Job[],
+  source: string,
+  allowUndefinedAuc = false,
+): void {
   for (const j of jobs) {
     const where = `${source}: ${j.method} seed ${j.seed}${
       j.variants[0]?.rows[0]?.sweep
@@ -172,14 +178,57 @@ export function validateJobs(jobs: Job[], source: string): void {
         })`
         : ""
     }`;
-    if (!j.cohortConfig) resolveScenario(j.scenario, where);
-    resolveExperimentConfig(j.experiment, `${where} experiment`);
     for (const v of j.variants) {
       if (!(v.labelFraction > 0 && v.labelFraction <= 1)) {
         throw new UserError(
           `${where}: label fraction ${v.labelFraction}; expected a number in (0, 1]`,
         );
       }
+    }
+    if (!j.cohortConfig) {
+      const sc = resolveScenario(j.scenario, where);
+      if (!allowUndefinedAuc) checkCohortSizes(sc, j, where);
+    }
+    resolveExperimentConfig(j.experiment, `${where} experiment`);
+  }
+}
+
+// Expected patients of the rarer class below which an AUC is noise or
+// undefined (one class only): test and external cohorts need 5, the
+// smallest labeled train subset 2.
+const MIN_EVAL_PER_CLASS = 5;
+const MIN_TRAIN_PER_CLASS = 2;
+
+function checkCohortSizes(sc: Scenario, j: Job, where: string): void {
+  const rare = (p: number) => Math.min(p, 1 - p);
+  const p = sc.label.prevalence;
+  const fraction = Math.min(...j.variants.map((v) => v.labelFraction));
+  const checks: [string, number, number, number][] = [
+    ["internal.test", sc.internal.test, rare(p), MIN_EVAL_PER_CLASS],
+    [
+      fraction < 1
+        ? `internal.train x label fraction ${fraction}`
+        : "internal.train",
+      sc.internal.train * fraction,
+      rare(p),
+      MIN_TRAIN_PER_CLASS,
+    ],
+    ...sc.externals.map((e, i): [string, number, number, number] => [
+      `externals.${i}.size (${e.name})`,
+      e.size,
+      rare(e.shift.prevalence ?? p),
+      MIN_EVAL_PER_CLASS,
+    ]),
+  ];
+  for (const [what, n, q, min] of checks) {
+    if (n * q < min) {
+      throw new UserError(
+        `${where}: ${what} = ${n} patients at prevalence ${+q.toFixed(
+          3,
+        )} (rarer class) expects ${+(n * q).toFixed(
+          1,
+        )} of the rarer class; at least ${min} are needed for a meaningful AUC (raise the size, or pass --allow-undefined-auc to run anyway)`,
+      );
     }
   }
 }

@@ -931,6 +931,21 @@ export function buildCorpus(): Corpus {
     "sweeps: [{ knob: c, kind: magic, path: x, values: [0.1, 0.2] }]\n",
     /kind = "magic" must be one of scenario, external, labels/,
   );
+  study(
+    "internal test of 0",
+    "scenarioOverrides: { internal.test: 0 }\n",
+    /internal\.test = 0 patients at prevalence 0\.3 .*at least 5 are needed .*--allow-undefined-auc/,
+  );
+  study(
+    "internal train of 3",
+    "scenarioOverrides: { internal.train: 3 }\nsweeps: []\n",
+    /internal\.train = 3 patients .*at least 2 are needed/,
+  );
+  study(
+    "external of 4",
+    "scenarioOverrides: { externals.0.size: 4 }\n",
+    /externals\.0\.size \(.*\) = 4 patients/,
+  );
   study("experiment typo", "experiment: { finetnue: {} }\n", /finetnue/);
   study("a list", "- 1\n", /expected a mapping of study settings/);
   cases.push({
