@@ -881,13 +881,18 @@ export function buildCorpus(): Corpus {
   });
 
   // Study YAML.
-  const study = (name: string, text: string, expect: RegExp) => {
+  const study = (
+    name: string,
+    text: string,
+    expect: RegExp,
+    more: string[] = [],
+  ) => {
     const f = join(root, `study-${n++}.yaml`);
     Deno.writeTextFileSync(f, text);
     cases.push({
       type: "study-yaml",
       name,
-      args: ["sim", "--quick", "--config", f],
+      args: ["sim", "--quick", "--config", f, ...more],
       expect,
     });
   };
@@ -935,6 +940,12 @@ export function buildCorpus(): Corpus {
     "internal test of 0",
     "scenarioOverrides: { internal.test: 0 }\n",
     /internal\.test = 0 patients at prevalence 0\.3 .*at least 5 are needed .*--allow-undefined-auc/,
+  );
+  study(
+    "internal test of 0 (--check)",
+    "scenarioOverrides: { internal.test: 0 }\n",
+    /internal\.test = 0 patients/,
+    ["--check"],
   );
   study(
     "internal train of 3",
