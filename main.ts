@@ -66,23 +66,22 @@ export const actions: Actions = {
       return;
     }
     const outDir = g.out ?? join("out", `sim-${timestamp()}`);
-    const { doneIds } = claimOutDir(outDir, { ...o, command: "sim" });
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
       outDir,
       workers: o.workers ?? Math.max(1, cpus().length),
       quiet: g.quiet,
-      doneIds,
+      // Claimed after validation: with --force a bad input deletes nothing.
+      claim: () => claimOutDir(outDir, { ...o, command: "sim" }).doneIds,
       argv: Deno.args,
       allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async train(g, o) {
     const outDir = g.out ?? join("out", `train-${timestamp()}`);
-    const { doneIds } = o.check
-      ? { doneIds: new Set<string>() }
-      : claimOutDir(outDir, { ...o, command: "train" });
+    // Claimed after validation: with --force a bad input deletes nothing.
+    const claim = () => claimOutDir(outDir, { ...o, command: "train" }).doneIds;
     if (o.config) {
       await runTrainOnConfig({
         configPath: o.config,
@@ -93,7 +92,7 @@ export const actions: Actions = {
         quiet: g.quiet,
         methods: o.methods,
         skipBad: o.skipBad,
-        doneIds,
+        claim,
         argv: Deno.args,
         allowUndefinedAuc: o.allowUndefinedAuc,
         checkOnly: o.check,
@@ -123,7 +122,7 @@ export const actions: Actions = {
       outDir,
       workers: Math.max(1, cpus().length),
       quiet: g.quiet,
-      doneIds,
+      claim,
       argv: Deno.args,
       allowUndefinedAuc: o.allowUndefinedAuc,
     });

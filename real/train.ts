@@ -58,6 +58,11 @@ export interface TrainOnConfigOptions {
   allowUndefinedAuc?: boolean;
   /** Validate only (`--check`): read everything, write nothing. */
   checkOnly?: boolean;
+  /**
+   * Called once validation passed and before anything is written; returns
+   * the runIds to skip (see `claimOutDir`). Overrides `doneIds`.
+   */
+  claim?: () => Set<string>;
 }
 
 function isPretrained(method: string): boolean {
@@ -126,7 +131,9 @@ export async function runTrainOnConfig(
     for (const l of skippedLines(skipped)) print(`  skip: ${l}`);
     return;
   }
-  // Only now: a config or data error leaves no half-made output folder.
+  // Only now: a config or data error leaves no half-made output folder,
+  // and --force has deleted nothing.
+  const done = opts.claim?.() ?? opts.doneIds ?? new Set<string>();
   mkdirSync(opts.outDir, { recursive: true });
   if (skipped.length > 0) {
     const path = join(opts.outDir, "skipped.csv");
@@ -177,7 +184,6 @@ export async function runTrainOnConfig(
     }
   }
   const resultsPath = join(opts.outDir, "results.jsonl");
-  const done = opts.doneIds ?? new Set<string>();
   const planned = jobs.length;
   const todo = jobs.filter((j) => !jobRunIds(j).every((id) => done.has(id)))
     .map((j, k) => ({ ...j, index: k }));

@@ -43,6 +43,12 @@ export interface RunStudyOptions {
   argv?: string[];
   /** Run even when a cohort is too small for an AUC. */
   allowUndefinedAuc?: boolean;
+  /**
+   * Called once validation passed and before anything is written; returns
+   * the runIds to skip (the CLI claims `--out` here, so `--force` deletes
+   * nothing when the input is bad). Overrides `doneIds`.
+   */
+  claim?: () => Set<string>;
 }
 
 /** What a finished study produced. */
@@ -80,7 +86,7 @@ export async function runStudy(
   // Validation phase: everything a worker would resolve is resolved here
   // first, so a bad value fails before any output exists.
   validateJobs(planned, study.title, opts.allowUndefinedAuc);
-  const done = opts.doneIds ?? new Set<string>();
+  const done = opts.claim?.() ?? opts.doneIds ?? new Set<string>();
   const jobs = planned
     .filter((j) => !jobRunIds(j).every((id) => done.has(id)))
     .map((j, k) => ({ ...j, index: k }));

@@ -1216,6 +1216,27 @@ export function buildCorpus(): Corpus {
     "--resume",
     "--force",
   ], /--resume and --force cannot be combined/);
+  {
+    const f = join(root, "bad-study-force.yaml");
+    Deno.writeTextFileSync(f, "seeds: 0\n");
+    cli(
+      "--force with a bad study deletes nothing",
+      ["-o", used, "sim", "--config", f, "--force"],
+      /seeds = 0 must be an integer/,
+    );
+    cli(
+      "--force with a bad cohort deletes nothing",
+      [
+        "-o",
+        used,
+        "train",
+        "--config",
+        cohortWith(setCell(manifest, 2, "label", "7")),
+        "--force",
+      ],
+      /row 2, field "label"/,
+    );
+  }
   cli(
     "--quick with --full",
     ["sim", "--quick", "--full"],
