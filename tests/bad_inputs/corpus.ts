@@ -1218,11 +1218,12 @@ export function buildCorpus(): Corpus {
   ], /--resume and --force cannot be combined/);
   {
     const f = join(root, "bad-study-force.yaml");
-    Deno.writeTextFileSync(f, "seeds: 0\n");
+    // Found by the job validation inside runStudy, not by the YAML reader.
+    Deno.writeTextFileSync(f, "scenarioOverrides: { internal.test: 0 }\n");
     cli(
       "--force with a bad study deletes nothing",
       ["-o", used, "sim", "--config", f, "--force"],
-      /seeds = 0 must be an integer/,
+      /internal\.test = 0 patients/,
     );
     cli(
       "--force with a bad cohort deletes nothing",
