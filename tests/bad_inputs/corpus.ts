@@ -1216,20 +1216,29 @@ export function buildCorpus(): Corpus {
     "--resume",
     "--force",
   ], /--resume and --force cannot be combined/);
+  const usedCopy = (name: string) => {
+    const d = join(root, name);
+    mkdirSync(d);
+    Deno.writeTextFileSync(
+      join(d, "results.jsonl"),
+      JSON.stringify(okRow) + "\n",
+    );
+    return d;
+  };
   {
     const f = join(root, "bad-study-force.yaml");
     // Found by the job validation inside runStudy, not by the YAML reader.
     Deno.writeTextFileSync(f, "scenarioOverrides: { internal.test: 0 }\n");
     cli(
       "--force with a bad study deletes nothing",
-      ["-o", used, "sim", "--config", f, "--force"],
+      ["-o", usedCopy("used-force-sim"), "sim", "--config", f, "--force"],
       /internal\.test = 0 patients/,
     );
     cli(
       "--force with a bad cohort deletes nothing",
       [
         "-o",
-        used,
+        usedCopy("used-force-train"),
         "train",
         "--config",
         cohortWith(setCell(manifest, 2, "label", "7")),
