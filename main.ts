@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { existsSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { runBenches } from "./benches/run.ts";
@@ -10,7 +11,10 @@ import { type Actions, runCli } from "./cli/program.ts";
 import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
-import { runStudy } from "./study/run.ts";
+import { runStudy, validateJobs } from "./study/run.ts";
+import { planStudy } from "./study/plan.ts";
+import { claimOutDir } from "./core/outdir.ts";
+import { readResults } from "./core/results.ts";
 import { runPredict, runTrainOnConfig } from "./real/mod.ts";
 import { PRESET_NAMES } from "./sim/mod.ts";
 
@@ -18,7 +22,16 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 }
 
-const actions: Actions = {
+/**
+ * What each subcommand does (exported so tests can drive the CLI in
+ * process with `runCli(actions, argv)`).
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(actions, ["report", "a.jsonl", "-o", "out/r"]);
+ * ```
+ */
+export const actions: Actions = {
   async sim(g, o) {
     let study: StudyConfig = defaultStudy(
       o.quick ? "quick" : o.full ? "full" : "default",
@@ -44,6 +57,14 @@ const actions: Actions = {
       };
     }
     if (o.methods) study = { ...study, methods: o.methods };
+    if (o.check) {
+      const jobs = planStudy(study, g.seed);
+      validateJobs(jobs, o.config ?? `${study.title}`, o.allowUndefinedAuc);
+      console.log(
+        `check: study "${study.title}" is valid: ${jobs.length} job(s) (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps); nothing written`,
+      );
+      return;
+    }
     const outDir = g.out ?? join("out", `sim-${timestamp()}`);
     await runStudy(study, {
       seed: g.seed,
@@ -51,19 +72,30 @@ const actions: Actions = {
       outDir,
       workers: o.workers ?? Math.max(1, cpus().length),
       quiet: g.quiet,
+      // Claimed after validation: with --force a bad input deletes nothing.
+      claim: () => claimOutDir(outDir, { ...o, command: "sim" }).doneIds,
+      argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async train(g, o) {
+    const outDir = g.out ?? join("out", `train-${timestamp()}`);
+    // Claimed after validation: with --force a bad input deletes nothing.
+    const claim = () => claimOutDir(outDir, { ...o, command: "train" }).doneIds;
     if (o.config) {
       await runTrainOnConfig({
         configPath: o.config,
         seed: g.seed,
         backend: g.backend,
-        outDir: g.out ?? join("out", `train-${timestamp()}`),
+        outDir,
         workers: Math.max(1, cpus().length),
         quiet: g.quiet,
         methods: o.methods,
         skipBad: o.skipBad,
+        claim,
+        argv: Deno.args,
+        allowUndefinedAuc: o.allowUndefinedAuc,
+        checkOnly: o.check,
       });
       return;
     }
@@ -75,30 +107,75 @@ const actions: Actions = {
       sweeps: [],
       ...(o.methods ? { methods: o.methods } : {}),
     };
+    if (o.check) {
+      validateJobs(
+        planStudy(study, g.seed),
+        `scenario ${o.scenario}`,
+        o.allowUndefinedAuc,
+      );
+      console.log(`check: scenario ${o.scenario} is valid; nothing written`);
+      return;
+    }
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
-      outDir: g.out ?? join("out", `train-${timestamp()}`),
+      outDir,
       workers: Math.max(1, cpus().length),
       quiet: g.quiet,
+      claim,
+      argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async predict(g, o) {
+    const outDir = g.out ?? join("out", `predict-${timestamp()}`);
+    const old = ["predictions.csv", "embeddings.csv"].filter((f) =>
+      existsSync(join(outDir, f))
+    );
+    if (old.length > 0 && !o.force) {
+      throw new UserError(
+        `--out ${outDir} already holds ${
+          old.join(" and ")
+        } from an earlier predict; pass --force to overwrite, or choose another folder`,
+      );
+    }
     await runPredict({
       modelDir: o.model,
       configPath: o.config,
-      outDir: g.out ?? join("out", `predict-${timestamp()}`),
+      outDir,
       embeddings: o.embeddings,
       skipBad: o.skipBad,
       backend: g.backend,
     });
   },
-  report(g, files) {
-    return reportCommand(
-      files,
-      g.out ?? join("out", `report-${timestamp()}`),
-      {},
+  async report(g, files, o) {
+    const outDir = g.out ?? join("out", `report-${timestamp()}`);
+    // Validation before any output: a report of nothing (every line bad)
+    // is an error naming the first bad line, and nothing is written.
+    const { rows, problems } = readResults(files);
+    if (rows.length === 0) {
+      const first = problems[0];
+      throw new UserError(
+        `${
+          first ? `${first.file}:${first.line}: ${first.message}; ` : ""
+        }no usable results lines in ${
+          files.join(", ")
+        } (${problems.length} skipped); nothing written`,
+      );
+    }
+    claimOutDir(outDir, { resume: false, force: o.force, command: "report" });
+    // A report that fails part-way leaves none of its files behind.
+    const mine = ["report.md", "report.html", "figures"].filter((f) =>
+      !existsSync(join(outDir, f))
     );
+    try {
+      return await reportCommand(files, outDir, {});
+    } catch (e) {
+      for (const f of mine) {
+        rmSync(join(outDir, f), { recursive: true, force: true });
+      }
+      throw e;
+    }
   },
   async bench(g, o) {
     await runBenches({ quick: o.quick, only: o.only, quiet: g.quiet });
