@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,8 +13,10 @@ import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
 import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
 import { planStudy, shardDirName, shardJobs } from "./study/plan.ts";
-import { runStudy } from "./study/run.ts";
+import { runStudy, validateJobs } from "./study/run.ts";
 import { splitArgs, submitSlurm, writeSlurm } from "./study/slurm.ts";
+import { claimOutDir } from "./core/outdir.ts";
+import { readResults } from "./core/results.ts";
 import { runPredict, runTrainOnConfig } from "./real/mod.ts";
 import { PRESET_NAMES } from "./sim/mod.ts";
 
@@ -22,7 +24,16 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 }
 
-const actions: Actions = {
+/**
+ * What each subcommand does (exported so tests can drive the CLI in
+ * process with `runCli(actions, argv)`).
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(actions, ["report", "a.jsonl", "-o", "out/r"]);
+ * ```
+ */
+export const actions: Actions = {
   async sim(g, o) {
     let study: StudyConfig = defaultStudy(
       o.quick ? "quick" : o.full ? "full" : "default",
@@ -48,6 +59,14 @@ const actions: Actions = {
       };
     }
     if (o.methods) study = { ...study, methods: o.methods };
+    if (o.check) {
+      const jobs = planStudy(study, g.seed);
+      validateJobs(jobs, o.config ?? `${study.title}`, o.allowUndefinedAuc);
+      console.log(
+        `check: study "${study.title}" is valid: ${jobs.length} job(s) (${study.methods.length} methods x ${study.seeds} seeds, ${study.sweeps.length} sweeps); nothing written`,
+      );
+      return;
+    }
     if (o.slurm) {
       await simSlurm(g, o, study);
       return;
@@ -55,14 +74,19 @@ const actions: Actions = {
     const outDir = g.out ?? join("out", `sim-${timestamp()}`);
     // Refuse a shard count the plan cannot fill before creating its folder.
     if (o.shard) shardJobs(planStudy(study, g.seed), o.shard);
+    // Each shard its own folder, so shards can share one --out.
+    const runDir = o.shard ? join(outDir, shardDirName(o.shard)) : outDir;
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
-      // Each shard its own folder, so shards can share one --out.
-      outDir: o.shard ? join(outDir, shardDirName(o.shard)) : outDir,
+      outDir: runDir,
       workers: o.workers ?? Math.max(1, cpus().length),
       quiet: g.quiet,
       ...(o.shard ? { shard: o.shard } : {}),
+      // Claimed after validation: with --force a bad input deletes nothing.
+      claim: () => claimOutDir(runDir, { ...o, command: "sim" }).doneIds,
+      argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
     if (o.shard) {
       console.log(
@@ -73,16 +97,23 @@ const actions: Actions = {
     }
   },
   async train(g, o) {
+    const outDir = g.out ?? join("out", `train-${timestamp()}`);
+    // Claimed after validation: with --force a bad input deletes nothing.
+    const claim = () => claimOutDir(outDir, { ...o, command: "train" }).doneIds;
     if (o.config) {
       await runTrainOnConfig({
         configPath: o.config,
         seed: g.seed,
         backend: g.backend,
-        outDir: g.out ?? join("out", `train-${timestamp()}`),
+        outDir,
         workers: Math.max(1, cpus().length),
         quiet: g.quiet,
         methods: o.methods,
         skipBad: o.skipBad,
+        claim,
+        argv: Deno.args,
+        allowUndefinedAuc: o.allowUndefinedAuc,
+        checkOnly: o.check,
       });
       return;
     }
@@ -94,30 +125,75 @@ const actions: Actions = {
       sweeps: [],
       ...(o.methods ? { methods: o.methods } : {}),
     };
+    if (o.check) {
+      validateJobs(
+        planStudy(study, g.seed),
+        `scenario ${o.scenario}`,
+        o.allowUndefinedAuc,
+      );
+      console.log(`check: scenario ${o.scenario} is valid; nothing written`);
+      return;
+    }
     await runStudy(study, {
       seed: g.seed,
       backend: g.backend,
-      outDir: g.out ?? join("out", `train-${timestamp()}`),
+      outDir,
       workers: Math.max(1, cpus().length),
       quiet: g.quiet,
+      claim,
+      argv: Deno.args,
+      allowUndefinedAuc: o.allowUndefinedAuc,
     });
   },
   async predict(g, o) {
+    const outDir = g.out ?? join("out", `predict-${timestamp()}`);
+    const old = ["predictions.csv", "embeddings.csv"].filter((f) =>
+      existsSync(join(outDir, f))
+    );
+    if (old.length > 0 && !o.force) {
+      throw new UserError(
+        `--out ${outDir} already holds ${
+          old.join(" and ")
+        } from an earlier predict; pass --force to overwrite, or choose another folder`,
+      );
+    }
     await runPredict({
       modelDir: o.model,
       configPath: o.config,
-      outDir: g.out ?? join("out", `predict-${timestamp()}`),
+      outDir,
       embeddings: o.embeddings,
       skipBad: o.skipBad,
       backend: g.backend,
     });
   },
-  report(g, files) {
-    return reportCommand(
-      files,
-      g.out ?? join("out", `report-${timestamp()}`),
-      {},
+  async report(g, files, o) {
+    const outDir = g.out ?? join("out", `report-${timestamp()}`);
+    // Validation before any output: a report of nothing (every line bad)
+    // is an error naming the first bad line, and nothing is written.
+    const { rows, problems } = readResults(files);
+    if (rows.length === 0) {
+      const first = problems[0];
+      throw new UserError(
+        `${
+          first ? `${first.file}:${first.line}: ${first.message}; ` : ""
+        }no usable results lines in ${
+          files.join(", ")
+        } (${problems.length} skipped); nothing written`,
+      );
+    }
+    claimOutDir(outDir, { resume: false, force: o.force, command: "report" });
+    // A report that fails part-way leaves none of its files behind.
+    const mine = ["report.md", "report.html", "figures"].filter((f) =>
+      !existsSync(join(outDir, f))
     );
+    try {
+      return await reportCommand(files, outDir, {});
+    } catch (e) {
+      for (const f of mine) {
+        rmSync(join(outDir, f), { recursive: true, force: true });
+      }
+      throw e;
+    }
   },
   async bench(g, o) {
     await runBenches({ quick: o.quick, only: o.only, quiet: g.quiet });
@@ -130,7 +206,10 @@ async function simSlurm(
   study: StudyConfig,
 ): Promise<void> {
   const outDir = resolve(g.out!);
-  const jobs = planStudy(study, g.seed).length;
+  const planned = planStudy(study, g.seed);
+  // Fail on the login node, not in every array task.
+  validateJobs(planned, o.config ?? study.title, o.allowUndefinedAuc);
+  const jobs = planned.length;
   const shards = o.shards ?? Math.min(4, jobs);
   if (shards > jobs) {
     throw new UserError(

@@ -1,43 +1,112 @@
 /**
  * mmjepa: self-supervised learning from chest CT + EHR archives.
  *
- * One cohort type flows through everything: `sim/` generates it, models
- * pretrain and finetune on it, and `reports/` turns results rows into a
- * paper-ready report.
+ * The public API: generate a synthetic cohort (or load a real one), train
+ * any method of the registry on it, score it, write a report. The folders
+ * have their own entry points for everything else (`@mmjepa/mmjepa/sim`,
+ * `/models`, `/reports`, `/real`, `/study`, `/kernels`). A backend starts
+ * on the first call that needs tensors (`auto`: WebGPU on a hardware GPU,
+ * else wasm, else cpu); call {@link initBackend} first to choose one.
  *
  * @example
  * ```ts
- * import { generateCohorts, preset, runExperiment, resolveExperimentConfig } from "./mod.ts";
- * const set = generateCohorts(preset("paper"), 1);
- * const res = await runExperiment(set, "jepa", resolveExperimentConfig({}, "inline"), 1);
+ * import { aucMannWhitney, generateCohorts, preset, resolveExperimentConfig, runExperiment, withOverrides } from "jsr:@mmjepa/mmjepa";
+ * const set = generateCohorts(withOverrides(preset("shared-cause"), { "internal.pretrain": 400 }), 1);
+ * const cfg = resolveExperimentConfig({ pretrain: { steps: 50 } });
+ * const r = await runExperiment(set, "jepa", cfg, 1);
+ * const test = r.predictions.internal;
+ * console.log(aucMannWhitney(test.labels, test.scores));
  * ```
  *
  * @module
  */
-export * from "./cohort/mod.ts";
+export type {
+  Cohort,
+  CohortSet,
+  CohortTruth,
+  Demographics,
+  EhrRecord,
+  ImagingMode,
+  Patient,
+  PatientTruth,
+  Scan,
+  Split,
+} from "./cohort/types.ts";
 export {
   type BackendChoice,
   type BackendInfo,
   BACKENDS,
+  ensureBackend,
   initBackend,
 } from "./core/backend.ts";
 export { DivergenceError, UserError } from "./core/errors.ts";
-export { Rng, RngStreams } from "./core/rng.ts";
+export { readResults, type ResultRow } from "./core/results.ts";
 export {
-  appendResults,
-  type Predictions,
-  readResults,
-  type ResultRow,
-  RESULTS_SCHEMA,
-  writeAtomic,
+  DEFAULT_SCENARIO,
+  generateCohorts,
+  preset,
+  PRESET_NAMES,
+  resolveScenario,
+  type Scenario,
+  withOverrides,
+} from "./sim/mod.ts";
+export {
+  type ExperimentConfig,
+  type ExperimentResult,
+  type Method,
+  METHOD_SPECS,
+  METHODS,
+  type MethodSpec,
+  parseMethod,
+  resolveExperimentConfig,
+  runExperiment,
+  type Scored,
+} from "./models/mod.ts";
+export {
+  aucMannWhitney,
+  bootstrapAucCi,
+  delong,
+  delongPaired,
+  holm,
+  tHalfWidth,
+  writeReport,
+} from "./reports/mod.ts";
+export { defaultStudy, runStudy, type StudyConfig } from "./study/mod.ts";
+// Types the exports above refer to.
+export type {
+  CohortMetrics,
+  Predictions,
+  ResultsProblem,
 } from "./core/results.ts";
-export * from "./sim/mod.ts";
-export * from "./models/mod.ts";
-export * from "./reports/mod.ts";
-export * from "./study/mod.ts";
+export type {
+  FinetuneConfig,
+  JepaLoss,
+  MaskStrategy,
+  ModelConfig,
+  PartialExperimentConfig,
+  PretrainConfig,
+  Protocol,
+  TimeEncoding,
+} from "./models/config.ts";
+export type { EncoderStage, RepresentationScore } from "./models/experiment.ts";
+export type { Objective } from "./models/methods.ts";
+export type { Hooks } from "./models/train.ts";
+export type { DelongPairedResult, DelongResult } from "./reports/auc.ts";
+export type { BootstrapOptions, BootstrapResult } from "./reports/bootstrap.ts";
+export type { ReportOptions } from "./reports/markdown.ts";
+export type {
+  Acquisition,
+  AcquisitionShift,
+  ExternalSpec,
+  LabelMechanism,
+  LabelNonlinearity,
+  Missingness,
+  Shift,
+} from "./sim/scenario.ts";
 export {
-  buildCohortSet,
-  loadCohortConfig,
-  type RealConfig,
-  runTrainOnConfig,
-} from "./real/mod.ts";
+  STUDY_SIZES,
+  type StudySize,
+  type SweepKind,
+  type SweepSpec,
+} from "./study/config.ts";
+export type { RunStudyOptions, StudyOutcome } from "./study/run.ts";

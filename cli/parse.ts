@@ -6,8 +6,8 @@
  * @module
  */
 import { InvalidArgumentError } from "@commander-js/extra-typings";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { type BackendChoice, BACKENDS } from "../core/backend.ts";
 import { parseShard, type Shard } from "../study/plan.ts";
 import { METHODS } from "../models/methods.ts";
@@ -65,8 +65,12 @@ export function parseBackend(value: string): BackendChoice {
 }
 
 /**
- * Creates the output folder if needed and proves it is writable; returns
- * the path. Throws InvalidArgumentError with the reason otherwise.
+ * Proves the output folder can be made and written, without creating it
+ * (a run that then fails validation leaves nothing behind): an existing
+ * folder gets a probe file; for a missing one, the nearest existing
+ * ancestor must be a writable folder. Returns the path; throws
+ * InvalidArgumentError with the reason otherwise. An empty path is
+ * refused (it would write into the current folder).
  *
  * @example
  * ```ts
@@ -74,9 +78,22 @@ export function parseBackend(value: string): BackendChoice {
  * ```
  */
 export function ensureWritableDir(dir: string): string {
+  if (dir.trim() === "") {
+    throw new InvalidArgumentError(
+      `empty folder name; expected a path such as out/run1`,
+    );
+  }
+  let probeDir = resolve(dir);
   try {
-    mkdirSync(dir, { recursive: true });
-    const probe = join(dir, `.mmjepa-write-test-${Deno.pid}`);
+    while (!existsSync(probeDir)) {
+      const up = dirname(probeDir);
+      if (up === probeDir) break;
+      probeDir = up;
+    }
+    if (!statSync(probeDir).isDirectory()) {
+      throw new Error(`${probeDir} is a file, not a folder`);
+    }
+    const probe = join(probeDir, `.mmjepa-write-test-${Deno.pid}`);
     writeFileSync(probe, "");
     rmSync(probe);
   } catch (e) {

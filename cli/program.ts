@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+} from "@commander-js/extra-typings";
 import type { BackendChoice } from "../core/backend.ts";
 import { DivergenceError, UserError } from "../core/errors.ts";
 import type { Shard } from "../study/plan.ts";
@@ -42,6 +47,10 @@ export interface Actions {
       workers?: number;
       level?: "features" | "volume";
       methods?: string[];
+      resume: boolean;
+      force: boolean;
+      check: boolean;
+      allowUndefinedAuc: boolean;
       /** Run only this shard of the plan. */
       shard?: Shard;
       /** Write SLURM scripts instead of running. */
@@ -62,6 +71,10 @@ export interface Actions {
       scenario?: string;
       methods?: string[];
       skipBad: boolean;
+      resume: boolean;
+      force: boolean;
+      check: boolean;
+      allowUndefinedAuc: boolean;
     },
   ): Promise<void>;
   /** `predict`: score a cohort with a model saved by `train --config`. */
@@ -72,10 +85,15 @@ export interface Actions {
       config: string;
       embeddings: boolean;
       skipBad: boolean;
+      force: boolean;
     },
   ): Promise<void>;
   /** `report`: render results files. */
-  report(g: GlobalOptions, files: string[]): Promise<number>;
+  report(
+    g: GlobalOptions,
+    files: string[],
+    o: { force: boolean },
+  ): Promise<number>;
   /** `bench`: the benchmarks. */
   bench(
     g: GlobalOptions,
@@ -92,8 +110,19 @@ function writableOut(dir: string): string {
 }
 
 function list(value: string): string[] {
-  return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) {
+    throw new InvalidArgumentError(
+      `expected a comma-separated list, got "${value}"`,
+    );
+  }
+  return items;
 }
+
+const RESUME_HELP =
+  "continue a run into an --out folder that holds its results.jsonl: runs already there are skipped";
+const FORCE_HELP =
+  "delete the earlier run's outputs (results.jsonl, report, figures, models) in --out before running";
 
 /**
  * Builds the command-line program around the given actions.
@@ -177,6 +206,18 @@ export function buildProgram(actions: Actions): Command {
       `comma-separated subset of methods to run (${METHODS.join(", ")})`,
       parseMethods,
     )
+    .option("--resume", RESUME_HELP, false)
+    .option("--force", FORCE_HELP, false)
+    .option(
+      "--check",
+      "validate the study (config, every job's scenario and experiment) and exit; writes nothing",
+      false,
+    )
+    .option(
+      "--allow-undefined-auc",
+      "run even when a test, external or labeled train cohort expects fewer than 5 (train: 2) patients of the rarer class",
+      false,
+    )
     .option(
       "--shard <I/N>",
       "run only shard I of N (a fixed, cost-balanced split of the planned jobs) into <out>/shard-I-of-N/; needs --out; merge with `task report`",
@@ -231,6 +272,11 @@ Examples:
       ) {
         if (set && !o.slurm) throw new UserError(`${flag} needs --slurm`);
       }
+      if (o.slurm && o.force) {
+        throw new UserError(
+          "--force and --slurm cannot be combined: the array tasks always resume their shard; delete <out>/shard-* to start over",
+        );
+      }
       if ((o.shard || o.slurm) && program.opts().out === undefined) {
         throw new UserError(
           `${
@@ -261,6 +307,18 @@ Examples:
     .option(
       "--skip-bad",
       "real cohorts: skip unreadable or invalid records instead of stopping; the skipped records are printed and saved to skipped.csv",
+      false,
+    )
+    .option("--resume", RESUME_HELP, false)
+    .option("--force", FORCE_HELP, false)
+    .option(
+      "--check",
+      "real cohorts: validate the config, manifest, tables, scan headers and splits, print what would be skipped, and exit; writes nothing",
+      false,
+    )
+    .option(
+      "--allow-undefined-auc",
+      "run even when the train or test split lacks a class, or a synthetic cohort is too small (the AUC is then undefined or noise)",
       false,
     )
     .addHelpText(
@@ -299,6 +357,11 @@ Examples:
       "skip unreadable or invalid records instead of stopping",
       false,
     )
+    .option(
+      "--force",
+      "overwrite predictions.csv / embeddings.csv already in --out",
+      false,
+    )
     .addHelpText(
       "after",
       `
@@ -315,14 +378,15 @@ Examples:
       "Merge results files (from any machines or shards) and write report.md with figures beside it.",
     )
     .argument("<results...>", "one or more results.jsonl files")
+    .option("--force", "overwrite a report.md already in --out", false)
     .addHelpText(
       "after",
       `
 Examples:
   npx -y deno@2.9.6 task report out/sim-*/results.jsonl -o out/merged`,
     )
-    .action(async (files) => {
-      const code = await actions.report(globals(), files);
+    .action(async (files, o) => {
+      const code = await actions.report(globals(), files, o);
       if (code !== 0) Deno.exitCode = code;
     });
 
@@ -378,9 +442,23 @@ export async function runCli(
       return e.exitCode;
     }
     if (e instanceof UserError || e instanceof DivergenceError) {
-      console.error(`error: ${e.message}`);
+      // One line: a message that spans lines (a library's code frame)
+      // would read as several errors.
+      console.error(`error: ${e.message.replace(/\s*\n\s*/g, " ")}`);
       return 2;
     }
-    throw e;
+    // A bug in mmjepa, not bad input: say so in one line and keep the
+    // stack for whoever debugs it (MMJEPA_DEBUG=1 prints it).
+    const err = e instanceof Error ? e : new Error(String(e));
+    console.error(
+      `error: internal error (${err.name}: ${
+        err.message.split("\n")[0]
+      }); this is a bug in mmjepa, please report it with the command you ran${
+        Deno.env.get("MMJEPA_DEBUG")
+          ? `\n${err.stack}`
+          : " (MMJEPA_DEBUG=1 shows the stack)"
+      }`,
+    );
+    return 70;
   }
 }

@@ -106,6 +106,28 @@ async function trySet(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
 export async function initBackend(
   choice: BackendChoice = "auto",
 ): Promise<BackendInfo> {
+  active = await pickBackend(choice);
+  return active;
+}
+
+let active: BackendInfo | null = null;
+
+/**
+ * The backend {@link initBackend} activated; if none was, activates the
+ * `auto` choice first. Library entry points that need tensors call this,
+ * so a caller who never thought about backends still gets a working one.
+ *
+ * @example
+ * ```ts
+ * const info = await ensureBackend();
+ * console.error(`backend: ${info.name}`);
+ * ```
+ */
+export async function ensureBackend(): Promise<BackendInfo> {
+  return active ?? await initBackend("auto");
+}
+
+async function pickBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (!BACKENDS.includes(choice)) {
     throw new UserError(
       `unknown backend "${choice}"; expected one of ${BACKENDS.join(", ")}`,

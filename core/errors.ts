@@ -14,7 +14,11 @@
  * ```
  */
 export class UserError extends Error {
-  /** @param message says what was wrong and what is accepted */
+  /**
+   * An error for the user, printed as one line without a stack trace.
+   *
+   * @param message says what was wrong and what is accepted
+   */
   constructor(message: string) {
     super(message);
     this.name = "UserError";
@@ -36,6 +40,8 @@ export class DivergenceError extends Error {
   readonly lastFinite: number | null;
 
   /**
+   * A run whose loss became NaN or infinite, with what to try.
+   *
    * @param what which phase diverged
    * @param step the step whose loss was not finite
    * @param lastFinite the last finite loss read back

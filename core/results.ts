@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { UserError } from "./errors.ts";
+import { readRegularText } from "./files.ts";
 
 /** Bumped whenever a field changes meaning; readers reject unknown ones. */
 export const RESULTS_SCHEMA = 1;
@@ -169,9 +170,89 @@ const REQUIRED: (keyof ResultRow)[] = [
   "predictions",
 ];
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+// What is wrong with a parsed line's field types, or null. The report
+// indexes these fields directly, so a wrong type would otherwise become
+// a phantom section or a crash far from the bad line.
+function fieldProblem(rec: Record<string, unknown>): string | null {
+  for (const k of ["runId", "study", "scenario", "method"] as const) {
+    if (typeof rec[k] !== "string" || rec[k] === "") {
+      return `field "${k}" is ${
+        JSON.stringify(rec[k])
+      }; expected a non-empty string`;
+    }
+  }
+  if (!Number.isSafeInteger(rec.seed)) {
+    return `field "seed" is ${JSON.stringify(rec.seed)}; expected an integer`;
+  }
+  if (!isRecord(rec.metrics)) {
+    return `field "metrics" is ${
+      JSON.stringify(rec.metrics)
+    }; expected an object of cohort name -> metrics`;
+  }
+  for (const [cohort, m] of Object.entries(rec.metrics)) {
+    if (!isRecord(m)) {
+      return `field "metrics.${cohort}" is ${
+        JSON.stringify(m)
+      }; expected an object with n, nPositive, auc, brier`;
+    }
+    if (
+      m.auc !== null && !(typeof m.auc === "number" && m.auc >= 0 && m.auc <= 1)
+    ) {
+      return `field "metrics.${cohort}.auc" is ${
+        JSON.stringify(m.auc)
+      }; expected a number in [0, 1] or null`;
+    }
+    if (!(Number.isSafeInteger(m.n) && (m.n as number) >= 0)) {
+      return `field "metrics.${cohort}.n" is ${
+        JSON.stringify(m.n)
+      }; expected a non-negative integer`;
+    }
+  }
+  if (!isRecord(rec.predictions)) {
+    return `field "predictions" is ${
+      JSON.stringify(rec.predictions)
+    }; expected an object of cohort name -> {ids, labels, scores}`;
+  }
+  if (rec.sweep !== undefined) {
+    const sw = rec.sweep;
+    if (
+      !isRecord(sw) || typeof sw.knob !== "string" ||
+      typeof sw.value !== "number" || !Number.isFinite(sw.value)
+    ) {
+      return `field "sweep" is ${
+        JSON.stringify(sw)
+      }; expected {"knob": string, "value": finite number}`;
+    }
+  }
+  return null;
+}
+
+// Fields that differ between two runs of the same job on the same data
+// without changing any number a report shows.
+const VOLATILE = new Set(["startedAt", "wallSeconds", "gitCommit"]);
+
+function comparable(rec: ResultRow): string {
+  const copy: Record<string, unknown> = { ...rec };
+  for (const k of VOLATILE) delete copy[k];
+  if (isRecord(copy.extra)) {
+    const { seconds: _s, ...rest } = copy.extra;
+    copy.extra = rest;
+  }
+  return JSON.stringify(copy);
+}
+
 /**
  * Reads results files; malformed lines are returned as problems naming the
- * file and line, and the good lines are kept.
+ * file and line, and the good lines are kept. A runId seen before (in the
+ * same or another file) with the same numbers is dropped and listed as a
+ * problem ("duplicate of ..."), so merging a file with itself, or a rerun
+ * appended to its own output, counts every run once. Two rows with one
+ * runId and different numbers are a {@link UserError} naming both lines:
+ * a report cannot know which one to trust.
  *
  * @example
  * ```ts
@@ -181,18 +262,13 @@ const REQUIRED: (keyof ResultRow)[] = [
  */
 export function readResults(
   files: string[],
-): { rows: ResultRow[]; problems: ResultsProblem[] } {
+): { rows: ResultRow[]; problems: ResultsProblem[]; duplicates: number } {
   const rows: ResultRow[] = [];
   const problems: ResultsProblem[] = [];
+  const seen = new Map<string, { file: string; line: number; key: string }>();
+  let duplicates = 0;
   for (const file of files) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw new UserError(
-        `cannot read results file ${file}: ${(e as Error).message}`,
-      );
-    }
+    const text = readRegularText(file, "results file (.jsonl)");
     const lines = text.split("\n");
     lines.forEach((raw, i) => {
       const line = raw.trim();
@@ -208,11 +284,11 @@ export function readResults(
         });
         return;
       }
-      if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
+      if (!isRecord(obj)) {
         problems.push({ file, line: i + 1, message: "not a JSON object" });
         return;
       }
-      const rec = obj as Record<string, unknown>;
+      const rec = obj;
       const missing = REQUIRED.filter((k) => !(k in rec));
       if (missing.length > 0) {
         problems.push({
@@ -232,8 +308,34 @@ export function readResults(
         });
         return;
       }
-      rows.push(rec as unknown as ResultRow);
+      const bad = fieldProblem(rec);
+      if (bad !== null) {
+        problems.push({ file, line: i + 1, message: bad });
+        return;
+      }
+      const row = rec as unknown as ResultRow;
+      const key = comparable(row);
+      const first = seen.get(row.runId);
+      if (first) {
+        if (first.key !== key) {
+          throw new UserError(
+            `${file}:${
+              i + 1
+            }: runId ${row.runId} also at ${first.file}:${first.line} with different results; keep one of the two lines (the same run twice with different numbers cannot be merged)`,
+          );
+        }
+        duplicates++;
+        problems.push({
+          file,
+          line: i + 1,
+          message:
+            `duplicate of runId ${row.runId} at ${first.file}:${first.line}; counted once`,
+        });
+        return;
+      }
+      seen.set(row.runId, { file, line: i + 1, key });
+      rows.push(row);
     });
   }
-  return { rows, problems };
+  return { rows, problems, duplicates };
 }

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { labeledIn, patientsIn } from "../cohort/select.ts";
 import type { CohortSet, Patient } from "../cohort/types.ts";
+import { ensureBackend } from "../core/backend.ts";
 import { UserError } from "../core/errors.ts";
 import { type Rng, RngStreams } from "../core/rng.ts";
 import {
@@ -206,6 +207,7 @@ export async function pretrain(
   hooks: Hooks = {},
 ): Promise<Pretrained | null> {
   if (!hasPretraining(method)) return null;
+  await ensureBackend();
   const { layout, norm, pool } = setup(set, cfg);
   if (pool.length === 0) {
     throw new UserError(
@@ -568,6 +570,7 @@ export async function finetune(
   hooks: Hooks = {},
   opts: FinetuneOptions = {},
 ): Promise<ExperimentResult> {
+  await ensureBackend();
   const s0 = setup(set, cfg);
   const layout = pre?.layout ?? s0.layout;
   const norm = pre?.norm ?? s0.norm;

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type {
   Cohort,
@@ -20,7 +19,12 @@ import type {
 } from "../cohort/types.ts";
 import { UserError } from "../core/errors.ts";
 import { writeAtomic } from "../core/results.ts";
-import { cacheKey, readCachedRoi, writeCachedRoi } from "./cache.ts";
+import {
+  cacheKey,
+  ensureCacheDir,
+  readCachedRoi,
+  writeCachedRoi,
+} from "./cache.ts";
 import type { RealConfig } from "./config.ts";
 import { readDicomSeries } from "./dicom.ts";
 import {
@@ -38,7 +42,7 @@ import {
 } from "./ehr.ts";
 import { type ManifestPatient, readManifest } from "./manifest.ts";
 import { readNifti } from "./nifti.ts";
-import { assignSplits } from "./splits.ts";
+import { assignSplits, checkSplitsUsable } from "./splits.ts";
 import {
   BadRecords,
   monthsBetween,
@@ -64,6 +68,11 @@ export interface BuildOptions {
   onProgress?: (done: number, total: number, what: string) => void;
   /** Test fold when the config asks for k-fold cross-validation. */
   fold?: number;
+  /**
+   * Refuse splits that cannot give an AUC (see `checkSplitsUsable`);
+   * `train` sets it unless `--allow-undefined-auc` is given.
+   */
+  requireAuc?: boolean;
 }
 
 /** What {@link buildCohortSet} returns. */
@@ -210,7 +219,7 @@ export async function buildCohortSet(
   const pp = cfg.preprocess;
   const length = pp.roiSize ** 3;
   const total = listed.reduce((n, p) => n + p.scans.length, 0);
-  mkdirSync(cfg.cacheDir, { recursive: true });
+  ensureCacheDir(cfg.cacheDir);
   let done = 0;
   const rois = new Map<string, Float32Array>();
   for (const p of listed) {
@@ -298,6 +307,13 @@ export async function buildCohortSet(
   const splits: Map<string, Split> = cfg.columns.split
     ? new Map(internal.map((p) => [p.id, p.split as Split]))
     : assignSplits(internal, cfg.splits, opts.seed, opts.fold ?? null);
+  checkSplitsUsable(
+    internal,
+    splits,
+    cfg.columns.split ? { kfold: null } : cfg.splits,
+    cfg.source,
+    !(opts.requireAuc ?? false),
+  );
 
   // EHR records per patient.
   const ehrOf = new Map<string, EhrRecord[]>();

@@ -9,6 +9,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { UserError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
 import { writeAtomic } from "../core/results.ts";
 
 // Bump when the ROI computation changes, so old entries are not reused.
@@ -25,15 +27,22 @@ const CACHE_VERSION = 1;
 export function cacheKey(path: string, settings: unknown): string {
   const h = createHash("sha256");
   h.update(JSON.stringify({ v: CACHE_VERSION, settings }));
-  if (statSync(path).isDirectory()) {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new UserError(`${path}: cannot read scan (${(e as Error).message})`);
+  }
+  if (isDir) {
     for (
       const f of readdirSync(path).filter((f) => !f.startsWith(".")).sort()
     ) {
       h.update(`\u0000${f}\u0000`);
-      h.update(Deno.readFileSync(join(path, f)));
+      // Regular files only: a FIFO here would block the read forever.
+      h.update(readRegularFile(join(path, f), "DICOM file"));
     }
   } else {
-    h.update(Deno.readFileSync(path));
+    h.update(readRegularFile(path, "scan"));
   }
   return h.digest("hex");
 }
@@ -52,10 +61,31 @@ export function readCachedRoi(
   length: number,
 ): Float32Array | null {
   const path = join(dir, "rois", `${key}.f32`);
-  if (!existsSync(path)) return null;
+  if (!existsSync(path) || !statSync(path).isFile()) return null;
   const bytes = Deno.readFileSync(path);
   if (bytes.byteLength !== 4 * length) return null;
   return new Float32Array(bytes.buffer, bytes.byteOffset, length).slice();
+}
+
+/**
+ * Creates `<dir>/rois` or throws a {@link UserError} naming the config key
+ * `cacheDir` (it may point at a file, or an unwritable place).
+ *
+ * @example
+ * ```ts
+ * ensureCacheDir(".cache");
+ * ```
+ */
+export function ensureCacheDir(dir: string): void {
+  try {
+    mkdirSync(join(dir, "rois"), { recursive: true });
+  } catch (e) {
+    throw new UserError(
+      `cacheDir "${dir}": cannot create ${join(dir, "rois")} (${
+        (e as Error).message.split("\n")[0]
+      }); expected a writable folder (or a path where one can be made)`,
+    );
+  }
 }
 
 /**
@@ -71,7 +101,7 @@ export function writeCachedRoi(
   key: string,
   roi: Float32Array,
 ): void {
-  mkdirSync(join(dir, "rois"), { recursive: true });
+  ensureCacheDir(dir);
   writeAtomic(
     join(dir, "rois", `${key}.f32`),
     new Uint8Array(roi.buffer, roi.byteOffset, roi.byteLength),

@@ -20,6 +20,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
 import { UserError } from "../core/errors.ts";
 import { parseMethod } from "../models/methods.ts";
+import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
 /** Manifest column names (defaults: what `sim/` exports). */
 export interface ManifestColumns {
@@ -425,17 +426,14 @@ export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
  * ```
  */
 export async function loadCohortConfig(path: string): Promise<RealConfig> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
-  }
+  // Regular files only: a FIFO would block the read forever.
+  const text = readRegularText(path, "cohort config (YAML)");
+  await Promise.resolve();
   let raw: unknown;
   try {
     raw = parse(text);
   } catch (e) {
-    throw new UserError(`${path}: invalid YAML (${(e as Error).message})`);
+    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
   }
   return resolveCohortConfig(raw, path);
 }

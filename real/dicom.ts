@@ -22,6 +22,8 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { UserError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
+import { checkGeometry } from "./nifti.ts";
 import type { Volume } from "./volume.ts";
 import {
   decodeFrame,
@@ -64,12 +66,7 @@ interface Slice {
 }
 
 function parseFile(file: string): DataSet | null {
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(file);
-  } catch (e) {
-    throw new UserError(`${file}: cannot read file (${(e as Error).message})`);
-  }
+  const bytes = readRegularFile(file, "DICOM file");
   const magic = new TextDecoder().decode(bytes.subarray(128, 132));
   if (magic !== "DICM") {
     throw new UserError(
@@ -144,6 +141,21 @@ function slicesOf(file: string, ds: DataSet): Slice[] {
   const fmt = pixelFormat(ds, file);
   const frames = ds.intString("x00280008") ?? 1;
   const enhanced = !!ds.elements.x52009230;
+  const perFrame = ds.elements.x52009230?.items?.length ?? 0;
+  // Checked before looping over frames: the tag may claim any number.
+  if (!Number.isSafeInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
+    throw new UserError(
+      `${file}: NumberOfFrames (0028,0008) is ${
+        str(ds, "x00280008")
+      }; expected a whole number from 1 to ${MAX_FRAMES}`,
+    );
+  }
+  if (enhanced && perFrame !== frames) {
+    throw new UserError(
+      `${file}: NumberOfFrames (0028,0008) is ${frames} but the PerFrameFunctionalGroupsSequence (5200,9230) has ${perFrame} item(s); expected one item per frame`,
+    );
+  }
+  checkPixelLength(file, ds, fmt, frames);
   if (frames > 1 && !enhanced) {
     throw new UserError(
       `${file}: ${frames} frames (NumberOfFrames) without per-frame positions (no PerFrameFunctionalGroupsSequence 5200,9230): a cine, NM or other non-volumetric multi-frame image; expected one slice per file or an enhanced multi-frame volume`,
@@ -173,9 +185,17 @@ function slicesOf(file: string, ds: DataSet): Slice[] {
     }
     const slope = resDs.floatString("x00281053") ?? 1;
     const intercept = resDs.floatString("x00281052") ?? 0;
-    if (!Number.isFinite(slope) || slope === 0 || !Number.isFinite(intercept)) {
+    // Far outside any CT's rescale: a corrupt tag, not HU.
+    if (
+      !(Math.abs(slope) >= 1e-6 && Math.abs(slope) <= 1e6) ||
+      !(Math.abs(intercept) <= 1e6)
+    ) {
       throw new UserError(
-        `${name}: RescaleSlope ${slope} / RescaleIntercept ${intercept}; expected finite numbers, slope not 0`,
+        `${name}: RescaleSlope (0028,1053) "${
+          str(resDs, "x00281053") ?? ""
+        }" / RescaleIntercept (0028,1052) "${
+          str(resDs, "x00281052") ?? ""
+        }"; expected numbers with 1e-6 <= |slope| <= 1e6 and |intercept| <= 1e6`,
       );
     }
     out.push({
@@ -194,6 +214,46 @@ function slicesOf(file: string, ds: DataSet): Slice[] {
     });
   }
   return out;
+}
+
+// Far above any CT (a 1024^2 x 8192 volume); a header claiming more is corrupt.
+const MAX_FRAMES = 65536;
+const MAX_VOXELS = 2 ** 31 / 4;
+
+// Uncompressed pixel data must hold every frame; checked from the element
+// length before anything is allocated for the volume.
+function checkPixelLength(
+  file: string,
+  ds: DataSet,
+  fmt: PixelFormat,
+  frames: number,
+): void {
+  const el = ds.elements.x7fe00010;
+  if (!el || el.encapsulatedPixelData) return;
+  const need = fmt.rows * fmt.cols * (fmt.bitsAllocated / 8) * frames;
+  if (el.length < need) {
+    throw new UserError(
+      `${file}: PixelData (7FE0,0010) has ${el.length} bytes; Rows ${fmt.rows} x Columns ${fmt.cols} x ${
+        fmt.bitsAllocated / 8
+      } bytes x ${frames} frame(s) need ${need} (truncated file or wrong Rows/Columns)`,
+    );
+  }
+}
+
+// dicom-parser's accessors throw TypeErrors on elements cut short or of
+// the wrong shape; such a file is corrupt input, not a bug here.
+function named<T>(file: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UserError(
+      `${file}: malformed DICOM element (${
+        why.split("\n")[0]
+      }); the file is corrupt or truncated`,
+    );
+  }
 }
 
 function cross(a: number[], b: number[]): number[] {
@@ -245,9 +305,9 @@ export async function readDicomSeries(path: string): Promise<DicomSeries> {
     const ds = parseFile(file);
     // DICOMDIR, structured reports and the like carry no image.
     if (!ds || !ds.elements.x7fe00010) continue;
-    const mine = slicesOf(file, ds);
+    const mine = named(file, () => slicesOf(file, ds));
     const first = slices[0] ?? mine[0];
-    const uid = str(ds, "x0020000e") ?? "";
+    const uid = named(file, () => str(ds, "x0020000e")) ?? "";
     const firstUid = str(first.ds, "x0020000e") ?? "";
     if (uid !== firstUid) {
       throw new UserError(
@@ -353,23 +413,6 @@ export async function readDicomSeries(path: string): Promise<DicomSeries> {
   const stepLen = norm(step);
   const tiltDegrees = Math.acos(Math.min(1, dot(step, normal) / stepLen)) *
     180 / Math.PI;
-  const nx = first.fmt.cols, ny = first.fmt.rows;
-  const data = new Float32Array(nx * ny * n);
-  const codecs = await loadCodecs(
-    slices.some((s) => transferSyntax(s.ds) === "1.2.840.10008.1.2.4.51"),
-  );
-  slices.forEach((s, k) => {
-    const stored = decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs);
-    if (stored.length !== nx * ny) {
-      throw new UserError(
-        `${s.name}: decoded ${stored.length} pixels, expected ${nx}x${ny} (truncated?)`,
-      );
-    }
-    const o = k * nx * ny;
-    for (let i = 0; i < stored.length; i++) {
-      data[o + i] = stored[i] * s.slope + s.intercept;
-    }
-  });
   // Columns of the LPS affine: i steps along a row (PixelSpacing[1]), j
   // down a column (PixelSpacing[0]), k from slice to slice.
   const lps = [0, 1, 2].map((r) => [
@@ -384,6 +427,35 @@ export async function readDicomSeries(path: string): Promise<DicomSeries> {
     lps[2],
     [0, 0, 0, 1],
   ];
+  checkGeometry(
+    affine,
+    `${first.name} (PixelSpacing, ImagePositionPatient, ImageOrientationPatient)`,
+  );
+  const nx = first.fmt.cols, ny = first.fmt.rows;
+  if (nx * ny * n > MAX_VOXELS) {
+    throw new UserError(
+      `${path}: ${nx}x${ny}x${n} voxels (Columns x Rows x slices) is more than the ${MAX_VOXELS} this reader holds in memory`,
+    );
+  }
+  const data = new Float32Array(nx * ny * n);
+  const codecs = await loadCodecs(
+    slices.some((s) => transferSyntax(s.ds) === "1.2.840.10008.1.2.4.51"),
+  );
+  slices.forEach((s, k) => {
+    const stored = named(
+      s.name,
+      () => decodeFrame(s.ds, s.fmt, s.frame, s.frames, s.name, codecs),
+    );
+    if (stored.length !== nx * ny) {
+      throw new UserError(
+        `${s.name}: decoded ${stored.length} pixels, expected ${nx}x${ny} (truncated?)`,
+      );
+    }
+    const o = k * nx * ny;
+    for (let i = 0; i < stored.length; i++) {
+      data[o + i] = stored[i] * s.slope + s.intercept;
+    }
+  });
   return {
     dims: [nx, ny, n],
     data,

@@ -19,6 +19,8 @@ import type {
 import {
   type BadRecords,
   monthsBetween,
+  NUMERIC_EXPECTED,
+  numericCell,
   parseDate,
   readTable,
 } from "./table.ts";
@@ -75,8 +77,8 @@ export function readDemographics(
     if (!col) return null;
     const s = get(col);
     if (s === "") return null;
-    const v = Number(s);
-    return Number.isFinite(v) && v >= 0 ? v : undefined;
+    const v = numericCell(s);
+    return v !== null && v >= 0 ? v : undefined;
   };
   const age = num(cols.age), pack = num(cols.packYears);
   const sex = cols.sex ? parseSex(get(cols.sex)) : null;
@@ -163,9 +165,9 @@ export function readWideEhr(
     const values = new Float32Array(names.length);
     for (let i = 0; i < names.length; i++) {
       const s = r.get(names[i]);
-      const v = Number(s);
-      if (s === "" || !Number.isFinite(v)) {
-        fail(names[i], `value "${s}" is not a number`);
+      const v = numericCell(s);
+      if (v === null) {
+        fail(names[i], `value "${s}" ${NUMERIC_EXPECTED}`);
         continue rows;
       }
       values[i] = v;
@@ -233,9 +235,9 @@ export function readLongEhr(
       continue;
     }
     const s = r.get(c.value);
-    const v = s === "" ? null : Number(s);
-    if (v !== null && !Number.isFinite(v)) {
-      fail(c.value, `value "${s}" is not a number`);
+    const v = s === "" ? null : numericCell(s);
+    if (s !== "" && v === null) {
+      fail(c.value, `value "${s}" ${NUMERIC_EXPECTED}`);
       continue;
     }
     if (!out.has(pid)) out.set(pid, []);

@@ -10,6 +10,7 @@
 import * as nifti from "nifti-reader-js";
 import { gunzipSync } from "node:zlib";
 import { UserError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
 import type { Volume } from "./volume.ts";
 
 /** A decoded NIfTI file: the volume plus what the header said. */
@@ -35,6 +36,63 @@ function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
     bytes.byteOffset,
     bytes.byteOffset + bytes.byteLength,
   ) as ArrayBuffer;
+}
+
+// A gzip stream may claim to inflate to anything; 2 GiB is far above a CT.
+const MAX_DECOMPRESSED = 2 ** 31 - 1;
+
+// Plausible geometry for a CT: voxel sizes from 1 micrometre to 1 m, and
+// an origin within 100 m of the scanner's isocentre. Beyond that the
+// header is corrupt, not a scan.
+const SPACING_MM: [number, number] = [1e-3, 1000];
+const ORIGIN_MM = 1e5;
+
+/**
+ * Throws unless an affine (4x4, world mm) is finite, invertible and has
+ * plausible voxel sizes and origin; `where` names the file and the
+ * header field the affine came from.
+ *
+ * @example
+ * ```ts
+ * checkGeometry([[1,0,0,0],[0,1,0,0],[0,0,1,0],[0,0,0,1]], "ct.nii (sform)");
+ * ```
+ */
+export function checkGeometry(affine: number[][], where: string): void {
+  const flat = affine.slice(0, 3).flat();
+  if (flat.some((v) => !Number.isFinite(v))) {
+    throw new UserError(
+      `${where}: affine has a non-finite entry (${
+        affine.slice(0, 3).map((r) => r.join(" ")).join("; ")
+      }); expected finite numbers`,
+    );
+  }
+  for (let c = 0; c < 3; c++) {
+    const s = Math.hypot(affine[0][c], affine[1][c], affine[2][c]);
+    if (!(s >= SPACING_MM[0] && s <= SPACING_MM[1])) {
+      throw new UserError(
+        `${where}: voxel size ${s} mm along axis ${c}; expected ${
+          SPACING_MM[0]
+        } to ${SPACING_MM[1]} mm`,
+      );
+    }
+  }
+  for (let r = 0; r < 3; r++) {
+    if (Math.abs(affine[r][3]) > ORIGIN_MM) {
+      throw new UserError(
+        `${where}: origin ${
+          affine.slice(0, 3).map((row) => row[3]).join(", ")
+        } mm; expected each coordinate within +-${ORIGIN_MM} mm`,
+      );
+    }
+  }
+  const [a, b, c] = affine;
+  const det = a[0] * (b[1] * c[2] - b[2] * c[1]) -
+    a[1] * (b[0] * c[2] - b[2] * c[0]) + a[2] * (b[0] * c[1] - b[1] * c[0]);
+  if (!(Math.abs(det) > 0)) {
+    throw new UserError(
+      `${where}: the affine's 3x3 part is singular (axes not independent); expected three independent axes`,
+    );
+  }
 }
 
 const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -64,7 +122,6 @@ function readScalars(
   where: string,
 ): Float32Array {
   const view = new DataView(buf);
-  const out = new Float32Array(n);
   const get: Record<number, [number, (o: number) => number]> = {
     2: [1, (o) => view.getUint8(o)],
     4: [2, (o) => view.getInt16(o, little)],
@@ -82,6 +139,7 @@ function readScalars(
     );
   }
   const [size, read] = g;
+  // Checked before allocating `out`: a header may claim any size.
   if (buf.byteLength < n * size) {
     throw new UserError(
       `${where}: truncated NIfTI: image data has ${buf.byteLength} bytes, the header needs ${
@@ -89,6 +147,7 @@ function readScalars(
       }`,
     );
   }
+  const out = new Float32Array(n);
   const Typed = NATIVE[type];
   if (little === HOST_LITTLE && Typed) {
     // Same byte order as this machine: a typed view converts ~10x faster
@@ -146,7 +205,9 @@ export function decodeNiftiFile(bytes: Uint8Array, where: string): NiftiScan {
   try {
     // node:zlib, unlike the reader's own inflate, fails on a cut stream.
     if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
-      buf = toArrayBuffer(gunzipSync(bytes));
+      buf = toArrayBuffer(
+        gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED }),
+      );
     }
   } catch (e) {
     throw new UserError(
@@ -161,16 +222,45 @@ export function decodeNiftiFile(bytes: Uint8Array, where: string): NiftiScan {
     );
   }
   let h: nifti.NIFTI1 | nifti.NIFTI2;
-  let image: ArrayBuffer;
   try {
     h = nifti.readHeader(buf);
-    image = nifti.readImage(h, buf);
   } catch (e) {
     throw new UserError(
-      `${where}: unreadable NIfTI header or image (${(e as Error).message})`,
+      `${where}: unreadable NIfTI header (${(e as Error).message})`,
     );
   }
   const nDim = h.dims[0];
+  if (
+    !Number.isInteger(nDim) || nDim < 1 || nDim > 7 ||
+    h.dims.slice(1, 1 + nDim).some((d) => !Number.isSafeInteger(d) || d < 1)
+  ) {
+    throw new UserError(
+      `${where}: header field dim is [${
+        h.dims.join(", ")
+      }]; expected dim[0] in 1..7 and positive integer sizes`,
+    );
+  }
+  const bytesPer = (h.numBitsPerVoxel ?? 0) / 8;
+  const need = h.dims.slice(1, 1 + nDim).reduce((a, d) => a * d, 1) *
+    bytesPer;
+  const have = buf.byteLength - h.vox_offset;
+  if (bytesPer > 0 && !(need <= have)) {
+    throw new UserError(
+      `${where}: truncated NIfTI or corrupt header: header field dim (${
+        h.dims.slice(1, 1 + nDim).join("x")
+      } voxels of ${bytesPer} bytes) needs ${need} bytes of image data, the file has ${
+        Math.max(0, have)
+      } after vox_offset ${h.vox_offset}`,
+    );
+  }
+  let image: ArrayBuffer;
+  try {
+    image = nifti.readImage(h, buf);
+  } catch (e) {
+    throw new UserError(
+      `${where}: unreadable NIfTI image (${(e as Error).message})`,
+    );
+  }
   const dims: [number, number, number] = [h.dims[1], h.dims[2], h.dims[3]];
   const extra = h.dims.slice(4, 1 + Math.max(nDim, 3)).filter((d) => d > 1);
   if (nDim < 3 || dims.some((d) => !(d > 1))) {
@@ -190,8 +280,16 @@ export function decodeNiftiFile(bytes: Uint8Array, where: string): NiftiScan {
   const n = dims[0] * dims[1] * dims[2];
   const data = readScalars(image, h.datatypeCode, h.littleEndian, n, where);
   // scl_slope = 0 means "no scaling" in the standard.
-  const slope = h.scl_slope && Number.isFinite(h.scl_slope) ? h.scl_slope : 1;
-  const inter = Number.isFinite(h.scl_inter) ? h.scl_inter : 0;
+  // nibabel's rule: a zero or non-finite slope means "no scaling"; a
+  // valid slope with a non-finite intercept leaves the HU unknown.
+  const scaled = h.scl_slope !== 0 && Number.isFinite(h.scl_slope);
+  if (scaled && !Number.isFinite(h.scl_inter)) {
+    throw new UserError(
+      `${where}: header field scl_inter is ${h.scl_inter} with scl_slope ${h.scl_slope}; expected a finite intercept`,
+    );
+  }
+  const slope = scaled ? h.scl_slope : 1;
+  const inter = scaled ? h.scl_inter : 0;
   if (slope !== 1 || inter !== 0) {
     for (let i = 0; i < n; i++) data[i] = data[i] * slope + inter;
   }
@@ -211,6 +309,16 @@ export function decodeNiftiFile(bytes: Uint8Array, where: string): NiftiScan {
       [0, 0, 0, 1],
     ];
   }
+  checkGeometry(
+    affine,
+    `${where} (${
+      transform === "sform"
+        ? "srow_x/y/z"
+        : transform === "qform"
+        ? "quatern_*/qoffset_*/pixdim"
+        : "pixdim"
+    })`,
+  );
   const spacing = [0, 1, 2].map((c) =>
     Math.hypot(affine[0][c], affine[1][c], affine[2][c])
   ) as [number, number, number];
@@ -235,11 +343,5 @@ export function decodeNiftiFile(bytes: Uint8Array, where: string): NiftiScan {
  * ```
  */
 export function readNifti(path: string): NiftiScan {
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(path);
-  } catch (e) {
-    throw new UserError(`${path}: cannot read file (${(e as Error).message})`);
-  }
-  return decodeNiftiFile(bytes, path);
+  return decodeNiftiFile(readRegularFile(path, "NIfTI scan"), path);
 }

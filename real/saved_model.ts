@@ -17,11 +17,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { stringify } from "csv-stringify/sync";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Patient } from "../cohort/types.ts";
 import { type BackendChoice, initBackend } from "../core/backend.ts";
 import { UserError } from "../core/errors.ts";
+import { readRegularFile, readRegularText } from "../core/files.ts";
 import { writeAtomic } from "../core/results.ts";
 import { hostBatch, type Layout, makeLayout } from "../models/batch.ts";
 import type { ModelConfig } from "../models/config.ts";
@@ -183,8 +184,12 @@ export function loadFinetuned(dir: string): LoadedModel {
     }
   }
   let info: Sidecar;
+  const text = readRegularText(js, "model sidecar (model.json)");
   try {
-    info = JSON.parse(readFileSync(js, "utf8"));
+    info = JSON.parse(text);
+    if (typeof info !== "object" || info === null) {
+      throw new Error("not an object");
+    }
   } catch (e) {
     throw new UserError(`${js}: not valid JSON (${(e as Error).message})`);
   }
@@ -195,7 +200,10 @@ export function loadFinetuned(dir: string): LoadedModel {
       `${js}: format ${info.format} version ${info.version}; expected mmjepa-finetuned version ${SAVED_MODEL_VERSION}`,
     );
   }
-  const { tensors } = decodeSafetensors(readFileSync(st), st);
+  const { tensors } = decodeSafetensors(
+    readRegularFile(st, "model weights (model.safetensors)"),
+    st,
+  );
   const group = (keys: string[], prefix: string) => {
     const out = {
       names: [] as string[],

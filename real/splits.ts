@@ -67,3 +67,47 @@ export function assignSplits(
   }
   return out;
 }
+
+/**
+ * Throws a {@link UserError} with the counts when the splits cannot give a
+ * meaningful AUC: k-fold with more folds than patients of the smaller
+ * class, or a train or test split without both classes. `source` names
+ * the config (for the key to change). `allowUndefinedAuc` (the CLI's
+ * `--allow-undefined-auc`) lets a run go ahead anyway.
+ *
+ * @example
+ * ```ts
+ * checkSplitsUsable(patients, splits, { kfold: null }, "cohort.yaml", false);
+ * ```
+ */
+export function checkSplitsUsable(
+  patients: SplitPatient[],
+  splits: Map<string, Split>,
+  cfg: Pick<SplitsConfig, "kfold">,
+  source: string,
+  allowUndefinedAuc: boolean,
+): void {
+  const labeled = patients.filter((p) => p.label !== null);
+  const n1 = labeled.filter((p) => p.label === 1).length;
+  const n0 = labeled.length - n1;
+  if (cfg.kfold !== null && cfg.kfold > Math.min(n0, n1)) {
+    throw new UserError(
+      `${source}: splits.kfold is ${cfg.kfold} but the internal cohort has ${labeled.length} labeled patient(s) (${n1} positive, ${n0} negative); expected kfold <= ${
+        Math.min(n0, n1)
+      } so that every test fold holds both classes`,
+    );
+  }
+  if (allowUndefinedAuc) return;
+  const count = (s: Split, label: 0 | 1) =>
+    labeled.filter((p) => p.label === label && splits.get(p.id) === s).length;
+  for (const s of ["train", "test"] as const) {
+    const pos = count(s, 1), neg = count(s, 0);
+    if (pos < 1 || neg < 1) {
+      throw new UserError(
+        `${source}: the ${s} split has ${pos} positive and ${neg} negative labeled patient(s) (internal cohort: ${n1} positive, ${n0} negative); at least one of each is needed for ${
+          s === "test" ? "an AUC" : "finetuning"
+        }. Label more patients, change splits in the config, or pass --allow-undefined-auc to run anyway`,
+      );
+    }
+  }
+}

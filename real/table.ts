@@ -8,6 +8,7 @@
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
 import { UserError } from "../core/errors.ts";
+import { readRegularText } from "../core/files.ts";
 import type { ResultRow } from "../core/results.ts";
 
 /** A CSV file read into string records. */
@@ -20,8 +21,54 @@ export interface Table {
   rows: { row: number; get: (col: string) => string }[];
 }
 
+/** Delimiters {@link readTable} recognises (sniffed from the header). */
+export const DELIMITERS = [",", ";", "\t"] as const;
+
+// The delimiter that occurs most often outside quotes in the header line.
+function sniffDelimiter(text: string): string {
+  const counts = new Map<string, number>(DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === "\n" || ch === "\r")) break;
+    else if (!quoted && counts.has(ch)) counts.set(ch, counts.get(ch)! + 1);
+  }
+  let best = ",";
+  for (const [d, n] of counts) if (n > counts.get(best)!) best = d;
+  return best;
+}
+
+// Line of a quote that opens a field and is never closed, or null. A
+// quote opens a field only at its start (RFC 4180); "" inside is escaped.
+function unclosedQuoteLine(text: string, delimiter: string): number | null {
+  let line = 1, openedAt = 0, quoted = false, atFieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"') {
+        if (text[i + 1] === '"') i++;
+        else quoted = false;
+      } else if (ch === "\n") line++;
+      continue;
+    }
+    if (ch === '"' && atFieldStart) {
+      quoted = true;
+      openedAt = line;
+    }
+    if (ch === "\n") line++;
+    atFieldStart = ch === delimiter || ch === "\n" || ch === "\r";
+  }
+  return quoted ? openedAt : null;
+}
+
 /**
  * Reads a CSV file with a header row; `required` columns must exist.
+ * Strict: a ragged row, an unclosed quote (reported at the line it
+ * opens), an empty or duplicate column name are errors naming the file
+ * and line. A UTF-8 byte-order mark and CRLF line ends are accepted; the
+ * delimiter (comma, semicolon or tab) is sniffed from the header. Row
+ * numbers are the file's line numbers (header = 1). Only regular files
+ * are read (a FIFO would block forever).
  *
  * @example
  * ```ts
@@ -29,23 +76,61 @@ export interface Table {
  * ```
  */
 export function readTable(path: string, required: string[]): Table {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as Error).message})`);
+  const text = readRegularText(path, "CSV table");
+  const delimiter = sniffDelimiter(text);
+  const open = unclosedQuoteLine(text, delimiter);
+  if (open !== null) {
+    throw new UserError(
+      `${path} line ${open}: a quoted field opens here and is never closed; expected a closing " (write "" for a quote inside a field)`,
+    );
   }
-  let records: string[][];
+  let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, {
+      delimiter,
       relax_column_count: false,
       skip_empty_lines: true,
-    });
+      info: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
   } catch (e) {
-    throw new UserError(`${path}: invalid CSV (${(e as Error).message})`);
+    const err = e as Error & { lines?: number; code?: string };
+    const msg = err.message.split("\n")[0].replace(/^[A-Za-z ]+: /, "");
+    const expected = err.code === "CSV_RECORD_INCONSISTENT_FIELDS_LENGTH"
+      ? `every row to have as many ${
+        delimiter === "\t" ? "tab" : `"${delimiter}"`
+      }-separated fields as the header`
+      : `RFC 4180 CSV (quote a whole field; write "" for a quote inside one)`;
+    throw new UserError(
+      `${path}${
+        err.lines ? ` line ${err.lines}` : ""
+      }: invalid CSV (${msg}); expected ${expected}`,
+    );
   }
-  if (records.length === 0) throw new UserError(`${path}: empty file`);
-  const header = records[0].map((h) => h.trim());
+  if (records.length === 0) {
+    throw new UserError(`${path}: empty file; expected a header row`);
+  }
+  const header = records[0].record.map((h) => h.trim());
+  const firstAt = new Map<string, number>();
+  for (const [i, h] of header.entries()) {
+    if (h === "") {
+      throw new UserError(
+        `${path} line ${records[0].info.lines}: column ${
+          i + 1
+        } of the header is empty; expected a column name`,
+      );
+    }
+    const prev = firstAt.get(h);
+    if (prev !== undefined) {
+      throw new UserError(
+        `${path} line ${
+          records[0].info.lines
+        }: column name "${h}" appears twice (columns ${prev + 1} and ${
+          i + 1
+        }); expected unique column names`,
+      );
+    }
+    firstAt.set(h, i);
+  }
   const missing = required.filter((c) => !header.includes(c));
   if (missing.length > 0) {
     throw new UserError(
@@ -56,18 +141,38 @@ export function readTable(path: string, required: string[]): Table {
       } (column names are configurable in the cohort YAML)`,
     );
   }
-  const index = new Map(header.map((h, i) => [h, i]));
   return {
     path,
     header,
-    rows: records.slice(1).map((r, i) => ({
-      row: i + 2,
+    rows: records.slice(1).map(({ record: r, info }) => ({
+      row: info.lines,
       get: (col: string) => {
-        const k = index.get(col);
+        const k = firstAt.get(col);
         return k === undefined ? "" : (r[k] ?? "").trim();
       },
     })),
   };
+}
+
+/** What {@link numericCell} accepts, for messages. */
+export const NUMERIC_EXPECTED =
+  "is not a number within +-1e12 (expected a finite decimal number)";
+
+/**
+ * A numeric cell's value, or null when it is empty, not a number, or so
+ * large (above 1e12 in magnitude) that float32 arithmetic on it overflows
+ * (1e39 is Infinity in float32; squares of 1e20 are too).
+ *
+ * @example
+ * ```ts
+ * numericCell("3.5"); // 3.5
+ * numericCell("1e39"); // null
+ * ```
+ */
+export function numericCell(s: string): number | null {
+  if (s.trim() === "") return null;
+  const v = Number(s);
+  return Number.isFinite(v) && Math.abs(v) <= 1e12 ? v : null;
 }
 
 const MS_PER_MONTH = 86_400_000 * 365.25 / 12;

@@ -11,6 +11,7 @@
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { BackendChoice } from "../core/backend.ts";
+import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
 import {
   appendResults,
@@ -22,7 +23,9 @@ import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
 import { writeReport } from "../reports/mod.ts";
 import { DEFAULT_SCENARIO } from "../sim/mod.ts";
 import { defaultStudy } from "../study/config.ts";
-import type { Job } from "../study/job.ts";
+import { type Job, jobRunIds } from "../study/job.ts";
+import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
+import { resolveExperimentConfig } from "../models/mod.ts";
 import { runJobs } from "../study/pool.ts";
 import { buildCohortSet, projectionPath } from "./build.ts";
 import { loadCohortConfig } from "./config.ts";
@@ -48,6 +51,19 @@ export interface TrainOnConfigOptions {
   skipBad: boolean;
   /** Sink for the closing lines (default: stdout). */
   print?: (line: string) => void;
+  /** runIds already in results.jsonl (`--resume`): their jobs are skipped. */
+  doneIds?: Set<string>;
+  /** The command line, for the resume hint after an interruption. */
+  argv?: string[];
+  /** Run even when a split cannot give an AUC (`--allow-undefined-auc`). */
+  allowUndefinedAuc?: boolean;
+  /** Validate only (`--check`): read everything, write nothing. */
+  checkOnly?: boolean;
+  /**
+   * Called once validation passed and before anything is written; returns
+   * the runIds to skip (see `claimOutDir`). Overrides `doneIds`.
+   */
+  claim?: () => Set<string>;
 }
 
 function isPretrained(method: string): boolean {
@@ -81,8 +97,10 @@ export async function runTrainOnConfig(
     ? [undefined]
     : Array.from({ length: cfg.splits.kfold }, (_, i) => i);
   const { set, skipped } = await buildCohortSet(cfg, {
-    skipBad: opts.skipBad,
+    // --check lists every bad record, not only the first.
+    skipBad: opts.skipBad || !!opts.checkOnly,
     seed: opts.seed,
+    requireAuc: !opts.allowUndefinedAuc,
     ...(folds[0] !== undefined ? { fold: folds[0] } : {}),
     onProgress: (_done, total, what) => {
       pre ??= new Progress("preprocess", total, { quiet: opts.quiet });
@@ -90,7 +108,33 @@ export async function runTrainOnConfig(
     },
   });
   (pre as Progress | null)?.done();
-  // Only now: a config or data error leaves no half-made output folder.
+  const methods = opts.methods ?? cfg.methods ??
+    defaultStudy("default").methods;
+  // The experiment block is otherwise first resolved inside a worker,
+  // after skipped.csv and earlier rows were written.
+  resolveExperimentConfig(cfg.experiment, `${cfg.source}: experiment`);
+  if (opts.checkOnly && !opts.skipBad && skipped.length > 0) {
+    for (const l of skippedLines(skipped)) print(`  problem: ${l}`);
+    throw new UserError(
+      `check: ${skipped.length} bad record(s) in ${cfg.source} (all listed above), first: ${
+        skippedLines(skipped)[0]
+      }; fix them or rerun with --skip-bad to drop them`,
+    );
+  }
+  if (opts.checkOnly) {
+    print(
+      `check: ${cfg.source} is valid (${set.internal.patients.length} internal patient(s)${
+        set.externals.map((e) => `, ${e.name} ${e.patients.length}`).join("")
+      }; ${skipped.length} record(s) would be skipped; methods ${
+        methods.join(", ")
+      }); nothing written`,
+    );
+    for (const l of skippedLines(skipped)) print(`  skip: ${l}`);
+    return;
+  }
+  // Only now: a config or data error leaves no half-made output folder,
+  // and --force has deleted nothing.
+  const done = opts.claim?.() ?? opts.doneIds ?? new Set<string>();
   mkdirSync(opts.outDir, { recursive: true });
   if (skipped.length > 0) {
     const path = join(opts.outDir, "skipped.csv");
@@ -112,8 +156,6 @@ export async function runTrainOnConfig(
     );
   }
 
-  const methods = opts.methods ?? cfg.methods ??
-    defaultStudy("default").methods;
   const name = basename(opts.configPath);
   const jobs: Job[] = [];
   for (const fold of folds) {
@@ -143,20 +185,42 @@ export async function runTrainOnConfig(
     }
   }
   const resultsPath = join(opts.outDir, "results.jsonl");
+  const planned = jobs.length;
+  const todo = jobs.filter((j) => !jobRunIds(j).every((id) => done.has(id)))
+    .map((j, k) => ({ ...j, index: k }));
+  jobs.splice(0, jobs.length, ...todo);
+  if (planned > jobs.length) {
+    console.error(
+      `resume: ${
+        planned - jobs.length
+      } of ${planned} job(s) already in ${resultsPath}; running the other ${jobs.length}`,
+    );
+  }
   const units = jobs.reduce(
     (n, j) => n + 1 + (isPretrained(j.method) ? 1 : 0),
     0,
   );
   const progress = new Progress("train", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
-  const backend = await runJobs(jobs, opts.workers, opts.backend, {
-    onPhase: (i, phase) => progress.tick(1, `${jobs[i].method} ${phase}`),
-    onRows: (r) => {
-      rows.push(...r);
-      appendResults(resultsPath, r);
-    },
-  });
+  let saved = planned - jobs.length;
+  const backend = await withInterruptNotice(
+    opts.argv ?? ["train", "--config", opts.configPath],
+    opts.outDir,
+    () => [saved, planned],
+    () =>
+      runJobs(jobs, opts.workers, opts.backend, {
+        onPhase: (i, phase) => progress.tick(1, `${jobs[i].method} ${phase}`),
+        onRows: (r) => {
+          rows.push(...r);
+          appendResults(resultsPath, r);
+          saved++;
+        },
+      }),
+  );
   progress.done();
+  if (done.size > 0) {
+    rows.splice(0, rows.length, ...readResults([resultsPath]).rows);
+  }
   const predictionsPath = join(opts.outDir, "predictions.csv");
   // From the file, not this invocation's rows: results.jsonl is appended
   // to across runs, and the CSV should list what it lists.
@@ -171,24 +235,26 @@ export async function runTrainOnConfig(
     }
   }
   const wallSeconds = (performance.now() - t0) / 1000;
-  const { reportPath } = await writeReport(rows, opts.outDir, {
-    referenceMethod: methods.includes("imaging-only")
-      ? "imaging-only"
-      : methods[0],
-    title: `mmjepa training on ${name}`,
-    bootstrapResamples: 200,
-    seed: opts.seed,
-    provenanceNotes: [
-      `Wall time: ${
-        wallSeconds.toFixed(1)
-      } s with ${opts.workers} worker(s) on ${backend.name} (preprocessing, training and evaluation)`,
-      ...(skipped.length > 0
-        ? [
-          `${skipped.length} input record(s) skipped with --skip-bad; see skipped.csv`,
-        ]
-        : []),
-    ],
-  });
+  const reportPath = join(opts.outDir, "report.md");
+  await writeStaged(opts.outDir, (tmp) =>
+    writeReport(rows, tmp, {
+      referenceMethod: methods.includes("imaging-only")
+        ? "imaging-only"
+        : methods[0],
+      title: `mmjepa training on ${name}`,
+      bootstrapResamples: 200,
+      seed: opts.seed,
+      provenanceNotes: [
+        `Wall time: ${
+          wallSeconds.toFixed(1)
+        } s with ${opts.workers} worker(s) on ${backend.name} (preprocessing, training and evaluation)`,
+        ...(skipped.length > 0
+          ? [
+            `${skipped.length} input record(s) skipped with --skip-bad; see skipped.csv`,
+          ]
+          : []),
+      ],
+    }));
   for (const r of rows) {
     const parts = Object.entries(r.metrics).map(([c, m]) =>
       `${c} AUC ${m.auc === null ? "n/a" : m.auc.toFixed(3)} (n=${m.n})`

@@ -136,7 +136,19 @@ export function exportCohorts(
         ]);
         scans++;
       }
-      for (const r of p.ehr) ehr.push(ehrRow(c, p, r.time, r.values));
+      // Two records can round to one day; the reader refuses same-day
+      // duplicates, so the later record (the latest that day) replaces
+      // the earlier and the export always reads back.
+      const byDay = new Map<string, number>();
+      for (const r of p.ehr) {
+        const day = isoDate(r.time);
+        const row = ehrRow(c, p, r.time, r.values);
+        const at = byDay.get(day);
+        if (at === undefined) {
+          byDay.set(day, ehr.length);
+          ehr.push(row);
+        } else ehr[at] = row;
+      }
     }
   }
   const write = (name: string, header: string[], rows: string[][]) => {

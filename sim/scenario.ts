@@ -8,9 +8,9 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../core/errors.ts";
+import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
 /** How the malignancy logit is built from the latents. */
 export type LabelMechanism = "shared-cause" | "independent-causes" | "custom";
@@ -512,19 +512,12 @@ export function resolveScenario(partial: unknown, source: string): Scenario {
  * ```
  */
 export function loadScenario(path: string): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UserError(
-      `cannot read scenario ${path}: ${(e as Error).message}`,
-    );
-  }
+  const text = readRegularText(path, "scenario (YAML)");
   let data: unknown;
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new UserError(`${path}: not valid YAML: ${(e as Error).message}`);
+    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
   }
   return resolveScenario(data, path);
 }

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../core/errors.ts";
 import { parseMethod } from "../models/methods.ts";
+import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
 /**
  * How a sweep reuses work:
@@ -321,19 +321,12 @@ export function resolveStudy(
  * ```
  */
 export function loadStudy(path: string, base: StudyConfig): StudyConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
-  }
+  const text = readRegularText(path, "study config (YAML)");
   let data: unknown;
   try {
     data = parseYaml(text);
   } catch (e) {
-    throw new UserError(
-      `${path}: not valid YAML (${(e as Error).message.split("\n")[0]})`,
-    );
+    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
   }
   return resolveStudy(data, base, path);
 }

@@ -95,6 +95,41 @@ function stableId(parts: unknown[]): string {
   return h.toString(16).padStart(8, "0");
 }
 
+/**
+ * The runId of a results row a job writes for one of its row specs: a
+ * hash of study, scenario, sweep point, method and seed, so a rerun of
+ * the same plan gives the same ids (resume and deduplication use them).
+ *
+ * @example
+ * ```ts
+ * const id = rowRunId(job, job.variants[0].rows[0]);
+ * ```
+ */
+export function rowRunId(
+  job: Pick<Job, "scenarioName" | "method" | "seed">,
+  spec: RowSpec,
+): string {
+  return stableId([
+    spec.study,
+    job.scenarioName,
+    spec.sweep ?? null,
+    job.method,
+    job.seed,
+  ]);
+}
+
+/**
+ * Every runId a job will write, in row order.
+ *
+ * @example
+ * ```ts
+ * const done = jobs.filter((j) => jobRunIds(j).every((id) => have.has(id)));
+ * ```
+ */
+export function jobRunIds(job: Job): string[] {
+  return job.variants.flatMap((v) => v.rows.map((spec) => rowRunId(job, spec)));
+}
+
 // A one-class cohort has no AUC; the row records null and the report says why.
 function guarded(f: () => number): number | null {
   try {
@@ -197,13 +232,7 @@ export async function runJob(
         predictions.validation = res.validation;
         rows.push({
           schema: RESULTS_SCHEMA,
-          runId: stableId([
-            spec.study,
-            job.scenarioName,
-            spec.sweep ?? null,
-            job.method,
-            job.seed,
-          ]),
+          runId: rowRunId(job, spec),
           study: spec.study,
           scenario: job.scenarioName,
           ...(spec.sweep ? { sweep: spec.sweep } : {}),

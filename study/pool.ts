@@ -104,6 +104,9 @@ export async function runJobs(
       );
       done.set(job.index, rows);
       flush();
+      // A macrotask turn between jobs, so Ctrl-C (a signal listener) and
+      // timers run even when every job computes in this thread.
+      await new Promise((r) => setTimeout(r, 0));
     }
     return info;
   }

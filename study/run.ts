@@ -8,12 +8,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendChoice, BackendInfo } from "../core/backend.ts";
+import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
-import { appendResults, type ResultRow } from "../core/results.ts";
+import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
+import { appendResults, readResults, type ResultRow } from "../core/results.ts";
 import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
+import { resolveExperimentConfig } from "../models/mod.ts";
+import { resolveScenario, type Scenario } from "../sim/mod.ts";
 import { writeReport } from "../reports/mod.ts";
 import type { StudyConfig } from "./config.ts";
 import { planStudy, type Shard, shardJobs } from "./plan.ts";
+import { type Job, jobRunIds } from "./job.ts";
 import { runJobs } from "./pool.ts";
 
 /** Options of {@link runStudy}. */
@@ -32,6 +37,21 @@ export interface RunStudyOptions {
   print?: (line: string) => void;
   /** Run only this shard of the plan (see {@link shardJobs}). */
   shard?: Shard;
+  /**
+   * runIds already in `outDir/results.jsonl` (`--resume`): jobs whose
+   * rows are all there are skipped, and the report covers every row.
+   */
+  doneIds?: Set<string>;
+  /** The command line, for the resume hint after an interruption. */
+  argv?: string[];
+  /** Run even when a cohort is too small for an AUC. */
+  allowUndefinedAuc?: boolean;
+  /**
+   * Called once validation passed and before anything is written; returns
+   * the runIds to skip (the CLI claims `--out` here, so `--force` deletes
+   * nothing when the input is bad). Overrides `doneIds`.
+   */
+  claim?: () => Set<string>;
 }
 
 /** What a finished study produced. */
@@ -64,13 +84,27 @@ export async function runStudy(
 ): Promise<StudyOutcome> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const t0 = performance.now();
-  mkdirSync(opts.outDir, { recursive: true });
   const resultsPath = join(opts.outDir, "results.jsonl");
   const planned = planStudy(study, opts.seed);
-  const jobs = opts.shard
+  // Validation phase: everything a worker would resolve is resolved here
+  // first, so a bad value fails before any output exists.
+  validateJobs(planned, study.title, opts.allowUndefinedAuc);
+  // This shard's part of the plan; jobs keep their plan index (results
+  // rows record it, and the report orders rows by it).
+  const mine = opts.shard
     ? shardJobs(planned, opts.shard, (j) => jobUnits(j.method, j))
     : planned;
+  const done = opts.claim?.() ?? opts.doneIds ?? new Set<string>();
+  const jobs = mine.filter((j) => !jobRunIds(j).every((id) => done.has(id)));
   const jobAt = new Map(jobs.map((j) => [j.index, j]));
+  if (mine.length > jobs.length) {
+    console.error(
+      `resume: ${
+        mine.length - jobs.length
+      } of ${mine.length} job(s) already in ${resultsPath}; running the other ${jobs.length}`,
+    );
+  }
+  mkdirSync(opts.outDir, { recursive: true });
   const units = jobs.reduce((n, j) => n + jobUnits(j.method, j), 0);
   if (!opts.quiet) {
     console.error(
@@ -83,33 +117,47 @@ export async function runStudy(
   }
   const progress = new Progress("study", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
-  const backend = await runJobs(jobs, opts.workers, opts.backend, {
-    onPhase: (i, phase) =>
-      progress.tick(
-        1,
-        `${jobAt.get(i)!.method} ${phase} (seed ${jobAt.get(i)!.seed})`,
-      ),
-    onRows: (r) => {
-      rows.push(...r);
-      appendResults(resultsPath, r);
-    },
-  });
+  let saved = mine.length - jobs.length;
+  const backend = await withInterruptNotice(
+    opts.argv ?? ["sim"],
+    opts.outDir,
+    () => [saved, mine.length],
+    () =>
+      runJobs(jobs, opts.workers, opts.backend, {
+        onPhase: (i, phase) =>
+          progress.tick(
+            1,
+            `${jobAt.get(i)!.method} ${phase} (seed ${jobAt.get(i)!.seed})`,
+          ),
+        onRows: (r) => {
+          rows.push(...r);
+          appendResults(resultsPath, r);
+          saved++;
+        },
+      }),
+  );
   progress.done();
+  if (done.size > 0) {
+    // Resumed: the report covers the earlier rows too (each runId once).
+    rows.splice(0, rows.length, ...readResults([resultsPath]).rows);
+  }
   if (!opts.quiet) {
     console.error(`backend: ${backend.name} (${backend.detail})`);
   }
   const wallSeconds = (performance.now() - t0) / 1000;
-  const { reportPath } = await writeReport(rows, opts.outDir, {
-    referenceMethod: study.referenceMethod,
-    title: study.title,
-    bootstrapResamples: study.bootstrapResamples,
-    seed: opts.seed,
-    provenanceNotes: [
-      `Study wall time: ${
-        wallSeconds.toFixed(1)
-      } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
-    ],
-  });
+  const reportPath = join(opts.outDir, "report.md");
+  await writeStaged(opts.outDir, (tmp) =>
+    writeReport(rows, tmp, {
+      referenceMethod: study.referenceMethod,
+      title: study.title,
+      bootstrapResamples: study.bootstrapResamples,
+      seed: opts.seed,
+      provenanceNotes: [
+        `Study wall time: ${
+          wallSeconds.toFixed(1)
+        } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
+      ],
+    }));
   for (const line of headline(rows, study.referenceMethod)) print(line);
   print(
     `study wall time: ${
@@ -125,6 +173,84 @@ export async function runStudy(
 // cost a shard split balances.
 function jobUnits(method: string, job: { variants: unknown[] }): number {
   return job.variants.length + (isPretrained(method) ? 1 : 0);
+}
+
+/**
+ * Resolves every job's scenario and experiment config as a worker would,
+ * so a bad key or out-of-range value is a {@link UserError} before any
+ * job starts or any file is written.
+ *
+ * @example
+ * ```ts
+ * validateJobs(planStudy(defaultStudy("quick"), 42), "quick study");
+ * ```
+ */
+export function validateJobs(
+  jobs: Job[],
+  source: string,
+  allowUndefinedAuc = false,
+): void {
+  for (const j of jobs) {
+    const where = `${source}: ${j.method} seed ${j.seed}${
+      j.variants[0]?.rows[0]?.sweep
+        ? ` (sweep ${j.variants[0].rows[0].sweep.knob}=${
+          j.variants[0].rows[0].sweep.value
+        })`
+        : ""
+    }`;
+    for (const v of j.variants) {
+      if (!(v.labelFraction > 0 && v.labelFraction <= 1)) {
+        throw new UserError(
+          `${where}: label fraction ${v.labelFraction}; expected a number in (0, 1]`,
+        );
+      }
+    }
+    if (!j.cohortConfig) {
+      const sc = resolveScenario(j.scenario, where);
+      if (!allowUndefinedAuc) checkCohortSizes(sc, j, where);
+    }
+    resolveExperimentConfig(j.experiment, `${where} experiment`);
+  }
+}
+
+// Expected patients of the rarer class below which an AUC is noise or
+// undefined (one class only): test and external cohorts need 5, the
+// smallest labeled train subset 2.
+const MIN_EVAL_PER_CLASS = 5;
+const MIN_TRAIN_PER_CLASS = 2;
+
+function checkCohortSizes(sc: Scenario, j: Job, where: string): void {
+  const rare = (p: number) => Math.min(p, 1 - p);
+  const p = sc.label.prevalence;
+  const fraction = Math.min(...j.variants.map((v) => v.labelFraction));
+  const checks: [string, number, number, number][] = [
+    ["internal.test", sc.internal.test, rare(p), MIN_EVAL_PER_CLASS],
+    [
+      fraction < 1
+        ? `internal.train x label fraction ${fraction}`
+        : "internal.train",
+      sc.internal.train * fraction,
+      rare(p),
+      MIN_TRAIN_PER_CLASS,
+    ],
+    ...sc.externals.map((e, i): [string, number, number, number] => [
+      `externals.${i}.size (${e.name})`,
+      e.size,
+      rare(e.shift.prevalence ?? p),
+      MIN_EVAL_PER_CLASS,
+    ]),
+  ];
+  for (const [what, n, q, min] of checks) {
+    if (n * q < min) {
+      throw new UserError(
+        `${where}: ${what} = ${n} patients at prevalence ${+q.toFixed(
+          3,
+        )} (rarer class) expects ${+(n * q).toFixed(
+          1,
+        )} of the rarer class; at least ${min} are needed for a meaningful AUC (raise the size, or pass --allow-undefined-auc to run anyway)`,
+      );
+    }
+  }
 }
 
 function isPretrained(method: string): boolean {

@@ -33,6 +33,8 @@ export interface SimInvocation {
   level?: string;
   /** `--methods`. */
   methods?: string[];
+  /** `--allow-undefined-auc`. */
+  allowUndefinedAuc?: boolean;
   /**
    * `--workers`; when absent each task uses the CPUs SLURM gave it
    * (`$SLURM_CPUS_PER_TASK`, else 1), not every core of the node.
@@ -145,6 +147,7 @@ export function simArgv(sim: SimInvocation, outDir: string): string[] {
   if (sim.config) a.push("--config", resolve(sim.config));
   if (sim.level) a.push("--level", sim.level);
   if (sim.methods) a.push("--methods", sim.methods.join(","));
+  if (sim.allowUndefinedAuc) a.push("--allow-undefined-auc");
   if (sim.workers !== undefined) a.push("--workers", String(sim.workers));
   return a;
 }
@@ -187,6 +190,7 @@ export function slurmScripts(spec: SlurmSpec): SlurmScripts {
     "#SBATCH --job-name=mmjepa-sim",
     `#SBATCH --array=0-${n - 1}`,
     `#SBATCH --output=${join(logDir, "shard-%a.log")}`,
+    "# --resume: a resubmitted task skips the jobs its shard already saved.",
     `# Task k runs shard k+1 of ${n} into ${
       join(spec.outDir, shardDirName({ index: 1, count: n }))
     }/ (k = 0), and so on.`,
@@ -194,7 +198,7 @@ export function slurmScripts(spec: SlurmSpec): SlurmScripts {
     `I=$((SLURM_ARRAY_TASK_ID + 1))`,
     `exec "$DENO" run -A ${q(spec.mainTs)} ${
       simArgv(spec.sim, spec.outDir).map(q).join(" ")
-    }${workers} --shard "$I/${n}"`,
+    }${workers} --shard "$I/${n}" --resume`,
     "",
   ].join("\n");
   const files = Array.from(
@@ -207,11 +211,12 @@ export function slurmScripts(spec: SlurmSpec): SlurmScripts {
     `#SBATCH --output=${join(logDir, "merge.log")}`,
     `# Runs after every array task succeeded; writes ${
       join(spec.outDir, "report.md")
-    }.`,
-    ...prologue,
-    `exec "$DENO" run -A ${q(spec.mainTs)} --out ${q(spec.outDir)} report ${
-      files.join(" ")
     }`,
+    "# (--force replaces the report of an earlier merge; results are never touched).",
+    ...prologue,
+    `exec "$DENO" run -A ${q(spec.mainTs)} --out ${
+      q(spec.outDir)
+    } report --force ${files.join(" ")}`,
     "",
   ].join("\n");
   const extra = spec.sbatchArgs.map((a) => " " + q(a)).join("");

@@ -40,10 +40,16 @@ function f32Bits(x: number): number {
 
 function storageLimit(be: GpuBackend): number {
   const l = be.device.limits;
+  // MMJEPA_WEBGPU_MAX_STORAGE_BUFFERS lowers the cap, so that the multi-pass
+  // path can be tested on adapters that bind every parameter in one pass.
+  const cap = Number(
+    Deno.env.get("MMJEPA_WEBGPU_MAX_STORAGE_BUFFERS") ?? Infinity,
+  );
   // One binding of a group is the uniform buffer.
   return Math.min(
     l.maxStorageBuffersPerShaderStage,
     l.maxBindingsPerBindGroup - 1,
+    cap > 1 ? cap : Infinity,
   );
 }
 

@@ -69,8 +69,14 @@ Deno.test("a killed writer never leaves a truncated line", async () => {
     } catch { /* the first append may not have finished yet */ }
     if (text === "") continue;
     assert.ok(text.endsWith("\n"), "file must end on a complete line");
+    // Each writer restarts at w0, so later ones repeat earlier ids: those
+    // are reported as duplicates, never as broken lines.
     const { problems } = readResults([f]);
-    assert.deepEqual(problems, [], `after kill at ${delay} ms`);
+    assert.deepEqual(
+      problems.filter((p) => !/^duplicate of runId/.test(p.message)),
+      [],
+      `after kill at ${delay} ms`,
+    );
   }
   const leftovers = [...Deno.readDirSync(dir)].filter((e) =>
     e.name.endsWith(".tmp")

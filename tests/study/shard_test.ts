@@ -12,6 +12,7 @@ import {
   shardJobs,
 } from "../../study/plan.ts";
 import { runStudy } from "../../study/run.ts";
+import { jobRunIds } from "../../study/job.ts";
 
 Deno.test("--shard I/N parses 1 <= I <= N and names the bad value", () => {
   assert.deepEqual(parseShard("2/4"), { index: 2, count: 4 });
@@ -204,6 +205,46 @@ Deno.test("--shard 1/2 + --shard 2/2 merged equals the unsharded study, in eithe
       readFileSync(join(root, "r-21", "appendix.md"), "utf8"),
       readFileSync(join(root, "r-all", "appendix.md"), "utf8"),
     );
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("a resumed shard runs only its missing jobs, whose rows keep their plan positions", async () => {
+  const opts = {
+    seed: 9,
+    backend: "cpu" as const,
+    quiet: true,
+    workers: 1,
+    print: () => {},
+  };
+  const shard = { index: 2, count: 2 };
+  const root = Deno.makeTempDirSync({ prefix: "shard" });
+  try {
+    const first = await runStudy(tiny(), {
+      ...opts,
+      outDir: join(root, "a"),
+      shard,
+    });
+    const rows = read(first.resultsPath);
+    const mine = shardJobs(planStudy(tiny(), 9), shard);
+    assert.ok(mine.length >= 2);
+    // As if the shard was killed after its first job.
+    const done = new Set(jobRunIds(mine[0]));
+    const resumed = await runStudy(tiny(), {
+      ...opts,
+      outDir: join(root, "b"),
+      shard,
+      doneIds: done,
+    });
+    const again = read(resumed.resultsPath);
+    assert.equal(again.length, rows.length - done.size);
+    const byId = new Map(rows.map((r) => [r.runId, r]));
+    for (const r of again) {
+      assert.ok(!done.has(r.runId));
+      assert.deepEqual(r.plan, byId.get(r.runId)?.plan, r.runId);
+      assert.deepEqual(r.metrics, byId.get(r.runId)?.metrics, r.runId);
+    }
   } finally {
     Deno.removeSync(root, { recursive: true });
   }

@@ -98,7 +98,8 @@ Deno.test("simArgv repeats the sim options, with an absolute --config", () => {
 Deno.test("the array script runs shard k+1 of N per task; the merge reports every shard", async () => {
   const s = slurmScripts(spec());
   assert.match(s.array, /^#SBATCH --array=0-2$/m);
-  assert.match(s.array, /--shard "\$I\/3"$/m);
+  // --resume: a resubmitted task skips what its shard already saved.
+  assert.match(s.array, /--shard "\$I\/3" --resume$/m);
   assert.match(s.array, /--workers "\$\{SLURM_CPUS_PER_TASK:-1\}"/);
   assert.match(s.array, /--methods imaging-only,jepa/);
   assert.match(s.array, /--out '\/shared\/my study' sim --quick/);
@@ -108,7 +109,8 @@ Deno.test("the array script runs shard k+1 of N per task; the merge reports ever
       `merge lacks shard ${k}`,
     );
   }
-  assert.match(s.merge, / report /);
+  // --force: a second merge (after a rerun shard) replaces the report.
+  assert.match(s.merge, / report --force '/);
   // Both jobs get the extra sbatch args; the merge waits for the array.
   assert.match(
     s.submit,
@@ -245,6 +247,10 @@ const bad: [string[], RegExp][] = [
   [["sim", "--quick", "--slurm"], /--slurm needs --out DIR/],
   [["sim", "--quick", "--shards", "2"], /--shards needs --slurm/],
   [["sim", "--quick", "--submit"], /--submit needs --slurm/],
+  [
+    ["-o", "/tmp", "sim", "--quick", "--slurm", "--force"],
+    /--force and --slurm cannot be combined/,
+  ],
   [
     ["-o", "/tmp", "sim", "--quick", "--slurm", "--shard", "1/2"],
     /--shard and --slurm cannot be combined/,
