@@ -35,6 +35,7 @@ const SHIFT = "tests/sim/external_shift_test.ts";
 const GEN = "tests/sim/generate_test.ts";
 const SWEEP = "tests/study/sweep_wiring_test.ts";
 const PLAN = "tests/study/plan_test.ts";
+const SHARD = "tests/study/shard_test.ts";
 const BOOT = [
   "tests/reports/bootstrap_test.ts",
   "tests/reports/bootstrap_strata_test.ts",
@@ -743,6 +744,42 @@ export const MUTATIONS: Mutation[] = [
     replace: "external: mainExternal ?? sweepCohortName(sw.knob, v),",
     what: "external sweep rows report the main external cohort",
     tests: [SWEEP, PLAN],
+  },
+  {
+    id: "study/shard-balance-ignores-cost",
+    file: "study/plan.ts",
+    search: "load[best] += c;",
+    replace: "load[best] += 1;",
+    what: "shards balanced on job count: one machine gets every slow method",
+    tests: [SHARD],
+  },
+  {
+    id: "study/shard-jobs-renumbered",
+    file: "study/run.ts",
+    search:
+      "const jobs = mine.filter((j) => !jobRunIds(j).every((id) => done.has(id)));",
+    replace:
+      "const jobs = mine.filter((j) => !jobRunIds(j).every((id) => done.has(id))).map((j, k) => ({ ...j, index: k }));",
+    what:
+      "a shard or resumed run renumbers its jobs: rows record the wrong plan position",
+    tests: [SHARD],
+  },
+  {
+    id: "reports/row-order-from-files",
+    file: "reports/markdown.ts",
+    search: "    canonicalOrder(rows),",
+    replace: "    rows,",
+    what:
+      "the merged report depends on the order the shard files were given in",
+    tests: [SHARD],
+  },
+  {
+    id: "study/slurm-merge-one-shard",
+    file: "study/slurm.ts",
+    search: '} report --force ${files.join(" ")}`,',
+    replace: "} report --force ${files[0]}`,",
+    what: "the SLURM merge job reports only the first shard",
+    tests: ["tests/study/slurm_test.ts", "tests/study/slurm_cluster_test.ts"],
   },
   {
     id: "reports/delong-paired-no-covariance",

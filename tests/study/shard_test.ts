@@ -89,6 +89,19 @@ Deno.test("shards balance cost, not just count", () => {
   const b = shardJobs(jobs, { index: 2, count: 2 }, cost);
   assert.deepEqual(a.map((j) => j.method).sort(), ["jepa", "logreg-both"]);
   assert.deepEqual(b.map((j) => j.method).sort(), ["jepa", "logreg-both"]);
+  // One slow job and three fast ones: the slow one is a shard on its own
+  // (a split by count would add a fast job to it).
+  const mixed = planStudy({
+    ...defaultStudy("quick"),
+    methods: ["jepa", "logreg-both", "logreg-image", "logreg-ehr"],
+    seeds: 1,
+    sweeps: [],
+  }, 1);
+  assert.deepEqual(
+    shardJobs(mixed, { index: 1, count: 2 }, cost).map((j) => j.method),
+    ["jepa"],
+  );
+  assert.equal(shardJobs(mixed, { index: 2, count: 2 }, cost).length, 3);
 });
 
 Deno.test("canonicalOrder sorts by plan position and keeps legacy rows as given", () => {
