@@ -110,3 +110,4 @@ export {
   type SweepSpec,
 } from "./study/config.ts";
 export type { RunStudyOptions, StudyOutcome } from "./study/run.ts";
+export type { Shard } from "./study/plan.ts";
