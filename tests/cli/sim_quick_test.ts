@@ -74,6 +74,11 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
       `${f} not linked`,
     );
     assert.ok(existsSync(join(out, "figures", f)));
+    // Legends and labels whole: vega marks truncated text with an ellipsis.
+    const svg = readFileSync(join(out, "figures", f), "utf8");
+    const cut = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)]
+      .map((m) => m[1]).filter((t) => t.includes("\u2026"));
+    assert.deepEqual(cut, [], `${f}: truncated text`);
   }
 });
 
