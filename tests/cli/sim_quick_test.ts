@@ -34,6 +34,11 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const md = readFileSync(join(out, "report.md"), "utf8");
   assert.match(md, /## Summary/);
   assert.match(md, /## The paper analog with and without the coding habit/);
+  // What the built-in study leaves to --full is said up front.
+  assert.match(
+    md,
+    /Not run here: the sweeps over crossModalCorrelation and missingEhrPretrain, .*`task sim --full` runs them/,
+  );
   assert.match(md, /: pretraining\n/);
   assert.match(md, /\| jepa +\| random-init /);
   assert.match(md, /Study wall time: \d+\.\d s/);
