@@ -73,6 +73,8 @@ export interface ReportOptions {
   problems?: ResultsProblem[];
   /** Extra provenance lines, e.g. the whole study's wall time. */
   provenanceNotes?: string[];
+  /** Lines shown under the run description, e.g. what a study left out. */
+  notes?: string[];
 }
 
 /**
@@ -1027,6 +1029,7 @@ export async function writeReport(
   const md: string[] = [];
   md.push(`# ${opts.title ?? "mmjepa report"}\n`);
   md.push(describeRuns(cleanRows, ref) + "\n");
+  for (const n of opts.notes ?? []) md.push(`${n}\n`);
   const head = headline(cleanRows, ref);
   if (head.crossovers.length > 0) {
     md.push("## Headline\n");

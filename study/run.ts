@@ -16,7 +16,7 @@ import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
 import { resolveExperimentConfig } from "../models/mod.ts";
 import { resolveScenario, type Scenario } from "../sim/mod.ts";
 import { writeReport } from "../reports/mod.ts";
-import type { StudyConfig } from "./config.ts";
+import { FULL_ONLY_SWEEPS, type StudyConfig } from "./config.ts";
 import { planStudy, type Shard, shardJobs } from "./plan.ts";
 import { type Job, jobRunIds } from "./job.ts";
 import { runJobs } from "./pool.ts";
@@ -152,6 +152,7 @@ export async function runStudy(
       title: study.title,
       bootstrapResamples: study.bootstrapResamples,
       seed: opts.seed,
+      notes: leftOut(study),
       provenanceNotes: [
         `Study wall time: ${
           wallSeconds.toFixed(1)
@@ -251,6 +252,19 @@ function checkCohortSizes(sc: Scenario, j: Job, where: string): void {
       );
     }
   }
+}
+
+// Sweeps the built-in default study leaves to --full; the report says so.
+function leftOut(study: StudyConfig): string[] {
+  const run = new Set(study.sweeps.map((s) => s.knob));
+  const missing = FULL_ONLY_SWEEPS.filter((k) => !run.has(k));
+  return missing.length > 0 && study.sweeps.length > 0
+    ? [
+      `Not run here: the sweeps over ${
+        missing.join(" and ")
+      }, which retrain every model at every value; \`task sim --full\` runs them (the default study keeps to 5 minutes on 2 cores).`,
+    ]
+    : [];
 }
 
 function isPretrained(method: string): boolean {

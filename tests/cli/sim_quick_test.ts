@@ -34,6 +34,11 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const md = readFileSync(join(out, "report.md"), "utf8");
   assert.match(md, /## Summary/);
   assert.match(md, /## The paper analog with and without the coding habit/);
+  // What the built-in study leaves to --full is said up front.
+  assert.match(
+    md,
+    /Not run here: the sweeps over crossModalCorrelation and missingEhrPretrain, .*`task sim --full` runs them/,
+  );
   assert.match(md, /: pretraining\n/);
   assert.match(md, /\| jepa +\| random-init /);
   assert.match(md, /Study wall time: \d+\.\d s/);
@@ -74,6 +79,11 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
       `${f} not linked`,
     );
     assert.ok(existsSync(join(out, "figures", f)));
+    // Legends and labels whole: vega marks truncated text with an ellipsis.
+    const svg = readFileSync(join(out, "figures", f), "utf8");
+    const cut = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)]
+      .map((m) => m[1]).filter((t) => t.includes("\u2026"));
+    assert.deepEqual(cut, [], `${f}: truncated text`);
   }
 });
 
