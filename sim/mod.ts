@@ -29,7 +29,7 @@ export {
   type Shift,
   withOverrides,
 } from "./scenario.ts";
-export { preset, PRESET_NAMES, PRESETS } from "./presets.ts";
+export { preset, PRESET_NAMES, PRESETS, scenarioFrom } from "./presets.ts";
 export { generateCohorts, type SyntheticScan } from "./generate.ts";
 export { auc, bayesCeilings } from "./bayes.ts";
 export {

@@ -5,7 +5,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
-import { resolveScenario, type Scenario } from "./scenario.ts";
+import { loadScenario, resolveScenario, type Scenario } from "./scenario.ts";
 
 const PAPER = {
   name: "paper",
@@ -103,4 +103,26 @@ export function preset(name: string): Scenario {
     );
   }
   return resolveScenario(structuredClone(raw), `preset ${name}`);
+}
+
+/**
+ * A scenario from a preset name or a scenario YAML/JSON file path: what
+ * `--scenario`, a study's `scenario` key and `task sim --config` accept.
+ *
+ * @example
+ * ```ts
+ * scenarioFrom("paper"); // the preset
+ * scenarioFrom("my-scenario.yaml"); // the file, resolved onto the defaults
+ * ```
+ */
+export function scenarioFrom(nameOrFile: string): Scenario {
+  if (Object.hasOwn(PRESETS, nameOrFile)) return preset(nameOrFile);
+  if (/\.(ya?ml|json)$/i.test(nameOrFile) || nameOrFile.includes("/")) {
+    return loadScenario(nameOrFile);
+  }
+  throw new UserError(
+    `unknown scenario "${nameOrFile}": expected a preset (${
+      PRESET_NAMES.join(", ")
+    }) or a scenario YAML file`,
+  );
 }

@@ -8,6 +8,7 @@
 import { parse as parseYaml } from "yaml";
 import { UserError } from "../core/errors.ts";
 import { parseMethod } from "../models/methods.ts";
+import { DEFAULT_SCENARIO, scenarioFrom } from "../sim/mod.ts";
 import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
 /**
@@ -244,7 +245,9 @@ export function resolveStudy(
   for (const [k, v] of Object.entries(p)) {
     if (!KEYS.includes(k as keyof StudyConfig)) {
       throw new UserError(
-        `${source}: unknown study key "${k}" (allowed: ${KEYS.join(", ")})`,
+        `${source}: unknown study key "${k}" (allowed: ${
+          KEYS.join(", ")
+        }; a scenario file holds only the scenario keys of sim/scenario.ts)`,
       );
     }
     (out as unknown as Record<string, unknown>)[k] = v;
@@ -253,7 +256,9 @@ export function resolveStudy(
     throw new UserError(`${source}: title must be a string`);
   }
   if (typeof out.scenario !== "string") {
-    throw new UserError(`${source}: scenario must be a preset name`);
+    throw new UserError(
+      `${source}: scenario must be a preset name or a scenario YAML file`,
+    );
   }
   if (!Number.isInteger(out.seeds) || out.seeds < 1 || out.seeds > 100) {
     throw new UserError(
@@ -313,7 +318,8 @@ export function resolveStudy(
 }
 
 /**
- * Reads a study YAML file over a base study.
+ * Reads a study YAML file over a base study. A file holding only scenario
+ * keys is a scenario: the base study then runs on it.
  *
  * @example
  * ```ts
@@ -327,6 +333,16 @@ export function loadStudy(path: string, base: StudyConfig): StudyConfig {
     data = parseYaml(text);
   } catch (e) {
     throw new UserError(`${path}: ${yamlErrorLine(e)}`);
+  }
+  // A scenario file (the README's example) runs the study on that scenario.
+  if (
+    data !== null && typeof data === "object" && !Array.isArray(data) &&
+    Object.keys(data).length > 0 &&
+    Object.keys(data).every((k) => Object.hasOwn(DEFAULT_SCENARIO, k)) &&
+    !Object.keys(data).some((k) => KEYS.includes(k as keyof StudyConfig))
+  ) {
+    scenarioFrom(path); // validated now, not in a worker
+    return { ...base, scenario: path };
   }
   return resolveStudy(data, base, path);
 }

@@ -12,9 +12,9 @@ import {
   type AcquisitionShift,
   DEFAULT_SCENARIO,
   type ExternalSpec,
-  preset,
   resolveScenario,
   type Scenario,
+  scenarioFrom,
   type Shift,
   withOverrides,
 } from "../sim/mod.ts";
@@ -124,7 +124,10 @@ function neutralShift(): Shift {
  * ```
  */
 export function planStudy(study: StudyConfig, seed: number): Job[] {
-  const base = withOverrides(preset(study.scenario), study.scenarioOverrides);
+  const base = withOverrides(
+    scenarioFrom(study.scenario),
+    study.scenarioOverrides,
+  );
   const seeds = Array.from({ length: study.seeds }, (_, i) => seed + i);
   const jobs: Job[] = [];
   const add = (

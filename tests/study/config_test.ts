@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { planStudy } from "../../study/plan.ts";
 import { UserError } from "../../core/errors.ts";
 import {
   defaultStudy,
@@ -82,4 +83,26 @@ Deno.test("sweeps are validated field by field", () => {
     () => resolveStudy({ seeds: 0 }, base, "f.yaml"),
     /seeds = 0 must be an integer in \[1, 100\]/,
   );
+});
+
+Deno.test("the README's scenario YAML works as --config and as a study's scenario", () => {
+  const readme = Deno.readTextFileSync(
+    new URL("../../README.md", import.meta.url),
+  );
+  const block = readme.match(/```yaml\n(name: my-scenario[\s\S]*?)```/);
+  assert.ok(block, "README scenario example not found");
+  const dir = Deno.makeTempDirSync();
+  const f = join(dir, "my-scenario.yaml");
+  Deno.writeTextFileSync(f, block[1]);
+  const s = loadStudy(f, defaultStudy("quick"));
+  assert.equal(s.scenario, f);
+  const jobs = planStudy(s, 1);
+  assert.equal(jobs[0].scenario.name, "my-scenario");
+  assert.equal(jobs[0].scenario.crossModalCorrelation, 0.6);
+  assert.ok(jobs[0].scenario.externals.some((e) => e.name === "external-B"));
+  // A typo in a scenario file is named as such, not as a study key.
+  Deno.writeTextFileSync(f, "name: x\ncrossModalCorelation: 0.6\n");
+  assert.throws(() => loadStudy(f, defaultStudy()), /unknown study key/);
+  Deno.writeTextFileSync(f, "name: x\nlabel: { prevalance: 0.2 }\n");
+  assert.throws(() => loadStudy(f, defaultStudy()), /prevalance/);
 });
