@@ -559,7 +559,7 @@ export async function writeReport(
       body.push(exported(`${fileTag}_${cohort}`, seedLevel ?? lines) + "\n");
       if (anyBayes) {
         body.push(
-          "*Latent upper bound: the Bayes-optimal AUC given the generator's latents (all, image-side, EHR-side), before detector noise, blur and the scanner hide part of them; no model can reach it. The `logreg-*` baselines, where run, estimate what the generated features make achievable.*\n",
+          "*Latent upper bound: Bayes-optimal AUC from the true latents, before noise, blur and scanner; unreachable. The `logreg-*` rows estimate what the features allow.*\n",
         );
       }
       if (seedLevel) {
@@ -959,7 +959,7 @@ export async function writeReport(
       }
       body.push(`### ${study}: representation diagnostics\n`);
       body.push(
-        "Frozen embeddings of each encoder, scored alike: ridge R^2 of the ground-truth latents (fitted on train + validation, scored on internal test) and the internal-test AUC of a converged logistic probe (IRLS, ridge 1) fitted on the labeled train + validation patients. `random-init` is the encoder every method starts from (the `multimodal` method finetunes exactly it), `pretrained` the encoder after self-supervised pretraining, `finetuned` after supervised finetuning. Mean [95% t interval over seeds].\n",
+        "Each encoder's frozen embedding, scored alike: ridge R^2 of the true latents and the AUC of a converged logistic probe (IRLS), fitted on train + validation, scored on internal test. `random-init` is the encoder every method starts from (`multimodal` finetunes exactly it). Mean [95% t CI over seeds].\n",
       );
       body.push(exported(`${study}_representation`, lines) + "\n");
     }
@@ -997,7 +997,7 @@ export async function writeReport(
       }
       body.push(`### ${study}: pretraining\n`);
       body.push(
-        "Pretraining stops when the loss on a held-out share of the unlabeled pool stops improving (see `pretrain.patience`, `pretrain.minDelta`), or at `pretrain.steps`. The curves figure below shows both losses.\n",
+        "Pretraining stops when the held-out loss stops improving (`pretrain.patience`, `minDelta`) or at `pretrain.steps`; the curves figure shows both losses.\n",
       );
       body.push(exported(`${study}_pretraining`, lines) + "\n");
     }
