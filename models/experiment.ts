@@ -264,20 +264,15 @@ export async function pretrain(
     return loss as tf.Scalar;
   };
 
+  // JEPA masks for a batch from a named stream (none without JEPA).
+  const masksFor = (h: HostBatch, stream: string) =>
+    useJepa ? maskBatch(layout, h.present, h.n, pc, streams.get(stream)) : null;
+
   // Held-out batches and their masks are drawn once, so every check
   // measures the same thing.
   const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
     const h = hostBatch(heldOut, idx, layout, norm, both);
-    const masks = useJepa
-      ? maskBatch(
-        layout,
-        h.present,
-        h.n,
-        pc,
-        streams.get(`pretrain/held-out/mask/${i}`),
-      )
-      : null;
-    return { h, masks };
+    return { h, masks: masksFor(h, `pretrain/held-out/mask/${i}`) };
   });
   const heldOutLoss = async (): Promise<number> => {
     let total = 0, count = 0;
@@ -302,16 +297,7 @@ export async function pretrain(
         streams.get(`pretrain/batch/${step}`),
       );
       const h = hostBatch(fit, idx, layout, norm, both);
-      const masks = useJepa
-        ? maskBatch(
-          layout,
-          h.present,
-          h.n,
-          pc,
-          streams.get(`pretrain/mask/${step}`),
-        )
-        : null;
-      return objective(h, masks);
+      return objective(h, masksFor(h, `pretrain/mask/${step}`));
     },
     afterStep(step) {
       if (target) {

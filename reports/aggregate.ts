@@ -176,3 +176,43 @@ export function tTestP(d: readonly number[]): number {
   const t = Math.abs(mean) / (sd / Math.sqrt(n));
   return 2 * (1 - jStat.studentt.cdf(t, n - 1));
 }
+
+/** A method's AUC minus the reference's, paired by seed, with its t interval. */
+export interface PairedDifference {
+  /** Mean over seeds of the paired differences. */
+  mean: number;
+  /** Lower edge of the 95% t interval over seeds (= mean for one seed). */
+  lo: number;
+  /** Upper edge. */
+  hi: number;
+  /** The per-seed differences. */
+  d: number[];
+}
+
+/**
+ * `method`'s AUC on `cohort` minus `reference`'s, paired by seed over
+ * `rows` (the rows of one condition), with a 95% t interval; null when no
+ * seed has both.
+ *
+ * @example
+ * ```ts
+ * const x = pairedDifference(paperRows, "jepa", "imaging-only", "external");
+ * ```
+ */
+export function pairedDifference(
+  rows: ResultRow[],
+  method: string,
+  reference: string,
+  cohort: string,
+): PairedDifference | null {
+  const d: number[] = [];
+  for (const r of rows.filter((x) => x.method === method)) {
+    const ref = rows.find((x) => x.method === reference && x.seed === r.seed);
+    const a = r.metrics[cohort]?.auc, b = ref?.metrics[cohort]?.auc;
+    if (typeof a === "number" && typeof b === "number") d.push(a - b);
+  }
+  if (d.length === 0) return null;
+  const { mean, sd } = meanSd(d);
+  const h = tHalfWidth(sd, d.length);
+  return { mean, lo: mean - h, hi: mean + h, d };
+}

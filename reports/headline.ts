@@ -8,7 +8,7 @@
  * @module
  */
 import type { ResultRow } from "../core/results.ts";
-import { meanSd, tHalfWidth } from "./aggregate.ts";
+import { pairedDifference } from "./aggregate.ts";
 import { renderSvg } from "./figures.ts";
 
 /** Method minus reference AUC at one knob value, over seeds. */
@@ -105,25 +105,16 @@ export function headline(
       const diffs: Difference[] = [];
       for (const value of values) {
         const at = kRows.filter((r) => r.sweep!.value === value);
-        const d: number[] = [];
-        for (const r of at.filter((x) => x.method === method)) {
-          const ref = at.find((x) =>
-            x.method === reference && x.seed === r.seed
-          );
-          const a = r.metrics[cohort]?.auc, b = ref?.metrics[cohort]?.auc;
-          if (typeof a === "number" && typeof b === "number") d.push(a - b);
-        }
-        if (d.length === 0) continue;
-        const { mean, sd } = meanSd(d);
-        const h = tHalfWidth(sd, d.length);
+        const x = pairedDifference(at, method, reference, cohort);
+        if (!x) continue;
         diffs.push({
           knob,
           method,
           value,
-          mean,
-          lo: mean - h,
-          hi: mean + h,
-          n: d.length,
+          mean: x.mean,
+          lo: x.lo,
+          hi: x.hi,
+          n: x.d.length,
         });
       }
       if (diffs.length === 0) continue;

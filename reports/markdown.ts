@@ -42,6 +42,7 @@ import {
   aggregateOverSeeds,
   holm,
   meanSd,
+  pairedDifference,
   tHalfWidth,
   tTestP,
 } from "./aggregate.ts";
@@ -397,26 +398,17 @@ export async function writeReport(
         const s = stats.get(`${method}\u0000${cohort}`);
         if (!s || s.paired === null) continue;
         // Seed-level: every seed is an independent replicate of the study.
-        const d: number[] = [];
-        for (const r of sRows.filter((x) => x.method === method)) {
-          const refRow = sRows.find((x) =>
-            x.method === ref && x.seed === r.seed
-          );
-          const a = r.metrics[cohort]?.auc, b = refRow?.metrics[cohort]?.auc;
-          if (typeof a === "number" && typeof b === "number") d.push(a - b);
-        }
-        if (d.length >= 2) {
-          const { mean, sd } = meanSd(d);
-          const h = tHalfWidth(sd, d.length);
+        const x = pairedDifference(sRows, method, ref, cohort);
+        if (x && x.d.length >= 2) {
           claims.push({
             label,
             method,
             cohort,
-            mean,
-            lo: mean - h,
-            hi: mean + h,
-            n: d.length,
-            p: tTestP(d),
+            mean: x.mean,
+            lo: x.lo,
+            hi: x.hi,
+            n: x.d.length,
+            p: tTestP(x.d),
             test: "t",
           });
         } else if (!(s.paired instanceof StatsError)) {
@@ -782,20 +774,12 @@ export async function writeReport(
           dl.push([
             String(value),
             ...others.map((method) => {
-              const d: number[] = [];
-              for (const r of at.filter((r) => r.method === method)) {
-                const b = at.find((x) => x.method === ref && x.seed === r.seed)
-                  ?.metrics[cohort]?.auc;
-                const a = r.metrics[cohort]?.auc;
-                if (typeof a === "number" && typeof b === "number") {
-                  d.push(a - b);
-                }
-              }
-              if (d.length === 0) return "";
-              const { mean, sd } = meanSd(d);
-              const h = tHalfWidth(sd, d.length);
-              const clear = d.length > 1 && (mean - h > 0 || mean + h < 0);
-              return `${mean >= 0 ? "+" : ""}${fmt3(mean)}${clear ? "*" : ""}`;
+              const x = pairedDifference(at, method, ref, cohort);
+              if (!x) return "";
+              const clear = x.d.length > 1 && (x.lo > 0 || x.hi < 0);
+              return `${x.mean >= 0 ? "+" : ""}${fmt3(x.mean)}${
+                clear ? "*" : ""
+              }`;
             }),
           ]);
         }
