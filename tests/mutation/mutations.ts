@@ -114,9 +114,9 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     id: "models/baseline-ignores-image",
-    file: "models/experiment.ts",
-    search: 'image: method !== "ehr-only" && method !== "logreg-ehr",',
-    replace: 'image: method !== "ehr-only" && method !== "logreg-image",',
+    file: "models/methods.ts",
+    search: '"logreg-image": {\n    uses: IMAGE,',
+    replace: '"logreg-image": {\n    uses: EHR,',
     what: "logreg-image reads no image, logreg-ehr reads both",
     tests: [PROBE],
   },
@@ -589,8 +589,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "real/nifti-slope-ignored",
     file: "real/nifti.ts",
-    search:
-      "const slope = h.scl_slope && Number.isFinite(h.scl_slope) ? h.scl_slope : 1;",
+    search: "const slope = scaled ? h.scl_slope : 1;",
     replace: "const slope = 1;",
     what: "NIfTI scl_slope ignored",
     tests: NIFTI,
@@ -617,9 +616,9 @@ export const MUTATIONS: Mutation[] = [
   // measuring the mutations the new tests were designed against).
   {
     id: "models/imaging-only-sees-ehr",
-    file: "models/experiment.ts",
-    search: 'ehr: method !== "imaging-only" && method !== "logreg-image",',
-    replace: "ehr: true,",
+    file: "models/methods.ts",
+    search: '"imaging-only": {\n    uses: IMAGE,',
+    replace: '"imaging-only": {\n    uses: BOTH,',
     what: "the imaging-only baseline sees the EHR",
     tests: [WIRING, LEAK],
   },
