@@ -169,7 +169,7 @@ export function buildProgram(actions: Actions): Command {
 
   program.command("sim")
     .description(
-      "Run the synthetic failure-mode study: a paper-analog scenario (internal + external cohort), sweeps over cross-modal correlation, external shift, labeled-set size and missing EHR, and representation diagnostics. Writes results.jsonl, report.md and figures.",
+      "Run the synthetic failure-mode study: a paper-analog scenario (internal + external cohort), sweeps over the coding habit, external concept and acquisition shift and the labeled-set size (--full adds cross-modal correlation and missing EHR), pretraining and representation diagnostics, and a headline answer. Writes results.jsonl, report.md, appendix.md, tables/ and figures.",
     )
     .option(
       "--quick",
