@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -196,7 +196,14 @@ export const actions: Actions = {
     }
   },
   async bench(g, o) {
-    await runBenches({ quick: o.quick, only: o.only, quiet: g.quiet });
+    // -o puts RESULTS.md there instead of replacing benches/RESULTS.md.
+    if (g.out) mkdirSync(g.out, { recursive: true });
+    await runBenches({
+      quick: o.quick,
+      only: o.only,
+      quiet: g.quiet,
+      ...(g.out ? { out: join(g.out, "RESULTS.md") } : {}),
+    });
   },
 };
 

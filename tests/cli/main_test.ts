@@ -124,3 +124,20 @@ Deno.test("report merges files, names bad lines, and prints the table's AUC", as
   assert.match(md, /\| imaging-only +\| 0\.875 /);
   assert.ok(Deno.statSync(`${dir}/rep/report.html`).isFile);
 });
+
+Deno.test("bench -o writes its RESULTS.md there and leaves benches/RESULTS.md alone", async () => {
+  const committed = new URL("../../benches/RESULTS.md", import.meta.url);
+  const before = Deno.readTextFileSync(committed);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const r = await cli(["bench", "--only", "sim", "--quick", "-q", "-o", dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      Deno.readTextFileSync(`${dir}/RESULTS.md`),
+      /sim: features generation/,
+    );
+    assert.equal(Deno.readTextFileSync(committed), before);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
