@@ -157,6 +157,7 @@ export async function runStudy(
         `Study wall time: ${
           wallSeconds.toFixed(1)
         } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
+        ...peakMemoryNote(opts.workers),
       ],
     }));
   for (const line of headline(rows, study.referenceMethod)) print(line);
@@ -165,9 +166,27 @@ export async function runStudy(
       wallSeconds.toFixed(1)
     } s on ${opts.workers} worker(s), backend ${backend.name}`,
   );
+  for (const n of peakMemoryNote(opts.workers)) print(n);
   print(`results: ${resultsPath}`);
   print(`report:  ${reportPath}`);
   return { resultsPath, reportPath, rows, backend, wallSeconds };
+}
+
+// Workers are threads of this process, so the process's high-water mark
+// (Linux VmHWM) is what a cluster job must request; none where /proc lacks it.
+function peakMemoryNote(workers: number): string[] {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kb = Number(status.match(/^VmHWM:\s+(\d+) kB/m)?.[1]);
+    if (!Number.isFinite(kb) || kb <= 0) return [];
+    return [
+      `Peak resident memory: ${
+        (kb / 1024).toFixed(0)
+      } MB for the whole process (${workers} worker thread(s) and the main thread)`,
+    ];
+  } catch {
+    return [];
+  }
 }
 
 // Progress units of a job (one per pretraining and per finetune); also the

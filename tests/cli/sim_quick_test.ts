@@ -17,6 +17,12 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const lines = stdout.trim().split("\n");
   assert.equal(lines.at(-1), `report:  ${join(out, "report.md")}`);
   assert.match(stdout, /paper analog, mean AUC over 2 seed\(s\)/);
+  if (Deno.build.os === "linux") {
+    assert.match(
+      stdout,
+      /^Peak resident memory: \d+ MB for the whole process/m,
+    );
+  }
   assert.match(stderr, /backend: (wasm|cpu|webgpu)/);
   assert.ok(!stderr.includes("tfjs-node"), "tfjs banner leaked");
   const rows = readFileSync(join(out, "results.jsonl"), "utf8").trim()
