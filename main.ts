@@ -11,14 +11,20 @@ import { runBenches } from "./benches/run.ts";
 import { type Actions, runCli } from "./cli/program.ts";
 import { UserError } from "./core/errors.ts";
 import { reportCommand } from "./reports/mod.ts";
-import { defaultStudy, loadStudy, type StudyConfig } from "./study/config.ts";
+import {
+  applySets,
+  defaultStudy,
+  loadStudy,
+  type StudyConfig,
+} from "./study/config.ts";
+import { stringify as stringifyYaml } from "yaml";
 import { planStudy, shardDirName, shardJobs } from "./study/plan.ts";
 import { runStudy, validateJobs } from "./study/run.ts";
 import { splitArgs, submitSlurm, writeSlurm } from "./study/slurm.ts";
 import { claimOutDir } from "./core/outdir.ts";
 import { readResults } from "./core/results.ts";
 import { runPredict, runTrainOnConfig } from "./real/mod.ts";
-import { PRESET_NAMES } from "./sim/mod.ts";
+import { PRESET_DESCRIPTIONS, PRESET_NAMES } from "./sim/mod.ts";
 
 function timestamp(): string {
   return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -35,6 +41,12 @@ function timestamp(): string {
  */
 export const actions: Actions = {
   async sim(g, o) {
+    if (o.listPresets) {
+      for (const name of PRESET_NAMES) {
+        console.log(`${name.padEnd(20)} ${PRESET_DESCRIPTIONS[name] ?? ""}`);
+      }
+      return;
+    }
     let study: StudyConfig = defaultStudy(
       o.quick ? "quick" : o.full ? "full" : "default",
     );
@@ -59,6 +71,17 @@ export const actions: Actions = {
       };
     }
     if (o.methods) study = { ...study, methods: o.methods };
+    if (o.set) study = applySets(study, o.set);
+    if (o.printConfig) {
+      // Every scenario and experiment key is checked before printing.
+      validateJobs(
+        planStudy(study, g.seed),
+        o.config ?? study.title,
+        o.allowUndefinedAuc,
+      );
+      console.log(stringifyYaml(study).trimEnd());
+      return;
+    }
     if (o.check) {
       const jobs = planStudy(study, g.seed);
       validateJobs(jobs, o.config ?? `${study.title}`, o.allowUndefinedAuc);

@@ -10,6 +10,7 @@ import {
   Option,
 } from "@commander-js/extra-typings";
 import type { BackendChoice } from "../core/backend.ts";
+import { MMJEPA_VERSION } from "../core/provenance.ts";
 import { DivergenceError, UserError } from "../core/errors.ts";
 import type { Shard } from "../study/plan.ts";
 import {
@@ -44,6 +45,10 @@ export interface Actions {
       full: boolean;
       preset?: string;
       config?: string;
+      /** `key=value` overrides, in order. */
+      set?: string[];
+      printConfig: boolean;
+      listPresets: boolean;
       workers?: number;
       level?: "features" | "volume";
       methods?: string[];
@@ -154,6 +159,11 @@ export function buildProgram(actions: Actions): Command {
       "output folder (created if missing; must be writable)",
     )
     .option("-q, --quiet", "no progress output (errors still print)", false)
+    .version(
+      `mmjepa ${MMJEPA_VERSION} (deno ${Deno.version.deno})`,
+      "--version",
+      "print the version and exit",
+    )
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
 
@@ -188,6 +198,21 @@ export function buildProgram(actions: Actions): Command {
     .option(
       "--config <file>",
       "a study or scenario YAML file (see README: Configuration)",
+    )
+    .option(
+      "--set <key=value>",
+      "override one key, repeatable: a study key (seeds=5, experiment.pretrain.steps=300) or a scenario key of the base scenario (crossModalCorrelation=0.6, internal.pretrain=1000); values are YAML",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
+      "--print-config",
+      "print the resolved study config as YAML and exit",
+      false,
+    )
+    .option(
+      "--list-presets",
+      "list the scenario presets, one line each, and exit",
+      false,
     )
     .option(
       "--workers <n>",

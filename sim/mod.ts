@@ -29,7 +29,13 @@ export {
   type Shift,
   withOverrides,
 } from "./scenario.ts";
-export { preset, PRESET_NAMES, PRESETS, scenarioFrom } from "./presets.ts";
+export {
+  preset,
+  PRESET_DESCRIPTIONS,
+  PRESET_NAMES,
+  PRESETS,
+  scenarioFrom,
+} from "./presets.ts";
 export { generateCohorts, type SyntheticScan } from "./generate.ts";
 export { auc, bayesCeilings } from "./bayes.ts";
 export {

@@ -78,6 +78,26 @@ export const PRESETS: Readonly<Record<string, unknown>> = {
 };
 
 /**
+ * One line per preset, for `task sim --list-presets`.
+ *
+ * @example
+ * ```ts
+ * PRESET_DESCRIPTIONS.paper; // "Li et al. 2025 analog: ..."
+ * ```
+ */
+export const PRESET_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  "shared-cause":
+    "one shared latent drives the label; both modalities see it (the defaults otherwise)",
+  "independent-causes":
+    "the label depends on latents each modality sees alone: what cross-modal objectives cannot recover",
+  paper:
+    "Li et al. 2025 analog: moderate imaging, EHR with a site coding habit, a shifted external site",
+  "paper-volume": "the paper analog on 32^3 CT-like volumes (3D patch encoder)",
+  "missing-ehr":
+    "half the pretraining pool and 30% of labeled patients lack EHR",
+};
+
+/**
  * The preset names, in a stable order.
  *
  * @example

@@ -346,3 +346,58 @@ export function loadStudy(path: string, base: StudyConfig): StudyConfig {
   }
   return resolveStudy(data, base, path);
 }
+
+/**
+ * Applies `--set key=value` overrides in order. A key whose first part is a
+ * study key (`seeds`, `experiment.pretrain.steps`, `scenarioOverrides...`)
+ * sets that; any other key is a dotted scenario path added to
+ * `scenarioOverrides` (checked against the scenario schema when the study
+ * is planned). Values are parsed as YAML (`5`, `0.6`, `[0, 1]`, `jepa`).
+ *
+ * @example
+ * ```ts
+ * applySets(defaultStudy(), ["seeds=5", "internal.pretrain=1000"]);
+ * ```
+ */
+export function applySets(study: StudyConfig, sets: string[]): StudyConfig {
+  const out = structuredClone(study);
+  for (const s of sets) {
+    const eq = s.indexOf("=");
+    const key = eq > 0 ? s.slice(0, eq).trim() : "";
+    if (key === "" || /(^|\.)(\.|$)/.test(key)) {
+      throw new UserError(
+        `--set ${JSON.stringify(s)}: expected key.path=value, e.g. seeds=5`,
+      );
+    }
+    let value: unknown;
+    try {
+      value = parseYaml(s.slice(eq + 1));
+    } catch (e) {
+      throw new UserError(`--set ${key}: ${yamlErrorLine(e)}`);
+    }
+    const [head, ...rest] = key.split(".");
+    if (head === "scenarioOverrides" && rest.length > 0) {
+      out.scenarioOverrides = {
+        ...out.scenarioOverrides,
+        [rest.join(".")]: value,
+      };
+    } else if (KEYS.includes(head as keyof StudyConfig)) {
+      let node = out as unknown as Record<string, unknown>;
+      const path = [head, ...rest];
+      for (const part of path.slice(0, -1)) {
+        const next = node[part];
+        if (next === undefined) node[part] = {};
+        else if (
+          typeof next !== "object" || next === null || Array.isArray(next)
+        ) {
+          throw new UserError(`--set ${key}: ${part} is not a mapping`);
+        }
+        node = node[part] as Record<string, unknown>;
+      }
+      node[path[path.length - 1]] = value;
+    } else {
+      out.scenarioOverrides = { ...out.scenarioOverrides, [key]: value };
+    }
+  }
+  return resolveStudy(out, out, "--set");
+}

@@ -141,3 +141,46 @@ Deno.test("bench -o writes its RESULTS.md there and leaves benches/RESULTS.md al
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("--set overrides study, experiment and scenario keys; --print-config shows them; --list-presets; --version", async () => {
+  const r = await cli([
+    "sim",
+    "--quick",
+    "--set",
+    "seeds=3",
+    "--set",
+    "experiment.pretrain.steps=100",
+    "--set",
+    "crossModalCorrelation=0.6",
+    "--print-config",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^seeds: 3$/m);
+  assert.match(r.stdout, /^ {4}steps: 100$/m);
+  assert.match(r.stdout, /^ {2}crossModalCorrelation: 0\.6$/m);
+  const typo = await cli([
+    "sim",
+    "--set",
+    "crossModalCorelation=0.6",
+    "--print-config",
+  ]);
+  assert.notEqual(typo.code, 0);
+  assert.match(typo.stderr, /unknown key "crossModalCorelation"/);
+  const exp = await cli([
+    "sim",
+    "--set",
+    "experiment.pretrain.stepz=1",
+    "--print-config",
+  ]);
+  assert.notEqual(exp.code, 0);
+  assert.match(exp.stderr, /stepz/);
+  const bad = await cli(["sim", "--set", "seeds", "--check"]);
+  assert.match(bad.stderr, /expected key\.path=value/);
+  const list = await cli(["sim", "--list-presets"]);
+  assert.equal(list.code, 0);
+  assert.equal(list.stdout.trim().split("\n").length, 5);
+  assert.match(list.stdout, /^paper +Li et al\. 2025 analog/m);
+  const v = await cli(["--version"]);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^mmjepa \d+\.\d+\.\d+ \(deno /);
+});
