@@ -164,6 +164,8 @@ export function buildProgram(actions: Actions): Command {
       "--version",
       "print the version and exit",
     )
+    // Every subcommand's --help lists the global options too.
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
 

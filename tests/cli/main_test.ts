@@ -24,6 +24,8 @@ for (const cmd of ["sim", "train", "predict", "report", "bench"]) {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`Usage: mmjepa ${cmd}`));
     assert.match(r.stdout, /Examples:\n {2}npx -y deno@2\.9\.6 task /);
+    assert.match(r.stdout, /Global Options:\n {2}--seed <int>/);
+    assert.match(r.stdout, / {2}-o, --out <dir>/);
   });
 }
 
