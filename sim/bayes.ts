@@ -19,40 +19,17 @@ import {
   type RiskModel,
   sigmoid,
 } from "./latent.ts";
+import { aucMannWhitney, StatsError } from "../reports/auc.ts";
 
-/**
- * ROC AUC by the Mann-Whitney statistic, ties counted as one half.
- * NaN when one class is empty.
- *
- * @example
- * ```ts
- * auc([0.1, 0.9, 0.4], [0, 1, 0]); // 1
- * ```
- */
-export function auc(
-  scores: ArrayLike<number>,
-  labels: ArrayLike<number>,
-): number {
-  const n = scores.length;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) =>
-    scores[a] - scores[b]
-  );
-  let rankSumPos = 0, nPos = 0;
-  for (let i = 0; i < n;) {
-    let j = i;
-    while (j + 1 < n && scores[idx[j + 1]] === scores[idx[i]]) j++;
-    const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) {
-      if (labels[idx[k]] === 1) {
-        rankSumPos += rank;
-        nPos++;
-      }
-    }
-    i = j + 1;
+// The project's one AUC (reports/auc.ts); NaN where a class is empty, since
+// a ceiling is a number to record, not an error.
+function auc(scores: number[], labels: number[]): number {
+  try {
+    return aucMannWhitney(labels, scores);
+  } catch (e) {
+    if (e instanceof StatsError) return NaN;
+    throw e;
   }
-  const nNeg = n - nPos;
-  if (nPos === 0 || nNeg === 0) return NaN;
-  return (rankSumPos - nPos * (nPos + 1) / 2) / (nPos * nNeg);
 }
 
 /** What the ceilings need to know about one labeled test patient. */

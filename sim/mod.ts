@@ -37,7 +37,7 @@ export {
   scenarioFrom,
 } from "./presets.ts";
 export { generateCohorts, type SyntheticScan } from "./generate.ts";
-export { auc, bayesCeilings } from "./bayes.ts";
+export { bayesCeilings } from "./bayes.ts";
 export {
   type DecodedNifti,
   decodeNifti,

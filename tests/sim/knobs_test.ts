@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { auc, generateCohorts, preset, withOverrides } from "../../sim/mod.ts";
+import { aucMannWhitney } from "../../reports/auc.ts";
+import { generateCohorts, preset, withOverrides } from "../../sim/mod.ts";
 import type { Cohort } from "../../cohort/types.ts";
 import { crossModalR2 } from "./helpers.ts";
 
@@ -33,7 +34,7 @@ function measure(c: Cohort) {
   // Coding habit: how well the habit dimensions (the last 8) rank the label.
   const habit = mean(
     [56, 57, 58, 59, 60, 61, 62, 63].map((k) =>
-      Math.abs(auc(ps.map((p) => p.ehr[0].values[k]), labels) - 0.5)
+      Math.abs(aucMannWhitney(labels, ps.map((p) => p.ehr[0].values[k])) - 0.5)
     ),
   );
   return {
