@@ -38,12 +38,7 @@ export {
 } from "./presets.ts";
 export { generateCohorts, type SyntheticScan } from "./generate.ts";
 export { bayesCeilings } from "./bayes.ts";
-export {
-  type DecodedNifti,
-  decodeNifti,
-  encodeNifti,
-  type NiftiVolume,
-} from "./nifti.ts";
+export { encodeNifti, type NiftiVolume } from "./nifti.ts";
 export { exportCohorts, type ExportSummary, isoDate } from "./export.ts";
 export {
   cohortMontage,

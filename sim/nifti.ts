@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gzipSync } from "node:zlib";
 import { UserError } from "../core/errors.ts";
 
 /** A 3D float32 volume with isotropic or anisotropic spacing and an affine. */
@@ -73,69 +73,4 @@ export function encodeNifti(v: NiftiVolume, gzip = true): Uint8Array {
     OFFSET,
   );
   return gzip ? new Uint8Array(gzipSync(out)) : out;
-}
-
-/** What {@link decodeNifti} returns: the volume and its 4x4 sform affine. */
-export interface DecodedNifti extends NiftiVolume {
-  /** Row-major 4x4 voxel-to-world matrix from the sform. */
-  affine: number[][];
-  /** sform_code and qform_code. */
-  sformCode: number;
-  qformCode: number;
-}
-
-/**
- * Decodes a little-endian, float32, 3D NIfTI-1 file (gzipped or not):
- * what {@link encodeNifti} writes. Anything else is rejected by name.
- *
- * @example
- * ```ts
- * const v = decodeNifti(Deno.readFileSync("x.nii.gz"));
- * ```
- */
-export function decodeNifti(bytes: Uint8Array): DecodedNifti {
-  const raw = bytes[0] === 0x1f && bytes[1] === 0x8b
-    ? new Uint8Array(gunzipSync(bytes))
-    : bytes;
-  const h = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  if (raw.byteLength < OFFSET || h.getInt32(0, true) !== HEADER) {
-    throw new UserError(
-      "NIfTI: not a little-endian NIfTI-1 file (sizeof_hdr is not 348)",
-    );
-  }
-  const type = h.getInt16(70, true);
-  if (type !== FLOAT32) {
-    throw new UserError(`NIfTI: datatype ${type} is not float32 (16)`);
-  }
-  const dims: [number, number, number] = [
-    h.getInt16(42, true),
-    h.getInt16(44, true),
-    h.getInt16(46, true),
-  ];
-  const spacing: [number, number, number] = [
-    h.getFloat32(80, true),
-    h.getFloat32(84, true),
-    h.getFloat32(88, true),
-  ];
-  const affine = [0, 1, 2].map((r) =>
-    [0, 1, 2, 3].map((c) => h.getFloat32(280 + 16 * r + 4 * c, true))
-  );
-  affine.push([0, 0, 0, 1]);
-  const off = h.getFloat32(108, true);
-  const slope = h.getFloat32(112, true) || 1;
-  const inter = h.getFloat32(116, true);
-  const n = dims[0] * dims[1] * dims[2];
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    data[i] = h.getFloat32(off + 4 * i, true) * slope + inter;
-  }
-  return {
-    dims,
-    spacing,
-    origin: [affine[0][3], affine[1][3], affine[2][3]],
-    data,
-    affine,
-    sformCode: h.getInt16(254, true),
-    qformCode: h.getInt16(252, true),
-  };
 }

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
+import { decodeNiftiFile } from "../../real/nifti.ts";
 import {
-  decodeNifti,
   exportCohorts,
   generateCohorts,
   isoDate,
@@ -63,7 +63,7 @@ Deno.test("exportCohorts writes NIfTI volumes, manifest, EHR and scenario", () =
         r.label === ""
       ),
     );
-    const v = decodeNifti(readFileSync(join(dir, row.path)));
+    const v = decodeNiftiFile(readFileSync(join(dir, row.path)), row.path);
     assert.deepEqual(Array.from(v.data), Array.from(scan.data));
     assert.ok(Math.abs(v.spacing[0] - 0.8) < 1e-6);
     // The recorded nodule centre maps back through the affine to a voxel inside.
