@@ -13,3 +13,4 @@
  */
 export * from "./types.ts";
 export * from "./select.ts";
+export * from "./manifest.ts";

@@ -18,6 +18,7 @@
  */
 import { dirname, isAbsolute, resolve } from "node:path";
 import { parse } from "yaml";
+import { MANIFEST_COLUMNS } from "../cohort/manifest.ts";
 import { UserError } from "../core/errors.ts";
 import { parseMethod } from "../models/methods.ts";
 import { readRegularText, yamlErrorLine } from "../core/files.ts";
@@ -213,18 +214,10 @@ export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
   const manifest = abs(str(raw, "manifest", "", w));
 
   const c = sub(raw, "columns", w);
-  const colKeys: [keyof ManifestColumns, string][] = [
-    ["patientId", "patient_id"],
-    ["scanId", "scan_id"],
-    ["scanDate", "scan_date"],
-    ["path", "path"],
-    ["label", "label"],
-    ["cohort", "cohort"],
-    ["noduleX", "nodule_x_mm"],
-    ["noduleY", "nodule_y_mm"],
-    ["noduleZ", "nodule_z_mm"],
-    ["diameter", "diameter_mm"],
-  ];
+  // The exporter's schema; split is optional (null: mmjepa splits by seed).
+  const colKeys = Object.entries(MANIFEST_COLUMNS).filter(([k]) =>
+    k !== "split"
+  ) as [keyof ManifestColumns, string][];
   known(c, [...colKeys.map(([k]) => k), "split"], `${w}: columns`);
   const columns = Object.fromEntries(
     colKeys.map(([k, d]) => [k, str(c, k, d, `${w}: columns`)]),

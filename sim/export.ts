@@ -21,6 +21,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
+import { MANIFEST_COLUMNS } from "../cohort/manifest.ts";
 import { writeAtomic } from "../core/results.ts";
 import type { Cohort, CohortSet, Patient } from "../cohort/types.ts";
 import type { Scenario } from "./scenario.ts";
@@ -155,19 +156,7 @@ export function exportCohorts(
     writeAtomic(join(dir, name), stringify([header, ...rows]));
     files.push(name);
   };
-  write("manifest.csv", [
-    "patient_id",
-    "scan_id",
-    "scan_date",
-    "path",
-    "label",
-    "cohort",
-    "split",
-    "nodule_x_mm",
-    "nodule_y_mm",
-    "nodule_z_mm",
-    "diameter_mm",
-  ], manifest);
+  write("manifest.csv", Object.values(MANIFEST_COLUMNS), manifest);
   const names = set.internal.ehrNames ??
     Array.from({ length: set.internal.ehrDim }, (_, i) => `sig_${i}`);
   write("ehr.csv", [
