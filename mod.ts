@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { aucMannWhitney, generateCohorts, preset, resolveExperimentConfig, runExperiment, withOverrides } from "jsr:@mmjepa/mmjepa";
+ * import { aucMannWhitney, generateCohorts, preset, resolveExperimentConfig, runExperiment, withOverrides } from "@mmjepa/mmjepa";
  * const set = generateCohorts(withOverrides(preset("shared-cause"), { "internal.pretrain": 400 }), 1);
  * const cfg = resolveExperimentConfig({ pretrain: { steps: 50 } });
  * const r = await runExperiment(set, "jepa", cfg, 1);

@@ -1,9 +1,9 @@
 /**
  * mmjepa used as a library from another Deno project: a scratch project
- * links this repository (deno.json `links`) and imports `jsr:@mmjepa/mmjepa`
- * the way a published package would be imported, then generates a cohort,
- * trains JEPA for a few steps and computes an AUC: the README's
- * "Use as a library" example.
+ * holds this repository as a workspace member (a symlink, as a vendored
+ * checkout would be) and imports it by its package name, then generates a
+ * cohort, trains JEPA for a few steps and computes an AUC: the README's
+ * "Use as a library" example. Nothing is fetched from a registry but npm.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ export const EXAMPLE = `import {
   resolveExperimentConfig,
   runExperiment,
   withOverrides,
-} from "jsr:@mmjepa/mmjepa";
+} from "@mmjepa/mmjepa";
 
 const set = generateCohorts(
   withOverrides(preset("shared-cause"), {
@@ -39,9 +39,10 @@ console.log(\`AUC \${aucMannWhitney(test.labels, test.scores).toFixed(3)}\`);
 Deno.test("another Deno project imports mmjepa, trains JEPA and gets an AUC", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "mmjepa-outside-" });
   try {
+    Deno.symlinkSync(ROOT, join(dir, "mmjepa"));
     Deno.writeTextFileSync(
       join(dir, "deno.json"),
-      JSON.stringify({ links: [ROOT], nodeModulesDir: "auto" }),
+      JSON.stringify({ workspace: ["./mmjepa"], nodeModulesDir: "auto" }),
     );
     Deno.writeTextFileSync(join(dir, "main.ts"), EXAMPLE);
     const r = await new Deno.Command(Deno.execPath(), {
