@@ -812,8 +812,20 @@ async function representationScore(
   width: number,
   labeledFit: Patient[],
 ): Promise<RepresentationScore> {
+  // Each patient is embedded once; the probe and the R^2 pick their rows.
   const test = patientsIn(set.internal, ["test"]);
+  const trainVal = patientsIn(set.internal, ["train", "val"]);
   const testEmb = await embed(test);
+  const tvEmb = await embed(trainVal);
+  const rows = (emb: Float32Array, from: Patient[], subset: Patient[]) => {
+    const at = new Map(from.map((p, i) => [p, i]));
+    const out = new Float32Array(subset.length * width);
+    subset.forEach((p, i) => {
+      const r = at.get(p)!;
+      out.set(emb.subarray(r * width, (r + 1) * width), i * width);
+    });
+    return out;
+  };
   const out: RepresentationScore = {
     probeAuc: null,
     embeddingStd: embeddingStd(testEmb, test.length, width),
@@ -823,17 +835,19 @@ async function representationScore(
   if (
     new Set(ys(labeledFit)).size === 2 && new Set(ys(labeledTest)).size === 2
   ) {
-    const probe = fitLogistic(await embed(labeledFit), ys(labeledFit), width);
+    const probe = fitLogistic(
+      rows(tvEmb, trainVal, labeledFit),
+      ys(labeledFit),
+      width,
+    );
     out.probeAuc = aucMannWhitney(
       ys(labeledTest),
-      predictLogistic(probe, await embed(labeledTest), width),
+      predictLogistic(probe, rows(testEmb, test, labeledTest), width),
     );
   }
-  const fitSet = patientsIn(set.internal, ["train", "val"]).filter((p) =>
-    p.truth
-  );
+  const fitSet = trainVal.filter((p) => p.truth);
   if (fitSet.length > 1 && test.length > 0 && test.every((p) => p.truth)) {
-    const fitEmb = await embed(fitSet);
+    const fitEmb = rows(tvEmb, trainVal, fitSet);
     const r2 = (key: "zShared" | "zImage" | "zEhr") => {
       const k = fitSet[0].truth![key].length;
       const y = (ps: Patient[]) => {

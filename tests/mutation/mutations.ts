@@ -52,6 +52,23 @@ const NIFTI = ["tests/real/nifti_test.ts", "tests/real/nifti_qfac_test.ts"];
  * ```
  */
 export const MUTATIONS: Mutation[] = [
+  {
+    id: "models/plateau-min-delta-ignored",
+    file: "models/train.ts",
+    search: ": meta.best - (cfg.minDelta ?? 0) * Math.abs(meta.best);",
+    replace: ": meta.best;",
+    what: "pretraining never sees a plateau while the loss creeps down",
+    tests: ["tests/models/plateau_test.ts"],
+  },
+  {
+    id: "models/plateau-restores-best",
+    file: "models/train.ts",
+    search: "if (cfg.restoreBest !== false) {",
+    replace: "if (true) {",
+    what:
+      "pretraining rolls back to an earlier snapshot against a moving EMA target",
+    tests: ["tests/models/plateau_test.ts"],
+  },
   // ---- issue 12: pretraining that learns, probes, baselines, label budgets
   {
     id: "models/cross-modal-share-ignored",
