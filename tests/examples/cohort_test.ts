@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "csv-parse/sync";
 import { readResults } from "../../core/results.ts";
 import { runPredict, runTrainOnConfig } from "../../real/mod.ts";
 import { makeExampleCohort } from "../../examples/cohort/make.ts";
+import { readPredictions } from "../real/fixtures.ts";
 
 const EXAMPLE = new URL("../../examples/cohort/", import.meta.url).pathname;
 
@@ -65,20 +65,12 @@ Deno.test("examples/cohort: train, then predict with the saved models, gives the
         backend: "cpu",
         print: () => {},
       });
-      const pred = parse(
-        Deno.readTextFileSync(join(predDir, "predictions.csv")),
-        { columns: true },
-      ) as Record<string, string>[];
-      const internalName = pred[0].cohort;
-      const byKey = new Map(
-        pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]),
-      );
+      const lookup = readPredictions(predDir);
       for (const cohort of ["internal", "external"]) {
         const p = r.predictions[cohort];
-        const name = cohort === "internal" ? internalName : cohort;
         p.ids.forEach((id, i) => {
-          const line = byKey.get(`${name}/${id}`);
-          assert.ok(line, `${name}/${id} missing from predict's output`);
+          const line = lookup(cohort, id);
+          assert.ok(line, `${cohort}/${id} missing from predict's output`);
           assert.equal(Number(line.score), p.scores[i], `${r.method} ${id}`);
           compared++;
         });

@@ -4,7 +4,7 @@
  * pretraining: keep the last weights; true for finetuning).
  */
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../core/backend.ts";
 import { Rng } from "../../core/rng.ts";
 import { ParamSet } from "../../models/params.ts";

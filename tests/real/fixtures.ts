@@ -8,6 +8,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "csv-parse/sync";
 import type { CohortSet } from "../../cohort/types.ts";
 import {
   exportCohorts,
@@ -120,4 +121,26 @@ ${extra}
 `,
   );
   return path;
+}
+
+/**
+ * `task predict`'s predictions.csv as a lookup by results-row cohort name
+ * ("internal" is the first cohort predict writes) and patient id.
+ *
+ * @example
+ * ```ts
+ * const line = readPredictions(predDir)("internal", "internal-000003");
+ * ```
+ */
+export function readPredictions(
+  predDir: string,
+): (cohort: string, id: string) => Record<string, string> | undefined {
+  const pred = parse(
+    Deno.readTextFileSync(join(predDir, "predictions.csv")),
+    { columns: true },
+  ) as Record<string, string>[];
+  const internalName = pred[0]?.cohort;
+  const byKey = new Map(pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]));
+  return (cohort, id) =>
+    byKey.get(`${cohort === "internal" ? internalName : cohort}/${id}`);
 }

@@ -4,7 +4,7 @@ import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readResults } from "../../core/results.ts";
 import { runPredict, runTrainOnConfig } from "../../real/mod.ts";
-import { exportTinyCohort, writeConfig } from "./fixtures.ts";
+import { exportTinyCohort, readPredictions, writeConfig } from "./fixtures.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "real_train_" });
 globalThis.addEventListener(
@@ -100,20 +100,13 @@ Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + exte
       backend: "cpu",
       print: () => {},
     });
-    const pred = parse(
-      Deno.readTextFileSync(join(predDir, "predictions.csv")),
-      { columns: true },
-    ) as Record<string, string>[];
-    // The internal cohort comes first in predict's output.
-    const internalName = pred[0].cohort;
-    const byKey = new Map(pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]));
+    const lookup = readPredictions(predDir);
     let compared = 0;
     for (const cohort of ["internal", "external"]) {
       const p = r.predictions[cohort];
-      const name = cohort === "internal" ? internalName : cohort;
       p.ids.forEach((id, i) => {
-        const line = byKey.get(`${name}/${id}`);
-        assert.ok(line, `${name}/${id} not in predict output`);
+        const line = lookup(cohort, id);
+        assert.ok(line, `${cohort}/${id} not in predict output`);
         assert.equal(line.split, "test");
         assert.equal(Number(line.label), p.labels[i]);
         assert.equal(Number(line.score), p.scores[i], `${r.method} ${id}`);
@@ -123,7 +116,11 @@ Deno.test("train --config: preprocess -> pretrain -> finetune -> internal + exte
     assert.ok(compared >= 11, `${compared}`);
     const emb = Deno.readTextFileSync(join(predDir, "embeddings.csv"))
       .trim().split("\n");
-    assert.equal(emb.length, pred.length + 1);
+    assert.equal(
+      emb.length,
+      Deno.readTextFileSync(join(predDir, "predictions.csv")).trim().split("\n")
+        .length,
+    );
     assert.equal(emb[0].split(",").length, 3 + 16);
   }
 });
