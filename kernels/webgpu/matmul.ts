@@ -63,6 +63,13 @@ export interface Product {
   aStride: string;
   /** Elements between batches of B (0 when B is shared). */
   bStride: string;
+  /**
+   * Split-K: batch `b` covers k in [b * K, min((b + 1) * K, kRows)) of one
+   * product whose inner size is `kRows`, so the batches hold partial sums
+   * of the same output. Only for A stored transposed and B not (x^T @ dy),
+   * where K is a loop bound and never a stride.
+   */
+  kRows?: string;
 }
 
 /**
@@ -126,6 +133,9 @@ export function blocks(batch: number, M: number, N: number): number {
  */
 export function productBlock(p: Product, t: string): string {
   const { a, b, c, M, N, K } = p;
+  if (p.kRows && (!a.t || b.t)) {
+    throw new Error("productBlock: kRows needs A transposed and B not");
+  }
   const aIdx = (m: string, k: string) =>
     a.t ? `aOff + (${k}) * M + (${m})` : `aOff + (${m}) * K + (${k})`;
   const bIdx = (k: string, n: string) =>
@@ -224,6 +234,7 @@ export function productBlock(p: Product, t: string): string {
   let aOff = batch * (${p.aStride});
   let bOff = batch * (${p.bStride});
   let cOff = batch * M * N;
+  let KL = ${p.kRows ? `min(K, (${p.kRows}) - batch * K)` : "K"};
   let mc0 = m0;
   let mc1 = min(m0 + 1, M - 1);
   let mc2 = min(m0 + 2, M - 1);
@@ -236,11 +247,11 @@ export function productBlock(p: Product, t: string): string {
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  let K4 = K - K % 4;
+  let K4 = KL - KL % 4;
   for (var k0 = 0; k0 < K4; k0 += 4) {
     ${L.join("\n    ")}
   }
-  for (var k = K4; k < K; k++) {
+  for (var k = K4; k < KL; k++) {
     ${tail.join("\n    ")}
   }
   ${store.join("\n  ")}

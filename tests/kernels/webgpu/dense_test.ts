@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { DENSE, DENSE_GRAD, DENSE_PARAM_GRAD } from "../../../kernels/names.ts";
 import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
+import { SPLIT_MIN_ROWS, splitRows } from "../../../kernels/webgpu/dense.ts";
 
 // [rows, in, out]: the model's layers, then every in/out remainder mod 4.
 const SHAPES = [
@@ -18,6 +19,10 @@ const SHAPES = [
   [1, 1, 1],
   [13, 12, 4],
 ];
+
+// Row counts that split the weight and bias gradients (splitRows): an
+// exact multiple of the chunk, a ragged last chunk, and a volume step.
+const SPLIT = [[512, 8, 12], [1537, 7, 5], [6432, 32, 32], [2049, 16, 33]];
 
 Deno.test({
   name: "webgpu DENSE matches x @ w (+ b) on cpu",
@@ -57,7 +62,7 @@ Deno.test({
   name: "webgpu DENSE_GRAD matches dy @ w^T, x^T @ dy and column sums on cpu",
   ignore: skipWebGpu,
   fn: async () => {
-    for (const [r, i, o] of SHAPES) {
+    for (const [r, i, o] of [...SHAPES, ...SPLIT]) {
       const x = normals(r * i, `x${r},${i}`), w = normals(i * o, `w${i},${o}`);
       const g = normals(r * o, `dy${r},${o}`);
       const mk = () => ({
@@ -80,6 +85,11 @@ Deno.test({
         );
         const what = `r ${r}, in ${i}, out ${o}, bias ${bias}`;
         assert.match(got.programs, /MmjepaDenseGrad/);
+        assert.equal(
+          /MmjepaDenseGradSum/.test(got.programs),
+          splitRows(r) > 0,
+          `${what}: second dispatch iff split`,
+        );
         assert.equal(got.gpu.length, bias ? 3 : 2, what);
         got.gpu.forEach((v, k) =>
           assertClose(v, got.cpu[k], 1e-4, `${what}: output ${k}`)
@@ -93,7 +103,7 @@ Deno.test({
   name: "webgpu DENSE_PARAM_GRAD matches x^T @ dy and column sums on cpu",
   ignore: skipWebGpu,
   fn: async () => {
-    for (const [r, i, o] of [...SHAPES, [201, 511, 33]]) {
+    for (const [r, i, o] of [...SHAPES, [201, 511, 33], ...SPLIT]) {
       const x = normals(r * i, `x${r},${i}`), g = normals(r * o, `dy${r},${o}`);
       const mk = () => ({
         dy: tf.tensor2d(g, [r, o]),
@@ -115,6 +125,11 @@ Deno.test({
         );
         const what = `r ${r}, in ${i}, out ${o}, bias ${bias}`;
         assert.match(got.programs, /MmjepaDenseParamGrad/);
+        assert.equal(
+          /MmjepaDenseParamGradSum/.test(got.programs),
+          splitRows(r) > 0,
+          `${what}: second dispatch iff split`,
+        );
         assert.equal(got.gpu.length, bias ? 2 : 1, what);
         got.gpu.forEach((v, k) =>
           assertClose(v, got.cpu[k], 1e-4, `${what}: output ${k}`)
@@ -122,4 +137,13 @@ Deno.test({
       }
     }
   },
+});
+
+Deno.test("splitRows keeps short row sums whole and caps the chunk count", () => {
+  assert.equal(splitRows(SPLIT_MIN_ROWS - 1), 0);
+  for (const r of [SPLIT_MIN_ROWS, 1537, 6432, 16672, 1e6]) {
+    const c = splitRows(r);
+    assert.ok(c >= 128, `rows ${r}: chunk ${c}`);
+    assert.ok(Math.ceil(r / c) <= 64, `rows ${r}: ${Math.ceil(r / c)} chunks`);
+  }
 });

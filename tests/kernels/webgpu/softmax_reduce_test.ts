@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { splitRows } from "../../../kernels/webgpu/dense.ts";
 import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
 
 const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -55,6 +56,9 @@ Deno.test({
       [[128, 2, 12, 12], 3, true],
       [[7, 5, 3], [1, 2], true],
       [[1536, 32], 0, true],
+      [[1537, 5], 0, true],
+      [[32, 201, 33], [0, 1], true],
+      [[511, 3], 0, true],
       [[5, 7, 3], [0, 1], true],
       [[9, 13], undefined, true],
       [[5, 7, 3], 1, false],
@@ -70,6 +74,16 @@ Deno.test({
           );
           assertClose(r.gpu[0], r.cpu[0], 1e-4, what);
           assert.equal(/MmjepaSum|MmjepaMean/.test(r.programs), ours, what);
+          const outer = axis === 0 ||
+            (Array.isArray(axis) && axis[0] === 0 && axis.length < s.length);
+          const red = outer
+            ? size(s.slice(0, Array.isArray(axis) ? axis.length : 1))
+            : 0;
+          assert.equal(
+            /MmjepaSumPart|MmjepaMeanPart/.test(r.programs),
+            ours && splitRows(red) > 0,
+            `${what}: split in two dispatches iff a long outer sum`,
+          );
         }
       }
     }
