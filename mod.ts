@@ -36,9 +36,8 @@ export {
   type BackendChoice,
   type BackendInfo,
   BACKENDS,
-  ensureBackend,
-  initBackend,
 } from "./core/backend.ts";
+export { ensureBackend, initBackend } from "./kernels/backend.ts";
 export { DivergenceError, UserError } from "./core/errors.ts";
 export { readResults, type ResultRow } from "./core/results.ts";
 export {
