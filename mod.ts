@@ -36,9 +36,8 @@ export {
   type BackendChoice,
   type BackendInfo,
   BACKENDS,
-  ensureBackend,
-  initBackend,
 } from "./core/backend.ts";
+export { ensureBackend, initBackend } from "./kernels/backend.ts";
 export { DivergenceError, UserError } from "./core/errors.ts";
 export { readResults, type ResultRow } from "./core/results.ts";
 export {
@@ -78,15 +77,20 @@ export type {
   Predictions,
   ResultsProblem,
 } from "./core/results.ts";
-export type {
-  FinetuneConfig,
-  JepaLoss,
-  MaskStrategy,
-  ModelConfig,
-  PartialExperimentConfig,
-  PretrainConfig,
-  Protocol,
-  TimeEncoding,
+export {
+  DOWNSTREAM_ENCODERS,
+  type FinetuneConfig,
+  JEPA_LOSSES,
+  type JepaLoss,
+  MASK_STRATEGIES,
+  type MaskStrategy,
+  type ModelConfig,
+  type PartialExperimentConfig,
+  type PretrainConfig,
+  type Protocol,
+  PROTOCOLS,
+  TIME_ENCODINGS,
+  type TimeEncoding,
 } from "./models/config.ts";
 export type { EncoderStage, RepresentationScore } from "./models/experiment.ts";
 export type { Objective } from "./models/methods.ts";
@@ -94,18 +98,23 @@ export type { Hooks } from "./models/train.ts";
 export type { DelongPairedResult, DelongResult } from "./reports/auc.ts";
 export type { BootstrapOptions, BootstrapResult } from "./reports/bootstrap.ts";
 export type { ReportOptions } from "./reports/markdown.ts";
-export type {
-  Acquisition,
-  AcquisitionShift,
-  ExternalSpec,
-  LabelMechanism,
-  LabelNonlinearity,
-  Missingness,
-  Shift,
+export {
+  type Acquisition,
+  type AcquisitionShift,
+  type ExternalSpec,
+  IMAGING_LEVELS,
+  type ImagingLevel,
+  LABEL_MECHANISMS,
+  LABEL_NONLINEARITIES,
+  type LabelMechanism,
+  type LabelNonlinearity,
+  type Missingness,
+  type Shift,
 } from "./sim/scenario.ts";
 export {
   STUDY_SIZES,
   type StudySize,
+  SWEEP_KINDS,
   type SweepKind,
   type SweepSpec,
 } from "./study/config.ts";

@@ -14,7 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
-import { initBackend, probeWebGpu } from "../core/backend.ts";
+import { initBackend, probeWebGpu } from "../kernels/backend.ts";
 import { setCustomKernels } from "../kernels/mod.ts";
 import {
   type ExperimentConfig,

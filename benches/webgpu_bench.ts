@@ -16,7 +16,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, probeWebGpu } from "../core/backend.ts";
+import { initBackend, probeWebGpu } from "../kernels/backend.ts";
 import { hasKernel, NORMALIZE, setCustomKernels } from "../kernels/mod.ts";
 import {
   type ExperimentConfig,

@@ -89,17 +89,3 @@ export function readRegularText(path: string, what: string): string {
   const text = new TextDecoder().decode(readRegularFile(path, what));
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
-
-/**
- * A YAML parser error as one line: the yaml package appends a code frame
- * after the first line, which already names the line and column.
- *
- * @example
- * ```ts
- * try { parse(text); } catch (e) { throw new UserError(`f.yaml: ${yamlErrorLine(e)}`); }
- * ```
- */
-export function yamlErrorLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return `not valid YAML: ${msg.split("\n")[0].replace(/:$/, "")}`;
-}

@@ -1,7 +1,7 @@
 /**
  * Fused and faster kernels registered on top of the stock tfjs backends.
  *
- * `registerKernels(backend)` runs once per backend when core/backend.ts
+ * `registerKernels(backend)` runs once per backend when kernels/backend.ts
  * activates it. Model code asks {@link hasKernel} before calling a fused
  * kernel by name and otherwise uses plain tf ops, so a backend without a
  * kernel still trains, just slower.

@@ -6,16 +6,71 @@
  *
  * @module
  */
-import { UserError } from "../core/errors.ts";
+import {
+  configError,
+  defaults,
+  int,
+  list,
+  num,
+  obj,
+  oneOf,
+  resolveConfig,
+  type Schema,
+} from "../core/schema.ts";
 
+/**
+ * The time encodings.
+ *
+ * @example
+ * ```ts
+ * TIME_ENCODINGS.includes("decay"); // true
+ * ```
+ */
+export const TIME_ENCODINGS = ["sinusoidal", "decay", "both", "none"] as const;
 /** How scan times enter the model. */
-export type TimeEncoding = "sinusoidal" | "decay" | "both" | "none";
+export type TimeEncoding = typeof TIME_ENCODINGS[number];
+/**
+ * The JEPA masking strategies.
+ *
+ * @example
+ * ```ts
+ * MASK_STRATEGIES; // ["block", "modality", "time"]
+ * ```
+ */
+export const MASK_STRATEGIES = ["block", "modality", "time"] as const;
 /** JEPA masking strategies. */
-export type MaskStrategy = "block" | "modality" | "time";
+export type MaskStrategy = typeof MASK_STRATEGIES[number];
+/**
+ * The finetuning protocols.
+ *
+ * @example
+ * ```ts
+ * PROTOCOLS; // ["linear", "full"]
+ * ```
+ */
+export const PROTOCOLS = ["linear", "full"] as const;
 /** Finetuning protocols. */
-export type Protocol = "linear" | "full";
+export type Protocol = typeof PROTOCOLS[number];
+/**
+ * The JEPA regression losses.
+ *
+ * @example
+ * ```ts
+ * JEPA_LOSSES; // ["l2", "smooth-l1"]
+ * ```
+ */
+export const JEPA_LOSSES = ["l2", "smooth-l1"] as const;
 /** JEPA regression losses. */
-export type JepaLoss = "l2" | "smooth-l1";
+export type JepaLoss = typeof JEPA_LOSSES[number];
+/**
+ * Which JEPA encoder finetuning starts from.
+ *
+ * @example
+ * ```ts
+ * DOWNSTREAM_ENCODERS[0]; // "context"
+ * ```
+ */
+export const DOWNSTREAM_ENCODERS = ["context", "target"] as const;
 
 /** Encoder and predictor shape. */
 export interface ModelConfig {
@@ -90,7 +145,7 @@ export interface PretrainConfig {
    * few percent of the random init, so `context` (the encoder that was
    * trained) is the default.
    */
-  downstream: "context" | "target";
+  downstream: typeof DOWNSTREAM_ENCODERS[number];
   /**
    * Share of patients whose target is cross-modal or cross-time: a whole
    * modality predicted from the other (image from EHR, EHR from image), or
@@ -155,6 +210,75 @@ export interface PartialExperimentConfig {
   finetune?: Partial<FinetuneConfig>;
 }
 
+// The schemas: one line per field with its range and default. Adding a
+// field = adding it to the interface above and one line here.
+const MODEL_SCHEMA = obj<ModelConfig>({
+  width: int(4, 4096, 32),
+  depth: int(1, 64, 1),
+  heads: int(1, 64, 2),
+  mlpRatio: num(1, 16, 2),
+  predictorWidth: int(2, 4096, 16),
+  predictorDepth: int(1, 64, 1),
+  predictorHeads: int(1, 64, 2),
+  maxScans: int(1, 64, 3),
+  maxEhr: int(1, 64, 1),
+  ehrGroups: int(1, 4096, 8),
+  patchSize: int(1, 512, 8),
+  timeEncoding: oneOf(TIME_ENCODINGS, "sinusoidal"),
+});
+
+const PRETRAIN_SCHEMA = obj<PretrainConfig>({
+  steps: int(1, 1e7, 600),
+  batchSize: int(1, 1e6, 128),
+  lr: num(0, 10, 2e-3),
+  weightDecay: num(0, 10, 0.05),
+  warmupFraction: num(0, 1, 0.05),
+  clipNorm: num(0, 1e6, 1),
+  heldOut: num(0, 0.5, 0.1),
+  patience: int(1, 1e6, 3),
+  minDelta: num(0, 1, 0.01),
+  emaStart: num(0, 1, 0.99),
+  emaEnd: num(0, 1, 1),
+  loss: oneOf(JEPA_LOSSES, "l2"),
+  downstream: oneOf(DOWNSTREAM_ENCODERS, "context"),
+  crossModalShare: num(0, 1, 1),
+  masks: list(oneOf(MASK_STRATEGIES), { min: 1, def: ["block", "time"] }),
+  blockFraction: num(0.01, 0.99, 0.4),
+  targetBlocks: int(1, 64, 2),
+  contrastiveWeight: num(0, 1e3, 1),
+  readEvery: int(1, 1e6, 25),
+});
+
+const FINETUNE_SCHEMA = obj<FinetuneConfig>({
+  protocol: oneOf(PROTOCOLS, "full"),
+  labelFraction: num(0.001, 1, 1),
+  steps: int(1, 1e7, 60),
+  batchSize: int(1, 1e6, 64),
+  lr: num(0, 10, 2e-3),
+  weightDecay: num(0, 10, 0.01),
+  warmupFraction: num(0, 1, 0.1),
+  clipNorm: num(0, 1e6, 1),
+  patience: int(1, 1e6, 3),
+  readEvery: int(1, 1e6, 10),
+});
+
+/**
+ * The experiment schema: model, pretrain and finetune with ranges and
+ * defaults.
+ *
+ * @example
+ * ```ts
+ * const cfg = resolveConfig(EXPERIMENT_SCHEMA, { model: { width: 64 } }, "flags");
+ * ```
+ */
+export const EXPERIMENT_SCHEMA: Schema<ExperimentConfig> = obj<
+  ExperimentConfig
+>({
+  model: MODEL_SCHEMA,
+  pretrain: PRETRAIN_SCHEMA,
+  finetune: FINETUNE_SCHEMA,
+});
+
 /**
  * The default encoder: small enough for ~300 trainings in minutes.
  *
@@ -163,20 +287,7 @@ export interface PartialExperimentConfig {
  * const wide = { ...DEFAULT_MODEL, width: 64 };
  * ```
  */
-export const DEFAULT_MODEL: ModelConfig = {
-  width: 32,
-  depth: 1,
-  heads: 2,
-  mlpRatio: 2,
-  predictorWidth: 16,
-  predictorDepth: 1,
-  predictorHeads: 2,
-  maxScans: 3,
-  maxEhr: 1,
-  ehrGroups: 8,
-  patchSize: 8,
-  timeEncoding: "sinusoidal",
-};
+export const DEFAULT_MODEL: ModelConfig = defaults(MODEL_SCHEMA);
 
 /**
  * Default pretraining.
@@ -186,27 +297,7 @@ export const DEFAULT_MODEL: ModelConfig = {
  * const long = { ...DEFAULT_PRETRAIN, steps: 1000 };
  * ```
  */
-export const DEFAULT_PRETRAIN: PretrainConfig = {
-  steps: 600,
-  batchSize: 128,
-  lr: 2e-3,
-  weightDecay: 0.05,
-  warmupFraction: 0.05,
-  clipNorm: 1,
-  heldOut: 0.1,
-  patience: 3,
-  minDelta: 0.01,
-  emaStart: 0.99,
-  emaEnd: 1,
-  loss: "l2",
-  downstream: "context",
-  crossModalShare: 1,
-  masks: ["block", "time"],
-  blockFraction: 0.4,
-  targetBlocks: 2,
-  contrastiveWeight: 1,
-  readEvery: 25,
-};
+export const DEFAULT_PRETRAIN: PretrainConfig = defaults(PRETRAIN_SCHEMA);
 
 /**
  * Default finetuning.
@@ -216,106 +307,7 @@ export const DEFAULT_PRETRAIN: PretrainConfig = {
  * const probe = { ...DEFAULT_FINETUNE, protocol: "linear" as const };
  * ```
  */
-export const DEFAULT_FINETUNE: FinetuneConfig = {
-  protocol: "full",
-  labelFraction: 1,
-  steps: 60,
-  batchSize: 64,
-  lr: 2e-3,
-  weightDecay: 0.01,
-  warmupFraction: 0.1,
-  clipNorm: 1,
-  patience: 3,
-  readEvery: 10,
-};
-
-type Rule = [min: number, max: number, integer: boolean];
-
-const MODEL_RULES: Record<string, Rule> = {
-  width: [4, 4096, true],
-  depth: [1, 64, true],
-  heads: [1, 64, true],
-  mlpRatio: [1, 16, false],
-  predictorWidth: [2, 4096, true],
-  predictorDepth: [1, 64, true],
-  predictorHeads: [1, 64, true],
-  maxScans: [1, 64, true],
-  maxEhr: [1, 64, true],
-  ehrGroups: [1, 4096, true],
-  patchSize: [1, 512, true],
-};
-const TRAIN_RULES: Record<string, Rule> = {
-  steps: [1, 1e7, true],
-  batchSize: [1, 1e6, true],
-  lr: [0, 10, false],
-  weightDecay: [0, 10, false],
-  warmupFraction: [0, 1, false],
-  clipNorm: [0, 1e6, false],
-  emaStart: [0, 1, false],
-  emaEnd: [0, 1, false],
-  blockFraction: [0.01, 0.99, false],
-  targetBlocks: [1, 64, true],
-  crossModalShare: [0, 1, false],
-  heldOut: [0, 0.5, false],
-  minDelta: [0, 1, false],
-  contrastiveWeight: [0, 1e3, false],
-  readEvery: [1, 1e6, true],
-  labelFraction: [0.001, 1, false],
-  patience: [1, 1e6, true],
-};
-
-function check(
-  obj: Record<string, unknown>,
-  rules: Record<string, Rule>,
-  where: string,
-): void {
-  for (const [key, value] of Object.entries(obj)) {
-    const rule = rules[key];
-    if (!rule) continue;
-    const [min, max, integer] = rule;
-    if (
-      typeof value !== "number" || !Number.isFinite(value) || value < min ||
-      value > max || (integer && !Number.isInteger(value))
-    ) {
-      throw new UserError(
-        `${where}.${key}: expected ${
-          integer ? "an integer" : "a number"
-        } in [${min}, ${max}], got ${JSON.stringify(value)}`,
-      );
-    }
-  }
-}
-
-function oneOf<T extends string>(
-  value: T,
-  allowed: readonly string[],
-  key: string,
-): void {
-  if (!allowed.includes(value)) {
-    throw new UserError(
-      `${key}: expected one of ${allowed.join(", ")}, got ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-}
-
-function known(
-  obj: object | undefined,
-  defaults: object,
-  where: string,
-  source: string,
-): void {
-  for (const key of Object.keys(obj ?? {})) {
-    if (!(key in defaults)) {
-      throw new UserError(
-        `${source}: unknown key ${where}.${key}; accepted: ${
-          Object.keys(defaults).join(", ")
-        }`,
-      );
-    }
-  }
-}
+export const DEFAULT_FINETUNE: FinetuneConfig = defaults(FINETUNE_SCHEMA);
 
 /**
  * Fills defaults into a partial config and validates every value.
@@ -333,64 +325,31 @@ export function resolveExperimentConfig(
   partial: PartialExperimentConfig = {},
   source = "config",
 ): ExperimentConfig {
-  known(partial, { model: 1, pretrain: 1, finetune: 1 }, "", source);
-  known(partial.model, DEFAULT_MODEL, "model", source);
-  known(partial.pretrain, DEFAULT_PRETRAIN, "pretrain", source);
-  known(partial.finetune, DEFAULT_FINETUNE, "finetune", source);
-  const cfg: ExperimentConfig = {
-    model: { ...DEFAULT_MODEL, ...partial.model },
-    pretrain: { ...DEFAULT_PRETRAIN, ...partial.pretrain },
-    finetune: { ...DEFAULT_FINETUNE, ...partial.finetune },
-  };
-  const at = (k: string) => `${source}: ${k}`;
-  check({ ...cfg.model }, MODEL_RULES, `${source}: model`);
-  check({ ...cfg.pretrain }, TRAIN_RULES, `${source}: pretrain`);
-  check({ ...cfg.finetune }, TRAIN_RULES, `${source}: finetune`);
+  const cfg = resolveConfig(EXPERIMENT_SCHEMA, partial, source);
+  const at = (path: string) => ({ source, path });
   const m = cfg.model;
   if (m.width % m.heads !== 0) {
-    throw new UserError(
-      `${
-        at("model.heads")
-      }: must divide model.width (${m.width}), got ${m.heads}`,
+    throw configError(
+      at("model.heads"),
+      `a divisor of model.width (${m.width})`,
+      m.heads,
     );
   }
   if (m.predictorWidth % m.predictorHeads !== 0) {
-    throw new UserError(
-      `${
-        at("model.predictorHeads")
-      }: must divide model.predictorWidth (${m.predictorWidth}), got ${m.predictorHeads}`,
+    throw configError(
+      at("model.predictorHeads"),
+      `a divisor of model.predictorWidth (${m.predictorWidth})`,
+      m.predictorHeads,
     );
   }
   if (m.width % 2 !== 0) {
-    throw new UserError(`${at("model.width")}: must be even, got ${m.width}`);
-  }
-  oneOf(
-    m.timeEncoding,
-    ["sinusoidal", "decay", "both", "none"],
-    at("model.timeEncoding"),
-  );
-  oneOf(cfg.pretrain.loss, ["l2", "smooth-l1"], at("pretrain.loss"));
-  oneOf(
-    cfg.pretrain.downstream,
-    ["context", "target"],
-    at("pretrain.downstream"),
-  );
-  oneOf(cfg.finetune.protocol, ["linear", "full"], at("finetune.protocol"));
-  if (!Array.isArray(cfg.pretrain.masks) || cfg.pretrain.masks.length === 0) {
-    throw new UserError(
-      `${
-        at("pretrain.masks")
-      }: expected a non-empty list of block, modality, time`,
-    );
-  }
-  for (const s of cfg.pretrain.masks) {
-    oneOf(s, ["block", "modality", "time"], at("pretrain.masks"));
+    throw configError(at("model.width"), "an even number", m.width);
   }
   if (cfg.pretrain.emaEnd < cfg.pretrain.emaStart) {
-    throw new UserError(
-      `${
-        at("pretrain.emaEnd")
-      }: must be >= pretrain.emaStart (${cfg.pretrain.emaStart}), got ${cfg.pretrain.emaEnd}`,
+    throw configError(
+      at("pretrain.emaEnd"),
+      `a number >= pretrain.emaStart (${cfg.pretrain.emaStart})`,
+      cfg.pretrain.emaEnd,
     );
   }
   return cfg;

@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { labeledIn, patientsIn } from "../cohort/select.ts";
 import type { CohortSet, Patient } from "../cohort/types.ts";
-import { ensureBackend } from "../core/backend.ts";
+import { ensureBackend } from "../kernels/backend.ts";
 import { UserError } from "../core/errors.ts";
 import { type Rng, RngStreams } from "../core/rng.ts";
 import {

@@ -17,11 +17,28 @@
  * @module
  */
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parse } from "yaml";
 import { MANIFEST_COLUMNS } from "../cohort/manifest.ts";
-import { UserError } from "../core/errors.ts";
-import { parseMethod } from "../models/methods.ts";
-import { readRegularText, yamlErrorLine } from "../core/files.ts";
+import {
+  bool,
+  configError,
+  custom,
+  int,
+  list,
+  loadYaml,
+  mapping,
+  nullable,
+  num,
+  obj,
+  oneOf,
+  positive,
+  record,
+  resolveConfig,
+  type Schema,
+  type Shape,
+  str,
+  variants,
+} from "../core/schema.ts";
+import { METHODS } from "../models/methods.ts";
 
 /** Manifest column names (defaults: what `sim/` exports). */
 export interface ManifestColumns {
@@ -61,8 +78,20 @@ export interface LongEhrConfig {
    * Kind of each event name; names not listed are "lab" when the row has a
    * value and "code" when it has none.
    */
-  kinds: Record<string, "code" | "lab" | "medication">;
+  kinds: Record<string, EventKind>;
 }
+
+/**
+ * The kinds of a long-EHR event name.
+ *
+ * @example
+ * ```ts
+ * EVENT_KINDS; // ["code", "lab", "medication"]
+ * ```
+ */
+export const EVENT_KINDS = ["code", "lab", "medication"] as const;
+/** The kind of a long-EHR event name. */
+export type EventKind = typeof EVENT_KINDS[number];
 
 /** Where demographics are (manifest or wide EHR columns); null = absent. */
 export interface DemographicsColumns {
@@ -123,65 +152,94 @@ export interface RealConfig {
   experiment: Record<string, unknown>;
 }
 
-type Obj = Record<string, unknown>;
+// The schema: one line per field with its default. Paths are resolved
+// against the YAML file's folder after validation.
+const COLUMN_KEYS = (Object.keys(MANIFEST_COLUMNS) as (keyof ManifestColumns)[])
+  .filter((k) => k !== "split");
+const COLUMNS = obj<ManifestColumns>({
+  // The exporter's names (cohort/manifest.ts) are the defaults.
+  ...Object.fromEntries(
+    COLUMN_KEYS.map((k) => [k, str(MANIFEST_COLUMNS[k])]),
+  ) as Omit<Shape<ManifestColumns>, "split">,
+  // Optional: null means mmjepa splits by seed.
+  split: nullable(str()),
+});
 
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+const WIDE_EHR = obj<WideEhrConfig>({
+  format: oneOf(["wide"] as const, "wide"),
+  path: str(),
+  columns: obj({ patientId: str("patient_id"), date: str("date") }),
+  signatureColumns: nullable(list(str())),
+});
 
-function known(o: Obj, keys: string[], where: string): void {
-  for (const k of Object.keys(o)) {
-    if (!keys.includes(k)) {
-      throw new UserError(
-        `${where}: unknown key "${k}"; expected one of ${keys.join(", ")}`,
-      );
-    }
-  }
-}
+const LONG_EHR = obj<LongEhrConfig>({
+  format: oneOf(["long"] as const, "long"),
+  path: str(),
+  columns: obj({
+    patientId: str("patient_id"),
+    date: str("date"),
+    name: str("name"),
+    value: str("value"),
+  }),
+  lookbackMonths: positive(12),
+  kinds: record(oneOf(EVENT_KINDS), {}),
+});
 
-function str(o: Obj, k: string, def: string, where: string): string {
-  const v = o[k] ?? def;
-  if (typeof v !== "string" || v === "") {
-    throw new UserError(`${where}.${k}: expected a non-empty string`);
-  }
-  return v;
-}
+const HU_WINDOW = custom<[number, number]>(
+  "[low, high] HU with low < high",
+  (v) =>
+    Array.isArray(v) && v.length === 2 &&
+    v.every((x) => typeof x === "number" && Number.isFinite(x)) && v[0] < v[1],
+);
 
-function numIn(
-  o: Obj,
-  k: string,
-  def: number,
-  where: string,
-  ok: (n: number) => boolean,
-  what: string,
-): number {
-  const v = o[k] ?? def;
-  if (typeof v !== "number" || !ok(v)) {
-    throw new UserError(`${where}.${k}: expected ${what}, got ${String(v)}`);
-  }
-  return v;
-}
+/** The cohort YAML's fields: a {@link RealConfig} before paths are resolved. */
+export type CohortFile = Omit<RealConfig, "source">;
 
-function sub(o: Obj, k: string, where: string): Obj {
-  const v = o[k] ?? {};
-  if (!isObj(v)) throw new UserError(`${where}.${k}: expected a mapping`);
-  return v;
-}
-
-function pick<T extends string>(
-  o: Obj,
-  k: string,
-  allowed: T[],
-  where: string,
-): T {
-  const v = o[k] ?? allowed[0];
-  if (!allowed.includes(v as T)) {
-    throw new UserError(
-      `${where}.${k}: "${String(v)}" is not one of ${allowed.join(", ")}`,
-    );
-  }
-  return v as T;
-}
+/**
+ * The cohort config schema.
+ *
+ * @example
+ * ```ts
+ * COHORT_SCHEMA.keys; // ["manifest", "columns", ...]
+ * ```
+ */
+export const COHORT_SCHEMA: Schema<CohortFile> = obj<CohortFile>({
+  manifest: str(),
+  columns: COLUMNS,
+  internalCohort: str("internal"),
+  ehr: nullable(
+    variants<WideEhrConfig | LongEhrConfig>(
+      "format",
+      { wide: WIDE_EHR, long: LONG_EHR },
+      "wide",
+    ),
+  ),
+  demographics: obj<DemographicsColumns>({
+    age: nullable(str(), "age"),
+    sex: nullable(str(), "sex"),
+    packYears: nullable(str(), "pack_years"),
+  }),
+  preprocess: obj<PreprocessConfig>({
+    roiSize: int(2, 256, 32),
+    spacingMm: positive(1),
+    huWindow: nullable(HU_WINDOW, [-1000, 400]),
+    normalize: bool(false),
+    centre: oneOf(["nodule", "scan"] as const, "nodule"),
+    coordinates: oneOf(["RAS", "LPS"] as const, "RAS"),
+  }),
+  splits: obj<SplitsConfig>({
+    seed: nullable(int(-Infinity, Infinity)),
+    train: num(0, 1, 0.6),
+    val: num(0, 1, 0.2),
+    test: num(0, 1, 0.2),
+    kfold: nullable(int(2, Infinity)),
+  }),
+  cacheDir: str(".mmjepa-cache"),
+  signatureDim: int(1, Infinity, 16),
+  projection: oneOf(["pca", "ica"] as const, "pca"),
+  methods: nullable(list(oneOf(METHODS), { min: 1 })),
+  experiment: mapping({}),
+});
 
 /**
  * Validates a parsed config object; `file` is used for messages and to
@@ -193,220 +251,23 @@ function pick<T extends string>(
  * ```
  */
 export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
-  if (!isObj(raw)) throw new UserError(`${file}: expected a YAML mapping`);
-  const w = file;
-  known(raw, [
-    "manifest",
-    "columns",
-    "internalCohort",
-    "ehr",
-    "demographics",
-    "preprocess",
-    "splits",
-    "cacheDir",
-    "signatureDim",
-    "projection",
-    "methods",
-    "experiment",
-  ], w);
+  const c = resolveConfig(COHORT_SCHEMA, raw, file);
+  const s = c.splits;
+  if (s.train <= 0 || s.val + s.test <= 0) {
+    throw configError(
+      { source: file, path: "splits" },
+      "train > 0 and at least one of val/test > 0",
+      s,
+    );
+  }
   const base = dirname(resolve(file));
   const abs = (p: string) => isAbsolute(p) ? p : resolve(base, p);
-  const manifest = abs(str(raw, "manifest", "", w));
-
-  const c = sub(raw, "columns", w);
-  // The exporter's schema; split is optional (null: mmjepa splits by seed).
-  const colKeys = Object.entries(MANIFEST_COLUMNS).filter(([k]) =>
-    k !== "split"
-  ) as [keyof ManifestColumns, string][];
-  known(c, [...colKeys.map(([k]) => k), "split"], `${w}: columns`);
-  const columns = Object.fromEntries(
-    colKeys.map(([k, d]) => [k, str(c, k, d, `${w}: columns`)]),
-  ) as unknown as ManifestColumns;
-  columns.split = c.split === undefined || c.split === null
-    ? null
-    : str(c, "split", "", `${w}: columns`);
-
-  let ehr: RealConfig["ehr"] = null;
-  if (raw.ehr !== undefined && raw.ehr !== null) {
-    const e = sub(raw, "ehr", w);
-    const ew = `${w}: ehr`;
-    const format = pick(e, "format", ["wide", "long"], ew);
-    const ec = sub(e, "columns", ew);
-    if (format === "wide") {
-      known(e, ["format", "path", "columns", "signatureColumns"], ew);
-      known(ec, ["patientId", "date"], `${ew}.columns`);
-      const sc = e.signatureColumns;
-      if (
-        sc !== undefined && sc !== null &&
-        (!Array.isArray(sc) || sc.some((s) => typeof s !== "string"))
-      ) {
-        throw new UserError(`${ew}.signatureColumns: expected a list of names`);
-      }
-      ehr = {
-        format,
-        path: abs(str(e, "path", "", ew)),
-        columns: {
-          patientId: str(ec, "patientId", "patient_id", `${ew}.columns`),
-          date: str(ec, "date", "date", `${ew}.columns`),
-        },
-        signatureColumns: (sc as string[] | undefined) ?? null,
-      };
-    } else {
-      known(e, ["format", "path", "columns", "lookbackMonths", "kinds"], ew);
-      known(ec, ["patientId", "date", "name", "value"], `${ew}.columns`);
-      const kinds = sub(e, "kinds", ew);
-      for (const [k, v] of Object.entries(kinds)) {
-        if (!["code", "lab", "medication"].includes(v as string)) {
-          throw new UserError(
-            `${ew}.kinds.${k}: "${
-              String(v)
-            }" is not one of code, lab, medication`,
-          );
-        }
-      }
-      ehr = {
-        format,
-        path: abs(str(e, "path", "", ew)),
-        columns: {
-          patientId: str(ec, "patientId", "patient_id", `${ew}.columns`),
-          date: str(ec, "date", "date", `${ew}.columns`),
-          name: str(ec, "name", "name", `${ew}.columns`),
-          value: str(ec, "value", "value", `${ew}.columns`),
-        },
-        lookbackMonths: numIn(
-          e,
-          "lookbackMonths",
-          12,
-          ew,
-          (n) => n > 0,
-          "a positive number of months",
-        ),
-        kinds: kinds as LongEhrConfig["kinds"],
-      };
-    }
-  }
-
-  const d = sub(raw, "demographics", w);
-  known(d, ["age", "sex", "packYears"], `${w}: demographics`);
-  const optCol = (k: string, def: string) => {
-    const v = d[k] === undefined ? def : d[k];
-    if (v !== null && (typeof v !== "string" || v === "")) {
-      throw new UserError(
-        `${w}: demographics.${k}: expected a column name or null`,
-      );
-    }
-    return v as string | null;
-  };
-  const demographics = {
-    age: optCol("age", "age"),
-    sex: optCol("sex", "sex"),
-    packYears: optCol("packYears", "pack_years"),
-  };
-
-  const p = sub(raw, "preprocess", w);
-  const pw = `${w}: preprocess`;
-  known(p, [
-    "roiSize",
-    "spacingMm",
-    "huWindow",
-    "normalize",
-    "centre",
-    "coordinates",
-  ], pw);
-  const hw = p.huWindow === undefined ? [-1000, 400] : p.huWindow;
-  if (
-    hw !== null &&
-    (!Array.isArray(hw) || hw.length !== 2 ||
-      hw.some((x) => typeof x !== "number") || hw[0] >= hw[1])
-  ) {
-    throw new UserError(
-      `${pw}.huWindow: expected [low, high] HU with low < high, or null`,
-    );
-  }
-  if (p.normalize !== undefined && typeof p.normalize !== "boolean") {
-    throw new UserError(`${pw}.normalize: expected true or false`);
-  }
-  const preprocess: PreprocessConfig = {
-    roiSize: numIn(
-      p,
-      "roiSize",
-      32,
-      pw,
-      (n) => Number.isInteger(n) && n >= 2 && n <= 256,
-      "an integer in [2, 256]",
-    ),
-    spacingMm: numIn(p, "spacingMm", 1, pw, (n) => n > 0, "a positive number"),
-    huWindow: hw as [number, number] | null,
-    normalize: (p.normalize as boolean | undefined) ?? false,
-    centre: pick(p, "centre", ["nodule", "scan"], pw),
-    coordinates: pick(p, "coordinates", ["RAS", "LPS"], pw),
-  };
-
-  const s = sub(raw, "splits", w);
-  const sw = `${w}: splits`;
-  known(s, ["seed", "train", "val", "test", "kfold"], sw);
-  const frac = (k: string, def: number) =>
-    numIn(s, k, def, sw, (n) => n >= 0 && n <= 1, "a fraction in [0, 1]");
-  const splits: SplitsConfig = {
-    seed: s.seed === undefined || s.seed === null ? null : numIn(
-      s,
-      "seed",
-      0,
-      sw,
-      Number.isInteger,
-      "an integer",
-    ),
-    train: frac("train", 0.6),
-    val: frac("val", 0.2),
-    test: frac("test", 0.2),
-    kfold: s.kfold === undefined || s.kfold === null ? null : numIn(
-      s,
-      "kfold",
-      5,
-      sw,
-      (n) => Number.isInteger(n) && n >= 2,
-      "an integer >= 2",
-    ),
-  };
-  if (splits.train <= 0 || splits.val + splits.test <= 0) {
-    throw new UserError(
-      `${sw}: train and at least one of val/test must be > 0`,
-    );
-  }
-  const m = raw.methods;
-  if (
-    m !== undefined && m !== null &&
-    (!Array.isArray(m) || m.length === 0 ||
-      m.some((x) => typeof x !== "string"))
-  ) {
-    throw new UserError(`${w}: methods: expected a non-empty list of names`);
-  }
-  (m as unknown[] | undefined)?.forEach((x, i) =>
-    parseMethod(x, `${w}: methods[${i}]`)
-  );
-  const exp = raw.experiment ?? {};
-  if (!isObj(exp)) throw new UserError(`${w}: experiment: expected a mapping`);
   return {
     source: resolve(file),
-    manifest,
-    columns,
-    internalCohort: str(raw, "internalCohort", "internal", w),
-    ehr,
-    demographics,
-    preprocess,
-    splits,
-    cacheDir: abs(str(raw, "cacheDir", ".mmjepa-cache", w)),
-    signatureDim: numIn(
-      raw,
-      "signatureDim",
-      16,
-      w,
-      (n) => Number.isInteger(n) && n >= 1,
-      "a positive integer",
-    ),
-    projection: pick(raw, "projection", ["pca", "ica"], w),
-    methods: (m as string[] | undefined) ?? null,
-    experiment: exp,
+    ...c,
+    manifest: abs(c.manifest),
+    ehr: c.ehr === null ? null : { ...c.ehr, path: abs(c.ehr.path) },
+    cacheDir: abs(c.cacheDir),
   };
 }
 
@@ -420,13 +281,7 @@ export function resolveCohortConfig(raw: unknown, file: string): RealConfig {
  */
 export async function loadCohortConfig(path: string): Promise<RealConfig> {
   // Regular files only: a FIFO would block the read forever.
-  const text = readRegularText(path, "cohort config (YAML)");
+  const raw = loadYaml(path, "cohort config (YAML)");
   await Promise.resolve();
-  let raw: unknown;
-  try {
-    raw = parse(text);
-  } catch (e) {
-    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
-  }
   return resolveCohortConfig(raw, path);
 }

@@ -20,7 +20,7 @@ import { stringify } from "csv-stringify/sync";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Patient } from "../cohort/types.ts";
-import { type BackendChoice, initBackend } from "../core/backend.ts";
+import { type BackendChoice, initBackend } from "../kernels/backend.ts";
 import { UserError } from "../core/errors.ts";
 import { readRegularFile, readRegularText } from "../core/files.ts";
 import { writeAtomic } from "../core/results.ts";

@@ -8,15 +8,65 @@
  *
  * @module
  */
-import { parse as parseYaml } from "yaml";
+import {
+  configError,
+  defaults,
+  int,
+  list,
+  loadConfig,
+  nullable,
+  num,
+  obj,
+  oneOf,
+  resolveConfig,
+  type Schema,
+  str,
+} from "../core/schema.ts";
 import { UserError } from "../core/errors.ts";
-import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
+/**
+ * The label mechanisms.
+ *
+ * @example
+ * ```ts
+ * LABEL_MECHANISMS.includes("custom"); // true
+ * ```
+ */
+export const LABEL_MECHANISMS = [
+  "shared-cause",
+  "independent-causes",
+  "custom",
+] as const;
 /** How the malignancy logit is built from the latents. */
-export type LabelMechanism = "shared-cause" | "independent-causes" | "custom";
+export type LabelMechanism = typeof LABEL_MECHANISMS[number];
 
+/**
+ * The shapes of the risk function.
+ *
+ * @example
+ * ```ts
+ * LABEL_NONLINEARITIES[0]; // "none"
+ * ```
+ */
+export const LABEL_NONLINEARITIES = [
+  "none",
+  "interaction",
+  "threshold",
+] as const;
 /** Shape of the risk function on top of the weighted latent score. */
-export type LabelNonlinearity = "none" | "interaction" | "threshold";
+export type LabelNonlinearity = typeof LABEL_NONLINEARITIES[number];
+
+/**
+ * The image levels: a detector-like feature vector or a 3D volume.
+ *
+ * @example
+ * ```ts
+ * IMAGING_LEVELS; // ["features", "volume"]
+ * ```
+ */
+export const IMAGING_LEVELS = ["features", "volume"] as const;
+/** How images are generated (see {@link Scenario.imaging}). */
+export type ImagingLevel = typeof IMAGING_LEVELS[number];
 
 /** Scanner acquisition parameters of one site. */
 export interface Acquisition {
@@ -123,7 +173,7 @@ export interface Scenario {
   /** Image generation. */
   imaging: {
     /** `volume`: 3D HU volumes; `features`: a detector-like feature vector. */
-    level: "features" | "volume";
+    level: ImagingLevel;
     /** Length of a feature vector (features mode; also the image source size). */
     featureDim: number;
     /** Edge of the cubic volume in voxels (volume mode). */
@@ -166,294 +216,147 @@ export interface Scenario {
   externals: ExternalSpec[];
 }
 
+const MAX_N = 10_000_000;
+
+// The schema: one line per field with its range and default. Adding a
+// scenario field = adding it to the interface above and one line here.
+const ACQUISITION = obj<Acquisition>({
+  noiseHu: num(0, 500, 20),
+  blur: num(0, 3, 0.7),
+  spacingMm: num(0.25, 5, 1),
+  offsetHu: num(-500, 500, 0),
+});
+const MISSINGNESS = obj<Missingness>({
+  noEhr: num(0, 1, 0),
+  noScan: num(0, 1, 0),
+});
+const SHIFT = obj<Shift>({
+  prevalence: nullable(num(0.001, 0.999)),
+  covariate: obj({ mean: num(-10, 10, 0), scale: num(0.01, 10, 1) }),
+  acquisition: obj<AcquisitionShift>({
+    noiseHu: nullable(num(0, 500)),
+    blur: nullable(num(0, 3)),
+    spacingMm: nullable(num(0.25, 5)),
+    offsetHu: nullable(num(-500, 500)),
+  }),
+  concept: num(0, 1, 0),
+  crossModalCorrelation: nullable(num(0, 1)),
+});
+// A listed external is merged onto an unshifted site of 400 patients.
+const EXTERNAL = obj<ExternalSpec>({
+  name: str("external"),
+  size: int(1, MAX_N, 400),
+  shift: SHIFT,
+});
+
+/**
+ * The scenario schema (ranges and defaults of every field).
+ *
+ * @example
+ * ```ts
+ * const s = resolveConfig(SCENARIO_SCHEMA, { crossModalCorrelation: 0.8 }, "cli");
+ * ```
+ */
+export const SCENARIO_SCHEMA: Schema<Scenario> = obj<Scenario>({
+  name: str("default"),
+  latent: obj({
+    sharedDim: int(1, 64, 4),
+    imageDim: int(1, 64, 4),
+    ehrDim: int(1, 64, 4),
+  }),
+  crossModalCorrelation: num(0, 1, 0.5),
+  label: obj({
+    mechanism: oneOf(LABEL_MECHANISMS, "shared-cause"),
+    weights: obj({
+      shared: num(0, 100, 1),
+      image: num(0, 100, 0),
+      ehr: num(0, 100, 0),
+    }),
+    strength: num(0, 50, 2),
+    nonlinearity: oneOf(LABEL_NONLINEARITIES, "none"),
+    prevalence: num(0.001, 0.999, 0.3),
+    labelNoise: num(0, 0.5, 0),
+  }),
+  demographics: obj({
+    ageMean: num(18, 100, 63),
+    ageSd: num(0, 30, 7),
+    maleFraction: num(0, 1, 0.55),
+    packYearsMedian: num(0, 200, 30),
+    riskWeight: num(0, 10, 0.3),
+  }),
+  imaging: obj({
+    level: oneOf(IMAGING_LEVELS, "features"),
+    featureDim: int(8, 1024, 32),
+    volumeSize: int(8, 64, 32),
+    scansPerPatient: int(1, 32, 1),
+    meanIntervalMonths: num(0.1, 120, 12),
+    noise: num(0, 10, 0.3),
+  }),
+  ehr: obj({
+    dim: int(8, 4096, 64),
+    crossSections: int(1, 32, 2),
+    noise: num(0, 10, 0.3),
+    codingHabit: num(0, 0.9, 0),
+    habitDims: int(1, 4096, 8),
+  }),
+  missingness: obj({ pretrain: MISSINGNESS, labeled: MISSINGNESS }),
+  internal: obj({
+    pretrain: int(0, MAX_N, 2000),
+    train: int(0, MAX_N, 400),
+    val: int(0, MAX_N, 200),
+    test: int(0, MAX_N, 400),
+    acquisition: ACQUISITION,
+  }),
+  externals: list(EXTERNAL, { def: [defaults(EXTERNAL)] }),
+});
+
 /**
  * Defaults: a moderate shared-cause study in features mode with one
- * unshifted external site.
+ * unshifted external site (the defaults of {@link SCENARIO_SCHEMA}).
  *
  * @example
  * ```ts
  * const s = DEFAULT_SCENARIO.internal.train; // 400
  * ```
  */
-export const DEFAULT_SCENARIO: Scenario = {
-  name: "default",
-  latent: { sharedDim: 4, imageDim: 4, ehrDim: 4 },
-  crossModalCorrelation: 0.5,
-  label: {
-    mechanism: "shared-cause",
-    weights: { shared: 1, image: 0, ehr: 0 },
-    strength: 2,
-    nonlinearity: "none",
-    prevalence: 0.3,
-    labelNoise: 0,
-  },
-  demographics: {
-    ageMean: 63,
-    ageSd: 7,
-    maleFraction: 0.55,
-    packYearsMedian: 30,
-    riskWeight: 0.3,
-  },
-  imaging: {
-    level: "features",
-    featureDim: 32,
-    volumeSize: 32,
-    scansPerPatient: 1,
-    meanIntervalMonths: 12,
-    noise: 0.3,
-  },
-  ehr: { dim: 64, crossSections: 2, noise: 0.3, codingHabit: 0, habitDims: 8 },
-  missingness: {
-    pretrain: { noEhr: 0, noScan: 0 },
-    labeled: { noEhr: 0, noScan: 0 },
-  },
-  internal: {
-    pretrain: 2000,
-    train: 400,
-    val: 200,
-    test: 400,
-    acquisition: { noiseHu: 20, blur: 0.7, spacingMm: 1, offsetHu: 0 },
-  },
-  externals: [{
-    name: "external",
-    size: 400,
-    shift: defaultShift(),
-  }],
-};
-
-function defaultShift(): Shift {
-  return {
-    prevalence: null,
-    covariate: { mean: 0, scale: 1 },
-    acquisition: { noiseHu: null, blur: null, spacingMm: null, offsetHu: null },
-    concept: 0,
-    crossModalCorrelation: null,
-  };
-}
-
-type Leaf =
-  | { t: "num"; min: number; max: number; int?: boolean; nullable?: boolean }
-  | { t: "enum"; values: readonly string[] }
-  | { t: "str" };
-type Spec = Leaf | { t: "obj"; keys: Record<string, Spec> } | {
-  t: "arr";
-  item: Spec;
-  make: () => unknown;
-};
-
-const num = (min: number, max: number, nullable = false): Leaf => ({
-  t: "num",
-  min,
-  max,
-  nullable,
-});
-const int = (min: number, max: number): Leaf => ({
-  t: "num",
-  min,
-  max,
-  int: true,
-});
-const obj = (keys: Record<string, Spec>): Spec => ({ t: "obj", keys });
-const MAX_N = 10_000_000;
-
-const ACQ_SPEC = {
-  noiseHu: num(0, 500),
-  blur: num(0, 3),
-  spacingMm: num(0.25, 5),
-  offsetHu: num(-500, 500),
-};
-const MISS_SPEC = obj({ noEhr: num(0, 1), noScan: num(0, 1) });
-
-const SPEC: Spec = obj({
-  name: { t: "str" },
-  latent: obj({
-    sharedDim: int(1, 64),
-    imageDim: int(1, 64),
-    ehrDim: int(1, 64),
-  }),
-  crossModalCorrelation: num(0, 1),
-  label: obj({
-    mechanism: {
-      t: "enum",
-      values: ["shared-cause", "independent-causes", "custom"],
-    },
-    weights: obj({
-      shared: num(0, 100),
-      image: num(0, 100),
-      ehr: num(0, 100),
-    }),
-    strength: num(0, 50),
-    nonlinearity: { t: "enum", values: ["none", "interaction", "threshold"] },
-    prevalence: num(0.001, 0.999),
-    labelNoise: num(0, 0.5),
-  }),
-  demographics: obj({
-    ageMean: num(18, 100),
-    ageSd: num(0, 30),
-    maleFraction: num(0, 1),
-    packYearsMedian: num(0, 200),
-    riskWeight: num(0, 10),
-  }),
-  imaging: obj({
-    level: { t: "enum", values: ["features", "volume"] },
-    featureDim: int(8, 1024),
-    volumeSize: int(8, 64),
-    scansPerPatient: int(1, 32),
-    meanIntervalMonths: num(0.1, 120),
-    noise: num(0, 10),
-  }),
-  ehr: obj({
-    dim: int(8, 4096),
-    crossSections: int(1, 32),
-    noise: num(0, 10),
-    codingHabit: num(0, 0.9),
-    habitDims: int(1, 4096),
-  }),
-  missingness: obj({ pretrain: MISS_SPEC, labeled: MISS_SPEC }),
-  internal: obj({
-    pretrain: int(0, MAX_N),
-    train: int(0, MAX_N),
-    val: int(0, MAX_N),
-    test: int(0, MAX_N),
-    acquisition: obj(ACQ_SPEC),
-  }),
-  externals: {
-    t: "arr",
-    make: () => ({ name: "external", size: 400, shift: defaultShift() }),
-    item: obj({
-      name: { t: "str" },
-      size: int(1, MAX_N),
-      shift: obj({
-        prevalence: num(0.001, 0.999, true),
-        covariate: obj({ mean: num(-10, 10), scale: num(0.01, 10) }),
-        acquisition: obj({
-          noiseHu: num(0, 500, true),
-          blur: num(0, 3, true),
-          spacingMm: num(0.25, 5, true),
-          offsetHu: num(-500, 500, true),
-        }),
-        concept: num(0, 1),
-        crossModalCorrelation: num(0, 1, true),
-      }),
-    }),
-  },
-});
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === "object" && x !== null && !Array.isArray(x);
-}
-
-function fmtRange(l: Extract<Leaf, { t: "num" }>): string {
-  const r = `[${l.min}, ${l.max}]`;
-  return (l.int ? `an integer in ${r}` : `a number in ${r}`) +
-    (l.nullable ? " or null" : "");
-}
-
-/** Merges `input` onto `base` under `spec`, throwing on any bad key/value. */
-function merge(
-  spec: Spec,
-  base: unknown,
-  input: unknown,
-  path: string,
-  source: string,
-): unknown {
-  const where = `${source}: ${path || "(top level)"}`;
-  switch (spec.t) {
-    case "obj": {
-      if (!isPlainObject(input)) {
-        throw new UserError(`${where} must be a mapping of keys`);
-      }
-      const out: Record<string, unknown> = {
-        ...(base as Record<string, unknown>),
-      };
-      const allowed = Object.keys(spec.keys);
-      for (const [k, v] of Object.entries(input)) {
-        const sub = spec.keys[k];
-        const p = path ? `${path}.${k}` : k;
-        if (!sub) {
-          throw new UserError(
-            `${source}: unknown key "${p}" (allowed: ${allowed.join(", ")})`,
-          );
-        }
-        out[k] = merge(sub, out[k], v, p, source);
-      }
-      return out;
-    }
-    case "arr": {
-      if (!Array.isArray(input)) {
-        throw new UserError(`${where} must be a list`);
-      }
-      return input.map((v, i) =>
-        merge(spec.item, spec.make(), v, `${path}[${i}]`, source)
-      );
-    }
-    case "str":
-      if (typeof input !== "string" || input.length === 0) {
-        throw new UserError(`${where} must be a non-empty string`);
-      }
-      return input;
-    case "enum":
-      if (typeof input !== "string" || !spec.values.includes(input)) {
-        throw new UserError(
-          `${where} = ${JSON.stringify(input)} is not allowed (one of: ${
-            spec.values.join(", ")
-          })`,
-        );
-      }
-      return input;
-    case "num": {
-      if (input === null && spec.nullable) return null;
-      if (typeof input !== "number" || !Number.isFinite(input)) {
-        throw new UserError(
-          `${where} = ${JSON.stringify(input)} is not ${fmtRange(spec)}`,
-        );
-      }
-      if (input < spec.min || input > spec.max) {
-        throw new UserError(
-          `${where} = ${input} is out of range [${spec.min}, ${spec.max}]`,
-        );
-      }
-      if (spec.int && !Number.isInteger(input)) {
-        throw new UserError(`${where} = ${input} must be ${fmtRange(spec)}`);
-      }
-      return input;
-    }
-  }
-}
+export const DEFAULT_SCENARIO: Scenario = defaults(SCENARIO_SCHEMA);
 
 /** Checks that involve more than one key. */
 function checkJoint(s: Scenario, source: string): void {
   for (const part of ["pretrain", "labeled"] as const) {
     const m = s.missingness[part];
     if (m.noEhr + m.noScan > 1) {
-      throw new UserError(
-        `${source}: missingness.${part}.noEhr + noScan = ${
-          m.noEhr + m.noScan
-        } exceeds 1 (a patient never lacks both modalities)`,
+      throw configError(
+        { source, path: `missingness.${part}.noEhr + noScan` },
+        "at most 1 (a patient never lacks both modalities)",
+        m.noEhr + m.noScan,
       );
     }
   }
   if (s.ehr.habitDims > s.ehr.dim) {
-    throw new UserError(
-      `${source}: ehr.habitDims = ${s.ehr.habitDims} is out of range [1, ${s.ehr.dim}] (ehr.dim)`,
+    throw configError(
+      { source, path: "ehr.habitDims" },
+      `an integer in [1, ${s.ehr.dim}] (at most ehr.dim)`,
+      s.ehr.habitDims,
     );
-  }
-  if (s.imaging.level === "volume" && s.imaging.featureDim < 8) {
-    throw new UserError(`${source}: imaging.featureDim must be >= 8`);
   }
   const names = new Set<string>(["internal"]);
   for (const e of s.externals) {
     if (names.has(e.name)) {
-      throw new UserError(
-        `${source}: externals name "${e.name}" is used twice (names must be unique and not "internal")`,
+      throw configError(
+        { source, path: "externals[].name" },
+        'unique names other than "internal"',
+        e.name,
       );
     }
     names.add(e.name);
   }
   const w = effectiveWeights(s);
   if (w.shared + w.image + w.ehr === 0) {
-    throw new UserError(
-      `${source}: label.weights are all 0 (at least one must be > 0 when mechanism = custom)`,
+    throw configError(
+      { source, path: "label.weights" },
+      "at least one weight > 0 when mechanism = custom",
+      s.label.weights,
     );
   }
 }
@@ -492,13 +395,7 @@ export function effectiveWeights(
  * ```
  */
 export function resolveScenario(partial: unknown, source: string): Scenario {
-  const s = merge(
-    SPEC,
-    structuredClone(DEFAULT_SCENARIO),
-    partial ?? {},
-    "",
-    source,
-  ) as Scenario;
+  const s = resolveConfig(SCENARIO_SCHEMA, partial, source);
   checkJoint(s, source);
   return s;
 }
@@ -512,14 +409,9 @@ export function resolveScenario(partial: unknown, source: string): Scenario {
  * ```
  */
 export function loadScenario(path: string): Scenario {
-  const text = readRegularText(path, "scenario (YAML)");
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (e) {
-    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
-  }
-  return resolveScenario(data, path);
+  const s = loadConfig(SCENARIO_SCHEMA, path, "scenario (YAML)");
+  checkJoint(s, path);
+  return s;
 }
 
 /**

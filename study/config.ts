@@ -5,11 +5,23 @@
  *
  * @module
  */
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../core/errors.ts";
-import { parseMethod } from "../models/methods.ts";
+import {
+  int,
+  list,
+  loadYaml,
+  mapping,
+  num,
+  obj,
+  oneOf,
+  optional,
+  parseYaml,
+  resolveConfig,
+  type Schema,
+  str,
+} from "../core/schema.ts";
+import { METHODS } from "../models/methods.ts";
 import { DEFAULT_SCENARIO, scenarioFrom } from "../sim/mod.ts";
-import { readRegularText, yamlErrorLine } from "../core/files.ts";
 
 /**
  * How a sweep reuses work:
@@ -20,7 +32,17 @@ import { readRegularText, yamlErrorLine } from "../core/files.ts";
  * - `labels`: the knob is the labeled-set fraction, so one pretraining is
  *   reused by one finetune per value.
  */
-export type SweepKind = "scenario" | "external" | "labels";
+export type SweepKind = typeof SWEEP_KINDS[number];
+
+/**
+ * The sweep kinds (see {@link SweepKind}).
+ *
+ * @example
+ * ```ts
+ * SWEEP_KINDS; // ["scenario", "external", "labels"]
+ * ```
+ */
+export const SWEEP_KINDS = ["scenario", "external", "labels"] as const;
 
 /** One failure-mode sweep. */
 export interface SweepSpec {
@@ -211,17 +233,42 @@ export function defaultStudy(size: StudySize = "default"): StudyConfig {
   return base;
 }
 
-const KEYS: (keyof StudyConfig)[] = [
-  "title",
-  "scenario",
-  "scenarioOverrides",
-  "methods",
-  "seeds",
-  "referenceMethod",
-  "experiment",
-  "sweeps",
-  "bootstrapResamples",
-];
+// The schema: one line per field. A study has no defaults of its own: a
+// file is resolved onto a built-in study (defaultStudy), and a key given
+// replaces the base's value whole (lists and mappings are not merged).
+const SWEEP_SCHEMA = obj<SweepSpec>({
+  knob: str(),
+  kind: oneOf(SWEEP_KINDS),
+  path: str(),
+  values: list(num(-Infinity, Infinity), { min: 2 }),
+  base: optional(mapping()),
+});
+
+/**
+ * The study schema.
+ *
+ * @example
+ * ```ts
+ * const s = resolveConfig(STUDY_SCHEMA, { seeds: 5 }, "s.yaml", defaultStudy());
+ * ```
+ */
+export const STUDY_SCHEMA: Schema<StudyConfig> = obj<StudyConfig>({
+  title: str(),
+  scenario: str(),
+  scenarioOverrides: mapping(),
+  methods: list(oneOf(METHODS), { min: 1 }),
+  seeds: int(1, 100),
+  referenceMethod: oneOf(METHODS),
+  experiment: mapping(),
+  sweeps: list(SWEEP_SCHEMA),
+  bootstrapResamples: int(0, 1e7),
+}, {
+  what: "a mapping of study settings",
+  label: "study",
+  hint: "a scenario file holds only the scenario keys of sim/scenario.ts",
+});
+
+const KEYS: readonly string[] = STUDY_SCHEMA.keys ?? [];
 
 /**
  * Applies a partial study (e.g. from YAML) onto a base, checking every key.
@@ -236,85 +283,7 @@ export function resolveStudy(
   base: StudyConfig,
   source: string,
 ): StudyConfig {
-  if (partial === null || partial === undefined) return base;
-  if (typeof partial !== "object" || Array.isArray(partial)) {
-    throw new UserError(`${source}: expected a mapping of study settings`);
-  }
-  const p = partial as Record<string, unknown>;
-  const out: StudyConfig = structuredClone(base);
-  for (const [k, v] of Object.entries(p)) {
-    if (!KEYS.includes(k as keyof StudyConfig)) {
-      throw new UserError(
-        `${source}: unknown study key "${k}" (allowed: ${
-          KEYS.join(", ")
-        }; a scenario file holds only the scenario keys of sim/scenario.ts)`,
-      );
-    }
-    (out as unknown as Record<string, unknown>)[k] = v;
-  }
-  if (typeof out.title !== "string") {
-    throw new UserError(`${source}: title must be a string`);
-  }
-  if (typeof out.scenario !== "string") {
-    throw new UserError(
-      `${source}: scenario must be a preset name or a scenario YAML file`,
-    );
-  }
-  if (!Number.isInteger(out.seeds) || out.seeds < 1 || out.seeds > 100) {
-    throw new UserError(
-      `${source}: seeds = ${out.seeds} must be an integer in [1, 100]`,
-    );
-  }
-  if (
-    !Number.isInteger(out.bootstrapResamples) || out.bootstrapResamples < 0
-  ) {
-    throw new UserError(
-      `${source}: bootstrapResamples must be a non-negative integer`,
-    );
-  }
-  if (!Array.isArray(out.methods) || out.methods.length === 0) {
-    throw new UserError(`${source}: methods must be a non-empty list`);
-  }
-  out.methods.forEach((m, i) => parseMethod(m, `${source}: methods[${i}]`));
-  parseMethod(out.referenceMethod, `${source}: referenceMethod`);
-  if (!Array.isArray(out.sweeps)) {
-    throw new UserError(`${source}: sweeps must be a list`);
-  }
-  out.sweeps.forEach((s, i) => {
-    const where = `${source}: sweeps[${i}]`;
-    if (typeof s !== "object" || s === null) {
-      throw new UserError(`${where} must be a mapping`);
-    }
-    for (const k of Object.keys(s)) {
-      if (!["knob", "kind", "path", "values", "base"].includes(k)) {
-        throw new UserError(
-          `${where}: unknown key "${k}" (allowed: knob, kind, path, values, base)`,
-        );
-      }
-    }
-    if (typeof s.knob !== "string" || s.knob === "") {
-      throw new UserError(`${where}.knob must be a non-empty string`);
-    }
-    if (!["scenario", "external", "labels"].includes(s.kind)) {
-      throw new UserError(
-        `${where}.kind = ${
-          JSON.stringify(s.kind)
-        } must be one of scenario, external, labels`,
-      );
-    }
-    if (typeof s.path !== "string") {
-      throw new UserError(`${where}.path must be a string`);
-    }
-    if (
-      !Array.isArray(s.values) || s.values.length < 2 ||
-      !s.values.every((v) => typeof v === "number" && Number.isFinite(v))
-    ) {
-      throw new UserError(
-        `${where}.values must be a list of at least 2 numbers`,
-      );
-    }
-  });
-  return out;
+  return resolveConfig(STUDY_SCHEMA, partial, source, base);
 }
 
 /**
@@ -327,19 +296,13 @@ export function resolveStudy(
  * ```
  */
 export function loadStudy(path: string, base: StudyConfig): StudyConfig {
-  const text = readRegularText(path, "study config (YAML)");
-  let data: unknown;
-  try {
-    data = parseYaml(text);
-  } catch (e) {
-    throw new UserError(`${path}: ${yamlErrorLine(e)}`);
-  }
+  const data = loadYaml(path, "study config (YAML)");
   // A scenario file (the README's example) runs the study on that scenario.
   if (
     data !== null && typeof data === "object" && !Array.isArray(data) &&
     Object.keys(data).length > 0 &&
     Object.keys(data).every((k) => Object.hasOwn(DEFAULT_SCENARIO, k)) &&
-    !Object.keys(data).some((k) => KEYS.includes(k as keyof StudyConfig))
+    !Object.keys(data).some((k) => KEYS.includes(k))
   ) {
     scenarioFrom(path); // validated now, not in a worker
     return { ...base, scenario: path };
@@ -369,19 +332,14 @@ export function applySets(study: StudyConfig, sets: string[]): StudyConfig {
         `--set ${JSON.stringify(s)}: expected key.path=value, e.g. seeds=5`,
       );
     }
-    let value: unknown;
-    try {
-      value = parseYaml(s.slice(eq + 1));
-    } catch (e) {
-      throw new UserError(`--set ${key}: ${yamlErrorLine(e)}`);
-    }
+    const value = parseYaml(s.slice(eq + 1), `--set ${key}`);
     const [head, ...rest] = key.split(".");
     if (head === "scenarioOverrides" && rest.length > 0) {
       out.scenarioOverrides = {
         ...out.scenarioOverrides,
         [rest.join(".")]: value,
       };
-    } else if (KEYS.includes(head as keyof StudyConfig)) {
+    } else if (KEYS.includes(head)) {
       let node = out as unknown as Record<string, unknown>;
       const path = [head, ...rest];
       for (const part of path.slice(0, -1)) {

@@ -9,7 +9,7 @@ import {
   type BackendChoice,
   type BackendInfo,
   initBackend,
-} from "../core/backend.ts";
+} from "../kernels/backend.ts";
 import { DivergenceError, UserError } from "../core/errors.ts";
 import type { ResultRow } from "../core/results.ts";
 import { type Job, runJob } from "./job.ts";

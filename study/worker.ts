@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type BackendChoice, initBackend } from "../core/backend.ts";
+import { type BackendChoice, initBackend } from "../kernels/backend.ts";
 import { runJob } from "./job.ts";
 import type { WorkerReply, WorkerRequest } from "./pool.ts";
 

@@ -798,12 +798,12 @@ export function buildCorpus(): Corpus {
   y(
     "non-string method",
     "manifest: manifest.csv\nmethods: [5]\n",
-    /methods: expected a non-empty list of names/,
+    /c\d+\.yaml: methods\[0\]: expected one of imaging-only, .*, got 5/,
   );
   y(
     "unknown method",
     "manifest: manifest.csv\nmethods: [jepa, foo]\n",
-    /methods\[\d\]: unknown method "foo" \(one of: imaging-only/,
+    /c\d+\.yaml: methods\[1\]: expected one of imaging-only, .*, got "foo"/,
   );
   y("empty file", "", /c\d+\.yaml.*(mapping|manifest)/);
   y(
@@ -896,10 +896,26 @@ export function buildCorpus(): Corpus {
       expect,
     });
   };
-  study("non-string method", "methods: [5]\n", /unknown method 5/);
-  study("unknown method", "methods: [jepa, foo]\n", /unknown method "foo"/);
-  study("seeds 0", "seeds: 0\n", /seeds = 0 must be an integer in \[1, 100\]/);
-  study("seeds 1.5", "seeds: 1.5\n", /seeds = 1\.5/);
+  study(
+    "non-string method",
+    "methods: [5]\n",
+    /study-\d+\.yaml: methods\[0\]: expected one of .*, got 5/,
+  );
+  study(
+    "unknown method",
+    "methods: [jepa, foo]\n",
+    /study-\d+\.yaml: methods\[1\]: expected one of .*, got "foo"/,
+  );
+  study(
+    "seeds 0",
+    "seeds: 0\n",
+    /seeds: expected an integer in \[1, 100\], got 0/,
+  );
+  study(
+    "seeds 1.5",
+    "seeds: 1.5\n",
+    /seeds: expected an integer in \[1, 100\], got 1\.5/,
+  );
   study("unknown key", "nmae: x\n", /unknown study key "nmae"/);
   study(
     "YAML syntax error",
@@ -909,7 +925,7 @@ export function buildCorpus(): Corpus {
   study(
     "sweep with one value",
     "sweeps: [{ knob: k, kind: labels, path: labelFraction, values: [0.5] }]\n",
-    /sweeps\[0\]\.values must be a list of at least 2 numbers/,
+    /sweeps\[0\]\.values: expected a list of at least 2 items \(each a number\), got \[0\.5\]/,
   );
   study(
     "label fraction 1.5",
@@ -934,7 +950,7 @@ export function buildCorpus(): Corpus {
   study(
     "bad sweep kind",
     "sweeps: [{ knob: c, kind: magic, path: x, values: [0.1, 0.2] }]\n",
-    /kind = "magic" must be one of scenario, external, labels/,
+    /sweeps\[0\]\.kind: expected one of scenario, external, labels, got "magic"/,
   );
   study(
     "internal test of 0",

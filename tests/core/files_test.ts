@@ -5,7 +5,6 @@ import {
   assertRegularFile,
   readRegularFile,
   readRegularText,
-  yamlErrorLine,
 } from "../../core/files.ts";
 
 const dir = Deno.makeTempDirSync();
@@ -39,12 +38,4 @@ Deno.test("folders, FIFOs, devices and missing files are refused by name, withou
       return true;
     });
   }
-});
-
-Deno.test("YAML errors become one line with line and column", () => {
-  const e = new Error("Flow sequence ... at line 2, column 1:\n\nx\n^\n");
-  assert.equal(
-    yamlErrorLine(e),
-    "not valid YAML: Flow sequence ... at line 2, column 1",
-  );
 });

@@ -18,7 +18,7 @@ Deno.test("bad values name the key and the accepted range", () => {
   );
   assert.throws(
     () => resolveExperimentConfig({ model: { width: 30, heads: 4 } }),
-    /model\.heads.*must divide/,
+    /config: model\.heads: expected a divisor of model\.width \(30\), got 4/,
   );
   assert.throws(
     () => resolveExperimentConfig({ finetune: { labelFraction: 2 } }),
@@ -27,11 +27,11 @@ Deno.test("bad values name the key and the accepted range", () => {
   assert.throws(
     // deno-lint-ignore no-explicit-any
     () => resolveExperimentConfig({ pretrain: { masks: ["tube" as any] } }),
-    /pretrain\.masks.*block, modality, time/,
+    /pretrain\.masks\[0\]: expected one of block, modality, time, got "tube"/,
   );
   assert.throws(
     // deno-lint-ignore no-explicit-any
     () => resolveExperimentConfig({ model: { widht: 3 } as any }),
-    /unknown key model\.widht/,
+    /unknown key "model\.widht".*did you mean "width"\?/,
   );
 });

@@ -3,7 +3,7 @@
 // so the test controls exactly which image and EHR vectors are paired.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { contrastiveLoss } from "../../models/contrastive.ts";
 import { Encoder } from "../../models/encoder.ts";
 import type { Params } from "../../models/params.ts";

@@ -4,7 +4,7 @@
 // properties.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { Rng } from "../../core/rng.ts";
 import {
   fitNormalizer,

@@ -11,7 +11,7 @@
  * - no AUC exceeds the Bayes ceiling beyond its confidence interval.
  */
 import assert from "node:assert/strict";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import { finetune, pretrain } from "../../models/experiment.ts";
 import { delong } from "../../reports/auc.ts";

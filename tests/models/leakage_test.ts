@@ -4,7 +4,7 @@
 // bit-identical.
 import assert from "node:assert/strict";
 import type { CohortSet } from "../../cohort/types.ts";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import { finetune, pretrain } from "../../models/experiment.ts";
 import { easySet } from "./fixtures.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { Rng } from "../../core/rng.ts";
 import { ParamSet } from "../../models/params.ts";
 import { train, type TrainTask } from "../../models/train.ts";

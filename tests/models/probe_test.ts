@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Rng } from "../../core/rng.ts";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { fitNormalizer, makeLayout } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import {

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { DivergenceError } from "../../core/errors.ts";
 import {
   type PartialExperimentConfig,

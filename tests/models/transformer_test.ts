@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { Rng } from "../../core/rng.ts";
 import { setCustomKernels } from "../../kernels/mod.ts";
 import { linear } from "../../models/transformer.ts";

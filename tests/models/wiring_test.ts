@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import type { CohortSet, Patient } from "../../cohort/types.ts";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { Rng } from "../../core/rng.ts";
 import { hostBatch } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";

@@ -189,6 +189,6 @@ Deno.test("a cohort YAML with an unknown method is refused with the valid names"
   const bad = writeConfig(dir, "methods: [jepa, jepaa]", "bad_methods.yaml");
   await assert.rejects(
     () => loadCohortConfig(bad),
-    /bad_methods\.yaml.*methods\[1\]: unknown method "jepaa" \(one of: imaging-only/,
+    /bad_methods\.yaml: methods\[1\]: expected one of imaging-only, .*, got "jepaa"; did you mean "jepa"\?/,
   );
 });

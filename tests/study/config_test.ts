@@ -35,7 +35,7 @@ Deno.test("built-in studies meet the issues' minimums", () => {
 Deno.test("a mistyped method is refused with the valid names", () => {
   assert.throws(
     () => resolveStudy({ methods: ["jepa", "foo"] }, defaultStudy(), "s.yaml"),
-    /s\.yaml: methods\[1\]: unknown method "foo" \(one of: .*jepa/,
+    /s\.yaml: methods\[1\]: expected one of .*jepa.*, got "foo"/,
   );
 });
 
@@ -51,9 +51,10 @@ Deno.test("a study file overrides fields and names bad keys", () => {
     () => loadStudy(f, defaultStudy()),
     (e: Error) =>
       e instanceof UserError &&
-      /s\.yaml: unknown study key "seed" \(allowed: title, scenario/.test(
-        e.message,
-      ),
+      /s\.yaml: unknown study key "seed" \(allowed: title, scenario.*did you mean "seeds"\?/
+        .test(
+          e.message,
+        ),
   );
   Deno.writeTextFileSync(f, "seeds: [1\n");
   assert.throws(() => loadStudy(f, defaultStudy()), /s\.yaml: not valid YAML/);
@@ -68,7 +69,7 @@ Deno.test("sweeps are validated field by field", () => {
         base,
         "f.yaml",
       ),
-    /f\.yaml: sweeps\[0\]\.kind = "retrain" must be one of scenario, external, labels/,
+    /f\.yaml: sweeps\[0\]\.kind: expected one of scenario, external, labels, got "retrain"/,
   );
   assert.throws(
     () =>
@@ -77,11 +78,11 @@ Deno.test("sweeps are validated field by field", () => {
         base,
         "f.yaml",
       ),
-    /sweeps\[0\]\.values must be a list of at least 2 numbers/,
+    /f\.yaml: sweeps\[0\]\.values: expected a list of at least 2 items \(each a number\), got \[1\]/,
   );
   assert.throws(
     () => resolveStudy({ seeds: 0 }, base, "f.yaml"),
-    /seeds = 0 must be an integer in \[1, 100\]/,
+    /f\.yaml: seeds: expected an integer in \[1, 100\], got 0/,
   );
 });
 

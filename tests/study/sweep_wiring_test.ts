@@ -1,7 +1,7 @@
 // Every planned sweep value reaches what the job generates and trains on,
 // and seeds differ between repeats.
 import assert from "node:assert/strict";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { defaultStudy, type StudyConfig } from "../../study/config.ts";
 import type { Job } from "../../study/job.ts";
 import { runJob } from "../../study/job.ts";

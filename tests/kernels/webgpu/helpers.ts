@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import { probeWebGpu } from "../../../core/backend.ts";
+import { probeWebGpu } from "../../../kernels/backend.ts";
 import { Rng } from "../../../core/rng.ts";
 import { registerWebGpuKernels } from "../../../kernels/webgpu/mod.ts";
 

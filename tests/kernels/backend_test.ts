@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, probeWebGpu } from "../../core/backend.ts";
+import { initBackend, probeWebGpu } from "../../kernels/backend.ts";
 import { RngStreams } from "../../core/rng.ts";
 
 /**
