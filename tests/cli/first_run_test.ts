@@ -26,6 +26,7 @@ Deno.test("first task in a copy without node_modules prints only mmjepa's lines"
       stderr: "piped",
     }).output();
     const plain = (b: Uint8Array) =>
+      // deno-lint-ignore no-control-regex
       new TextDecoder().decode(b).replace(/\x1b\[[0-9;]*m/g, "");
     const out = plain(r.stdout), err = plain(r.stderr);
     assert.equal(r.code, 0, err);
