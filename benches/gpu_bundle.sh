@@ -23,6 +23,7 @@ if ! ls "$dest"/libvulkan1_*.deb >/dev/null 2>&1; then
   apt-get "${o[@]}" update >/dev/null
   (cd "$dest" && apt-get "${o[@]}" download libvulkan1 libglvnd0 libglx0 libegl1 libgl1 libopengl0 libgles2)
 fi
+npx -y deno@2.9.6 install -q # node_modules is "manual"
 npx -y deno@2.9.6 bundle --platform deno -o "$dest/app.js" benches/gpu_main.ts
 npx -y deno@2.9.6 bundle --platform deno -o "$dest/main.js" main.ts
 cp benches/torch_steps.py "$dest/"

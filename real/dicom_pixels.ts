@@ -17,7 +17,7 @@ import OpenJPEG from "@cornerstonejs/codec-openjpeg/decodewasmjs";
 import CharLS from "@cornerstonejs/codec-charls/decodewasmjs";
 import LibJpegTurbo from "@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs";
 import OpenJPH from "@cornerstonejs/codec-openjph/wasmjs";
-import { Decoder as LosslessJpeg } from "jpeg-lossless-decoder-js";
+import { Decoder as LosslessJpegUntyped } from "jpeg-lossless-decoder-js";
 import dicomParser from "dicom-parser";
 import type { DataSet, Element } from "dicom-parser";
 import { UserError } from "../core/errors.ts";
@@ -551,6 +551,17 @@ function jpegFrame(
     }. Decompress the series first, e.g. \`dcmdjpeg in.dcm out.dcm\` (DCMTK) or \`gdcmconv --raw in.dcm out.dcm\``,
   );
 }
+
+// The package's declared types file is missing from its tarball, so its JS
+// is inferred (differently for its ESM and CJS builds): the API used, typed.
+const LosslessJpeg = LosslessJpegUntyped as unknown as new () => {
+  decode(
+    buffer: ArrayBuffer,
+    offset: number,
+    length: number,
+    numBytes: number,
+  ): unknown;
+};
 
 function losslessFrame(data: Uint8Array, fmt: PixelFormat): Int32Array {
   const dec = new LosslessJpeg();

@@ -18,6 +18,7 @@ import type {
 } from "./config.ts";
 import {
   type BadRecords,
+  DATE_EXPECTED,
   monthsBetween,
   NUMERIC_EXPECTED,
   numericCell,
@@ -149,7 +150,10 @@ export function readWideEhr(
     }
     const d = parseDate(r.get(date));
     if (d === null) {
-      fail(date, `unparseable date "${r.get(date)}"; expected yyyy-mm-dd`);
+      fail(
+        date,
+        `unparseable date "${r.get(date)}"; expected ${DATE_EXPECTED}`,
+      );
       continue;
     }
     const key = `${pid}\u0000${d}`;
@@ -226,7 +230,10 @@ export function readLongEhr(
     }
     const d = parseDate(r.get(c.date));
     if (d === null) {
-      fail(c.date, `unparseable date "${r.get(c.date)}"; expected yyyy-mm-dd`);
+      fail(
+        c.date,
+        `unparseable date "${r.get(c.date)}"; expected ${DATE_EXPECTED}`,
+      );
       continue;
     }
     const name = r.get(c.name);
@@ -359,9 +366,22 @@ export interface Projection {
   fittedRows: number;
 }
 
-// Cyclic Jacobi: symmetric eigen-decomposition, deterministic and exact
-// enough for the few hundred features a long EHR table yields.
-function jacobiEigen(a: number[][]): { values: number[]; vectors: number[][] } {
+/**
+ * Eigen-decomposition of a real symmetric matrix by cyclic Jacobi,
+ * largest eigenvalue first; `vectors[i]` belongs to `values[i]`.
+ * Deterministic and exact to about 1e-14 for the few hundred features a
+ * long EHR table yields. Kept instead of mathjs's `eigs` because it
+ * measured 3-97x faster (medians over 3-5 runs, 16-200 features) with the
+ * same eigenvalues to 1e-14; tests/real/eigen_test.ts compares the two.
+ *
+ * @example
+ * ```ts
+ * jacobiEigen([[2, 1], [1, 2]]).values; // [3, 1]
+ * ```
+ */
+export function jacobiEigen(
+  a: number[][],
+): { values: number[]; vectors: number[][] } {
   const n = a.length;
   const m = a.map((r) => [...r]);
   const v: number[][] = Array.from(

@@ -8,7 +8,12 @@
 import { existsSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { RealConfig } from "./config.ts";
-import { type BadRecords, parseDate, readTable } from "./table.ts";
+import {
+  type BadRecords,
+  DATE_EXPECTED,
+  parseDate,
+  readTable,
+} from "./table.ts";
 
 /** One scan row of the manifest. */
 export interface ManifestScan {
@@ -147,7 +152,7 @@ export function readManifest(
       if (date === null) {
         fail(
           c.scanDate,
-          `unparseable date "${r.get(c.scanDate)}"; expected yyyy-mm-dd`,
+          `unparseable date "${r.get(c.scanDate)}"; expected ${DATE_EXPECTED}`,
         );
         continue;
       }

@@ -178,22 +178,53 @@ export function numericCell(s: string): number | null {
 const MS_PER_MONTH = 86_400_000 * 365.25 / 12;
 
 /**
- * Parses yyyy-mm-dd, an ISO date-time, or DICOM's yyyymmdd into ms since
- * the epoch (UTC); null when unparseable.
+ * What {@link parseDate} accepts, for error messages.
+ *
+ * @example
+ * ```ts
+ * throw new UserError(`ehr.csv: row 3, field "date": expected ${DATE_EXPECTED}`);
+ * ```
+ */
+export const DATE_EXPECTED =
+  "an ISO 8601 date (yyyy-mm-dd or yyyymmdd), optionally with a time (Thh:mm[:ss[.fff]]) and a Z or +hh:mm offset";
+
+// Date, then optionally a time, then optionally a zone (only after a time).
+const ISO_DATE =
+  /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ](\d{2}):?(\d{2})(?::?(\d{2})(?:[.,](\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
+/**
+ * Parses an ISO 8601 date or date-time (yyyy-mm-dd, DICOM's yyyymmdd,
+ * `2020-03-01T14:30:00+01:00`, `2020-03-01 14:30Z`) into ms since the epoch.
+ * A time with an offset is converted to UTC; a time without one is taken
+ * as UTC (never as this machine's zone, so results do not depend on where
+ * they run); a date alone is its UTC midnight. Null when unparseable or
+ * out of range (2020-02-30, 25:00, +15:00).
  *
  * @example
  * ```ts
  * parseDate("2020-03-01"); // 1583020800000
+ * parseDate("2020-03-01T01:00:00+01:00"); // 1583020800000, the same instant
  * ```
  */
 export function parseDate(s: string): number | null {
-  const m = /^(\d{4})-?(\d{2})-?(\d{2})(?:[T ][\d:.]+Z?)?$/.exec(s);
+  const m = ISO_DATE.exec(s.trim());
   if (!m) return null;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = Date.UTC(y, mo - 1, d);
-  const back = new Date(t);
+  const h = Number(m[4] ?? 0), mi = Number(m[5] ?? 0), sec = Number(m[6] ?? 0);
+  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000) : 0;
+  if (h > 23 || mi > 59 || sec > 59) return null;
+  const day = Date.UTC(y, mo - 1, d);
+  const back = new Date(day);
   if (back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return null;
-  return t;
+  let offsetMin = 0;
+  const z = m[8];
+  if (z && z.toUpperCase() !== "Z") {
+    const digits = z.slice(1).replace(":", "");
+    const oh = Number(digits.slice(0, 2)), om = Number(digits.slice(2) || 0);
+    if (oh > 14 || om > 59) return null;
+    offsetMin = (z[0] === "-" ? -1 : 1) * (oh * 60 + om);
+  }
+  return day + ((h * 60 + mi - offsetMin) * 60 + sec) * 1000 + ms;
 }
 
 /**

@@ -4,8 +4,17 @@
  *
  * @module
  */
-import jStat from "jstat";
+import jStatUntyped from "jstat";
 import type { ResultRow } from "../core/results.ts";
+
+// jstat ships no types (and with a manual node_modules its JS is inferred
+// without the distributions it adds at run time): the calls used, typed.
+const jStat = jStatUntyped as unknown as {
+  studentt: {
+    inv(p: number, dof: number): number;
+    cdf(t: number, dof: number): number;
+  };
+};
 
 /** Mean and spread of one metric over the seeds of a group. */
 export interface SeedSummary {

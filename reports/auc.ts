@@ -19,7 +19,16 @@
  *
  * @module
  */
-import jStat from "jstat";
+import jStatUntyped from "jstat";
+
+// jstat ships no types (and with a manual node_modules its JS is inferred
+// without the distributions it adds at run time): the calls used, typed.
+const jStat = jStatUntyped as unknown as {
+  normal: {
+    inv(p: number, mean: number, sd: number): number;
+    cdf(x: number, mean: number, sd: number): number;
+  };
+};
 
 /**
  * A statistic is undefined for the given data (one class only, too few

@@ -602,7 +602,7 @@ export function buildCorpus(): Corpus {
     [
       "scan date 2020-02-30",
       setCell(manifest, 2, "scan_date", "2020-02-30"),
-      /row 2, field "scan_date".*unparseable date "2020-02-30"; expected yyyy-mm-dd/,
+      /row 2, field "scan_date".*unparseable date "2020-02-30"; expected an ISO 8601 date \(yyyy-mm-dd/,
     ],
     [
       "missing scan file",
@@ -733,6 +733,11 @@ export function buildCorpus(): Corpus {
       "EHR date yesterday",
       ehrCell(2, ehrHeader.indexOf("date"), "yesterday"),
       /row 2, field "date".*unparseable date "yesterday"/,
+    ],
+    [
+      "EHR date with an offset out of range",
+      ehrCell(2, ehrHeader.indexOf("date"), "2021-03-01T10:00+25:00"),
+      /e\.csv.*row 2, field "date".*unparseable date "2021-03-01T10:00\+25:00"; expected an ISO 8601 date .*offset/,
     ],
     [
       "age -3",

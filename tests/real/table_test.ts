@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { numericCell, readTable } from "../../real/table.ts";
+import { numericCell, parseDate, readTable } from "../../real/table.ts";
 
 const dir = Deno.makeTempDirSync();
 globalThis.addEventListener(
@@ -67,4 +67,37 @@ Deno.test("numeric cells: finite and float32-safe only", () => {
   for (const s of ["", " ", "1e39", "1e13", "NaN", "Infinity", "3mg"]) {
     assert.equal(numericCell(s), null, s);
   }
+});
+
+Deno.test("parseDate reads ISO 8601 dates, times and offsets as instants", () => {
+  const day = Date.UTC(2020, 2, 1);
+  const h = 3_600_000;
+  const cases: [string, number | null][] = [
+    ["2020-03-01", day],
+    ["20200301", day],
+    [" 2020-03-01 ", day],
+    ["2020-03-01T00:00:00Z", day],
+    ["2020-03-01T00:00:00.250Z", day + 250],
+    ["2020-03-01 14:30", day + 14.5 * h],
+    ["2020-03-01T14:30:15", day + 14.5 * h + 15_000],
+    ["2020-03-01T01:00:00+01:00", day],
+    ["2020-03-01T01:00+0100", day],
+    ["2020-02-29T19:00:00-05:00", day],
+    ["2020-03-01T05:30:00+05:30", day],
+    ["20200301T0100+01", day],
+    ["2020-03-01t00:00z", day],
+    ["2020-02-30", null],
+    ["2021-02-29", null],
+    ["2020-13-01", null],
+    ["2020-03-01T24:00", null],
+    ["2020-03-01T10:60", null],
+    ["2020-03-01T10:00+15:00", null],
+    ["2020-03-01T10:00+01:75", null],
+    ["2020-03-01Z", null],
+    ["2020-03-01T", null],
+    ["03/01/2020", null],
+    ["yesterday", null],
+    ["", null],
+  ];
+  for (const [s, want] of cases) assert.equal(parseDate(s), want, s);
 });
