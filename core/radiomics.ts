@@ -3,7 +3,8 @@
  * radiologist's workstation or a radiomics package reports (volume, solid
  * part, density, margin, shape, surroundings). They are the features of the
  * `logreg-volume` baseline and work on any ROI in HU, simulated or real:
- * this module imports nothing from the project but the shared HU window.
+ * this module imports nothing from the project but core/ (the shared HU
+ * window and the user-error type).
  *
  * The nodule is segmented as the connected component (6-neighbourhood) of
  * voxels {@link NODULE_ABOVE_LUNG_HU} above the lung's level that holds the densest voxel near
@@ -13,6 +14,7 @@
  *
  * @module
  */
+import { UserError } from "./errors.ts";
 import { DEFAULT_HU_WINDOW } from "./hu.ts";
 
 /**
@@ -24,6 +26,8 @@ import { DEFAULT_HU_WINDOW } from "./hu.ts";
 export const NODULE_ABOVE_LUNG_HU = 150;
 /** Voxels above this are solid tissue. */
 export const SOLID_THRESHOLD_HU = -300;
+/** Voxels above this are the soft-tissue core (solid nodules reach about 35 HU). */
+export const CORE_HU = -150;
 /** Voxels at or above this are calcified (the lung window clips at 400). */
 export const CALCIFIED_HU = 300;
 
@@ -32,7 +36,7 @@ export const CALCIFIED_HU = 300;
  *
  * @example
  * ```ts
- * VOLUME_FEATURE_NAMES.length; // 15
+ * VOLUME_FEATURE_NAMES.length; // 16
  * ```
  */
 export const VOLUME_FEATURE_NAMES: readonly string[] = [
@@ -42,6 +46,7 @@ export const VOLUME_FEATURE_NAMES: readonly string[] = [
   "mean_hu",
   "p95_hu",
   "sd_hu",
+  "core_sd_hu",
   "log_calcified",
   "edge_gradient",
   "sphericity",
@@ -61,7 +66,7 @@ export const VOLUME_FEATURE_NAMES: readonly string[] = [
  *
  * @example
  * ```ts
- * const f = volumeFeatures(scan.data, 32); // Float64Array(15)
+ * const f = volumeFeatures(scan.data, 32); // Float64Array(16)
  * ```
  */
 export function volumeFeatures(data: Float32Array, size: number): Float64Array {
@@ -166,7 +171,7 @@ export function volumeFeatures(data: Float32Array, size: number): Float64Array {
     if (z < n - 1) visit(i + n * n);
   }
 
-  let vol = 0, solid = 0, calc = 0, sum = 0, sq = 0;
+  let vol = 0, solid = 0, calc = 0, sum = 0, sq = 0, ssum = 0, ssq = 0, sn = 0;
   let sx = 0, sy = 0, sz = 0;
   let lungSum = 0, lungN = 0, denseOut = 0;
   const values: number[] = [];
@@ -176,6 +181,13 @@ export function volumeFeatures(data: Float32Array, size: number): Float64Array {
       vol++;
       if (v > SOLID_THRESHOLD_HU) solid++;
       if (v >= CALCIFIED_HU) calc++;
+      else if (v > CORE_HU) {
+        // Texture of the soft-tissue core, without its edge ramp and
+        // without the calcified centre.
+        ssum += v;
+        ssq += v * v;
+        sn++;
+      }
       sum += v;
       sq += v * v;
       values.push(v);
@@ -189,6 +201,8 @@ export function volumeFeatures(data: Float32Array, size: number): Float64Array {
   }
   const mean = vol > 0 ? sum / vol : thr;
   const sd = vol > 1 ? Math.sqrt(Math.max(0, sq / vol - mean * mean)) : 0;
+  const sm = sn > 0 ? ssum / sn : 0;
+  const solidSd = sn > 1 ? Math.sqrt(Math.max(0, ssq / sn - sm * sm)) : 0;
   values.sort((a, b) => a - b);
   const p95 = vol > 0 ? values[Math.min(vol - 1, Math.floor(0.95 * vol))] : thr;
   const cx = vol > 0 ? sx / vol : c0, cy = vol > 0 ? sy / vol : c0;
@@ -258,6 +272,7 @@ export function volumeFeatures(data: Float32Array, size: number): Float64Array {
     mean,
     p95,
     sd,
+    solidSd,
     Math.log1p(calc),
     faces > 0 ? grad / faces : 0,
     sphericity,
@@ -302,4 +317,34 @@ function symmetricEigenvalues3(
   const e3 = q + 2 * p * Math.cos(phi + 2 * Math.PI / 3);
   const e2 = 3 * q - e1 - e3;
   return [e3, e2, e1];
+}
+
+/**
+ * The `logreg-volume` baseline's design matrix: {@link volumeFeatures} of
+ * each patient's latest scan plus a presence flag (all 0 for a patient
+ * without a scan), row-major. `shape` is the cohort's imaging shape; it must
+ * be a cube (volume mode), since feature vectors have no voxels to measure.
+ *
+ * @example
+ * ```ts
+ * const { x, dim } = volumeFeatureMatrix(patients, cohort.imaging.shape);
+ * ```
+ */
+export function volumeFeatureMatrix(
+  patients: readonly { id: string; scans: readonly { data: Float32Array }[] }[],
+  shape: readonly number[],
+): { x: Float32Array; dim: number } {
+  if (shape.length !== 3 || shape[0] !== shape[1] || shape[1] !== shape[2]) {
+    throw new UserError(
+      `logreg-volume measures nodules in volumes: the cohort's imaging shape is [${shape}], expected a cube [n, n, n] (imaging.level: volume)`,
+    );
+  }
+  const D = VOLUME_FEATURE_NAMES.length, dim = D + 1;
+  const x = new Float32Array(patients.length * dim);
+  patients.forEach((p, i) => {
+    if (p.scans.length === 0) return;
+    x.set(volumeFeatures(p.scans[p.scans.length - 1].data, shape[0]), i * dim);
+    x[i * dim + D] = 1;
+  });
+  return { x, dim };
 }
