@@ -130,6 +130,31 @@ export function bayesCeilings(
   patients: CeilingPatient[],
   ctx: CeilingContext,
 ): { full: number; image: number; ehr: number } {
+  const { full, image, ehr } = posteriors(patients, ctx);
+  const labels = patients.map((p) => p.label);
+  return { full, image: auc(image, labels), ehr: auc(ehr, labels) };
+}
+
+/**
+ * Each patient's P(malignant | what the image shows): the scores whose AUC
+ * is the image ceiling of {@link bayesCeilings} (same draws, same order).
+ *
+ * @example
+ * ```ts
+ * const p = imagePosteriors(patients, ctx); // one probability per patient
+ * ```
+ */
+export function imagePosteriors(
+  patients: CeilingPatient[],
+  ctx: CeilingContext,
+): number[] {
+  return posteriors(patients, ctx).image;
+}
+
+function posteriors(
+  patients: CeilingPatient[],
+  ctx: CeilingContext,
+): { full: number; image: number[]; ehr: number[] } {
   const K = ctx.draws ?? 256;
   const { bio, model, intercept, rho, habitK, rng } = ctx;
   const { mean, scale } = ctx.covariate;
@@ -230,7 +255,7 @@ export function bayesCeilings(
     }
     return s / wsum;
   });
-  return { full, image: auc(image, labels), ehr: auc(ehr, labels) };
+  return { full, image, ehr };
 }
 
 /**

@@ -45,6 +45,7 @@ const NIFTI = ["tests/real/nifti_test.ts", "tests/real/nifti_qfac_test.ts"];
 const RENDER = "tests/sim/rendering_test.ts";
 const LEVELS = "tests/sim/two_levels_test.ts";
 const LRVOL = "tests/models/logreg_volume_test.ts";
+const BAYES = "tests/sim/bayes_test.ts";
 
 /**
  * Every mutation.
@@ -866,6 +867,14 @@ export const MUTATIONS: Mutation[] = [
     what:
       "the image ceiling assumes the scan shows every image latent, not what it renders",
     tests: [LEVELS],
+  },
+  {
+    id: "sim/ceiling-hidden-part-not-projected",
+    file: "sim/bayes.ts",
+    search: "for (let j = 0; j < dim; j++) u[j] -= pu[j];",
+    replace: "",
+    what: "the image ceiling's Monte Carlo redraws what the image shows",
+    tests: [BAYES],
   },
   {
     id: "sim/volumes-not-windowed",
