@@ -380,9 +380,12 @@ function drawNodule(
         for (let k = 0; k < 3 * SPIKES; k += 3) {
           const c = (dx * spikes[k] + dy * spikes[k + 1] + dz * spikes[k + 2]) /
             r;
-          if (c > 0) {
-            const c2 = c * c, c4 = c2 * c2, c8 = c4 * c4;
-            if (c8 > bump) bump = c8;
+          // cos^32: a thin spicule (half height about 12 degrees off its
+          // axis), not a broad lobe that only adds volume.
+          if (c > 0.8) {
+            const c2 = c * c, c4 = c2 * c2, c8 = c4 * c4, c16 = c8 * c8;
+            const c32 = c16 * c16;
+            if (c32 > bump) bump = c32;
           }
         }
         const rad = r0 * (1 + spikeAmp * bump);

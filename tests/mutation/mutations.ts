@@ -830,8 +830,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "sim/spike-lobes-summed",
     file: "sim/volume.ts",
-    search: "if (c8 > bump) bump = c8;",
-    replace: "bump += c8;",
+    search: "if (c32 > bump) bump = c32;",
+    replace: "bump += c32;",
     what: "spike terms add up past the edge limit: lobes are cut flat",
     tests: [RENDER],
   },
@@ -875,6 +875,14 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     what: "the image ceiling's Monte Carlo redraws what the image shows",
     tests: [BAYES],
+  },
+  {
+    id: "sim/known-answer-fixed-ignored",
+    file: "sim/known_answer.ts",
+    search: "{ ...noduleFromSource(m, 1), ...o.fixed }",
+    replace: "{ ...noduleFromSource(m, 1) }",
+    what: "known-answer cohorts vary the property a test holds fixed",
+    tests: ["tests/sim/known_answer_test.ts"],
   },
   {
     id: "sim/volumes-not-windowed",
