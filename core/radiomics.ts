@@ -22,13 +22,39 @@ import { DEFAULT_HU_WINDOW } from "./hu.ts";
  * ROI's outer shell): ground glass is about -550 HU, lung -850 HU but
  * shifted by emphysema or fibrosis, so a fixed threshold leaks into dense
  * lung. The threshold is clamped to [-750, -450] HU.
+ *
+ * @example
+ * ```ts
+ * const thr = lungLevel + NODULE_ABOVE_LUNG_HU; // -700 for a -850 HU lung
+ * ```
  */
 export const NODULE_ABOVE_LUNG_HU = 150;
-/** Voxels above this are solid tissue. */
+/**
+ * Voxels above this are solid tissue.
+ *
+ * @example
+ * ```ts
+ * const solid = hu > SOLID_THRESHOLD_HU;
+ * ```
+ */
 export const SOLID_THRESHOLD_HU = -300;
-/** Voxels above this are the soft-tissue core (solid nodules reach about 35 HU). */
+/**
+ * Voxels above this are the soft-tissue core (solid nodules reach about 35 HU).
+ *
+ * @example
+ * ```ts
+ * const core = hu > CORE_HU && hu < CALCIFIED_HU;
+ * ```
+ */
 export const CORE_HU = -150;
-/** Voxels at or above this are calcified (the lung window clips at 400). */
+/**
+ * Voxels at or above this are calcified (the lung window clips at 400).
+ *
+ * @example
+ * ```ts
+ * const calcified = hu >= CALCIFIED_HU;
+ * ```
+ */
 export const CALCIFIED_HU = 300;
 
 /**

@@ -113,7 +113,14 @@ export interface Nodule {
 /** Diameter model: 7 mm * exp(0.35 m_0), so growth g adds ln(g)/0.35 to m_0. */
 const SIZE_MM = 7, SIZE_LOG = 0.35;
 
-/** Smallest and largest diameter drawn, mm (the tails are clipped). */
+/**
+ * Smallest and largest diameter drawn, mm (the tails are clipped).
+ *
+ * @example
+ * ```ts
+ * const [dMin, dMax] = DIAMETER_RANGE_MM; // 3, 30
+ * ```
+ */
 export const DIAMETER_RANGE_MM: readonly [number, number] = [3, 30];
 
 /**
