@@ -38,6 +38,7 @@ import {
   str,
   variants,
 } from "../core/schema.ts";
+import { DEFAULT_HU_WINDOW } from "../core/hu.ts";
 import { METHODS } from "../models/methods.ts";
 
 /** Manifest column names (defaults: what `sim/` exports). */
@@ -222,7 +223,7 @@ export const COHORT_SCHEMA: Schema<CohortFile> = obj<CohortFile>({
   preprocess: obj<PreprocessConfig>({
     roiSize: int(2, 256, 32),
     spacingMm: positive(1),
-    huWindow: nullable(HU_WINDOW, [-1000, 400]),
+    huWindow: nullable(HU_WINDOW, [...DEFAULT_HU_WINDOW]),
     normalize: bool(false),
     centre: oneOf(["nodule", "scan"] as const, "nodule"),
     coordinates: oneOf(["RAS", "LPS"] as const, "RAS"),

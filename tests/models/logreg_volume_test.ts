@@ -3,7 +3,7 @@
  * (core/radiomics.ts) of the latest volume, wired as a method.
  */
 import assert from "node:assert/strict";
-import { initBackend } from "../../core/backend.ts";
+import { initBackend } from "../../kernels/backend.ts";
 import { UserError } from "../../core/errors.ts";
 import { volumeFeatureMatrix } from "../../core/radiomics.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
