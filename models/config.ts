@@ -7,6 +7,7 @@
  * @module
  */
 import { UserError } from "../core/errors.ts";
+import type { Symmetries } from "./augment.ts";
 
 /** How scan times enter the model. */
 export type TimeEncoding = "sinusoidal" | "decay" | "both" | "none";
@@ -43,6 +44,18 @@ export interface ModelConfig {
   patchSize: number;
   /** How scan and record times enter the model. */
   timeEncoding: TimeEncoding;
+  /**
+   * Positions of volume patches: fixed 3D sine-cosine codes (`sincos`,
+   * nothing to learn from few labels) or learned embeddings. Volume mode
+   * only.
+   */
+  positions: "sincos" | "learned";
+  /**
+   * Channels of the strided 2^3 stem before the patch embedding (a 2x2x2
+   * convolution with stride 2 as one reshape and matrix product, then
+   * ReLU); 0: the patch embedding reads raw voxels. Volume mode only.
+   */
+  stemChannels: number;
 }
 
 /** Self-supervised pretraining settings. */
@@ -133,7 +146,47 @@ export interface FinetuneConfig {
   patience: number;
   /** Read the loss back and check validation every this many steps. */
   readEvery: number;
+  /**
+   * Volume training batches: cube symmetries drawn per patient (`all`: 48,
+   * `flips`: 8, `none`). Volume mode only; see models/augment.ts.
+   */
+  augment: Symmetries;
+  /** Volume training batches: largest random shift per axis, voxels. */
+  augmentShift: number;
+  /** Volume training batches: intensity scale and offset jitter (standardized units). */
+  augmentJitter: number;
+  /**
+   * Early stopping reads the validation loss smoothed exponentially with
+   * this weight on the past (0: the raw loss; see LoopConfig.smoothing).
+   * null: the imaging level's default, {@link LEVEL_FINETUNE}.
+   */
+  valSmoothing: number | null;
+  /**
+   * Relative improvement of the (smoothed) validation loss that counts as
+   * progress. null: the imaging level's default, {@link LEVEL_FINETUNE}.
+   */
+  minDelta: number | null;
 }
+
+/**
+ * Per imaging level, what a null `finetune.valSmoothing` or
+ * `finetune.minDelta` means. Features mode keeps the raw rule it was
+ * tuned with. In volume mode the validation split is small (100 patients
+ * in paper-volume, 10 at label fraction 0.1) and its loss moves by about
+ * +-0.05 between checks, more than the changes it judges: the rule reads
+ * an average of about the last four checks and asks for a 1% gain.
+ *
+ * @example
+ * ```ts
+ * LEVEL_FINETUNE.volume.valSmoothing; // 0.75
+ * ```
+ */
+export const LEVEL_FINETUNE: Readonly<
+  Record<"features" | "volume", { valSmoothing: number; minDelta: number }>
+> = {
+  features: { valSmoothing: 0, minDelta: 0 },
+  volume: { valSmoothing: 0.75, minDelta: 0.01 },
+};
 
 /** Everything one experiment needs besides data, method and seed. */
 export interface ExperimentConfig {
@@ -176,6 +229,8 @@ export const DEFAULT_MODEL: ModelConfig = {
   ehrGroups: 8,
   patchSize: 8,
   timeEncoding: "sinusoidal",
+  positions: "sincos",
+  stemChannels: 8,
 };
 
 /**
@@ -227,6 +282,11 @@ export const DEFAULT_FINETUNE: FinetuneConfig = {
   clipNorm: 1,
   patience: 3,
   readEvery: 10,
+  augment: "all",
+  augmentShift: 2,
+  augmentJitter: 0.05,
+  valSmoothing: null,
+  minDelta: null,
 };
 
 type Rule = [min: number, max: number, integer: boolean];
@@ -243,6 +303,7 @@ const MODEL_RULES: Record<string, Rule> = {
   maxEhr: [1, 64, true],
   ehrGroups: [1, 4096, true],
   patchSize: [1, 512, true],
+  stemChannels: [0, 256, true],
 };
 const TRAIN_RULES: Record<string, Rule> = {
   steps: [1, 1e7, true],
@@ -262,7 +323,13 @@ const TRAIN_RULES: Record<string, Rule> = {
   readEvery: [1, 1e6, true],
   labelFraction: [0.001, 1, false],
   patience: [1, 1e6, true],
+  augmentShift: [0, 64, true],
+  augmentJitter: [0, 1, false],
+  valSmoothing: [0, 0.99, false],
 };
+
+// Keys where null means "the imaging level's default".
+const NULLABLE = new Set(["valSmoothing", "minDelta"]);
 
 function check(
   obj: Record<string, unknown>,
@@ -271,7 +338,7 @@ function check(
 ): void {
   for (const [key, value] of Object.entries(obj)) {
     const rule = rules[key];
-    if (!rule) continue;
+    if (!rule || (value === null && NULLABLE.has(key))) continue;
     const [min, max, integer] = rule;
     if (
       typeof value !== "number" || !Number.isFinite(value) || value < min ||
@@ -369,6 +436,15 @@ export function resolveExperimentConfig(
     ["sinusoidal", "decay", "both", "none"],
     at("model.timeEncoding"),
   );
+  oneOf(m.positions, ["sincos", "learned"], at("model.positions"));
+  oneOf(cfg.finetune.augment, ["all", "flips", "none"], at("finetune.augment"));
+  if (m.stemChannels > 0 && m.patchSize % 2 !== 0) {
+    throw new UserError(
+      `${
+        at("model.stemChannels")
+      }: the 2^3 stem needs an even model.patchSize, got ${m.patchSize}`,
+    );
+  }
   oneOf(cfg.pretrain.loss, ["l2", "smooth-l1"], at("pretrain.loss"));
   oneOf(
     cfg.pretrain.downstream,

@@ -23,7 +23,11 @@ import {
   type ModalityUse,
   type Normalizer,
 } from "./batch.ts";
-import type { ExperimentConfig, ModelConfig } from "./config.ts";
+import {
+  type ExperimentConfig,
+  LEVEL_FINETUNE,
+  type ModelConfig,
+} from "./config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "./contrastive.ts";
 import { Encoder } from "./encoder.ts";
 import { emaUpdateFrom, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
@@ -36,6 +40,12 @@ import {
   ridgeR2,
 } from "./probe.ts";
 import { aucMannWhitney } from "../reports/auc.ts";
+import {
+  augments,
+  type AugmentSettings,
+  drawTransform,
+  type VolumeTransform,
+} from "./augment.ts";
 import {
   bceWithLogits,
   fusedEmbedding,
@@ -634,8 +644,16 @@ export async function finetune(
   const embed = (params: ParamSet, patients: Patient[]) =>
     embedAll(enc, params, patients, layout, norm, use);
 
-  const logitsFor = (patients: Patient[], idx: number[]) => {
-    const x = toInputs(hostBatch(patients, idx, layout, norm, use), layout, m);
+  const logitsFor = (
+    patients: Patient[],
+    idx: number[],
+    transforms?: VolumeTransform[],
+  ) => {
+    const x = toInputs(
+      hostBatch(patients, idx, layout, norm, use, transforms),
+      layout,
+      m,
+    );
     return headLogits(head.dict, fusedEmbedding(enc, encP.dict, x));
   };
   const lossOn = async (patients: Patient[]) => {
@@ -665,6 +683,21 @@ export async function finetune(
   };
 
   const trainLabels = labelsOf(trainSet);
+  // Training batches only: a seeded transform per patient and step.
+  const aug: AugmentSettings = {
+    symmetries: fc.augment,
+    shift: fc.augmentShift,
+    jitter: fc.augmentJitter,
+  };
+  const augmentFor = layout.mode === "volume" && augments(aug)
+    ? (n: number, step: number): VolumeTransform[] => {
+      const rng = streams.get(`finetune/augment/${step}`);
+      return Array.from(
+        { length: n },
+        () => drawTransform(rng, layout.scanShape, aug),
+      );
+    }
+    : null;
   try {
     const t0 = performance.now();
     let curve: number[] = [], steps = 0;
@@ -710,7 +743,8 @@ export async function finetune(
             streams.get(`finetune/batch/${step}`),
           );
           const y = tf.tensor1d(Float32Array.from(idx, (i) => trainLabels[i]));
-          return bceWithLogits(logitsFor(trainSet, idx), y);
+          const t = augmentFor?.(idx.length, step);
+          return bceWithLogits(logitsFor(trainSet, idx, t), y);
         },
         validate: valSet.length > 0 ? () => lossOn(valSet) : undefined,
       };
@@ -724,6 +758,9 @@ export async function finetune(
           clipNorm: fc.clipNorm,
           readEvery: fc.readEvery,
           patience: fc.patience,
+          smoothing: fc.valSmoothing ??
+            LEVEL_FINETUNE[layout.mode].valSmoothing,
+          minDelta: fc.minDelta ?? LEVEL_FINETUNE[layout.mode].minDelta,
         },
         hooks,
         `finetune-${method.replace("+", "-")}`,
