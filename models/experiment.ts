@@ -243,7 +243,8 @@ export async function pretrain(
     ? ParamSet.create(contrastiveSpecs(m.width), streams.get("init/con"))
     : null;
   const target = useJepa ? variableFrom(online.flat(), false) : null;
-  const both = { image: true, ehr: true };
+  // What the method reads (both modalities for the multimodal objectives).
+  const reads = methodUses(method);
 
   // The objective on one batch with given masks (null: contrastive only).
   const objective = (
@@ -281,7 +282,7 @@ export async function pretrain(
   // Held-out batches and their masks are drawn once, so every check
   // measures the same thing.
   const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
-    const h = hostBatch(heldOut, idx, layout, norm, both);
+    const h = hostBatch(heldOut, idx, layout, norm, reads);
     return { h, masks: masksFor(h, `pretrain/held-out/mask/${i}`) };
   });
   const heldOutLoss = async (): Promise<number> => {
@@ -306,7 +307,7 @@ export async function pretrain(
         pc.batchSize,
         streams.get(`pretrain/batch/${step}`),
       );
-      const h = hostBatch(fit, idx, layout, norm, both);
+      const h = hostBatch(fit, idx, layout, norm, reads);
       return objective(h, masksFor(h, `pretrain/mask/${step}`));
     },
     afterStep(step) {
