@@ -17,7 +17,12 @@ import { fitNormalizer, hostBatch, makeLayout } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import { Encoder } from "../../models/encoder.ts";
 import { finetune } from "../../models/experiment.ts";
-import { sinCos3d, TokenizerConstants } from "../../models/tokenizers.ts";
+import { ParamSet } from "../../models/params.ts";
+import {
+  sinCos3d,
+  toInputs,
+  TokenizerConstants,
+} from "../../models/tokenizers.ts";
 import { easySet } from "./fixtures.ts";
 
 await initBackend("cpu");
@@ -152,6 +157,27 @@ Deno.test("sin-cos positions: one fixed code per patch, none learned", () => {
     const embed = enc.specs().find((s) => s.name === "enc/embed")!;
     const learnedPatchRows = embed.shape[0] - 3 - L.ehrGroups;
     assert.equal(learnedPatchRows, positions === "sincos" ? 0 : 8);
+    if (positions === "sincos") {
+      // What the encoder adds: two patches' positions differ by their codes.
+      const params = ParamSet.create(enc.specs(), new Rng("init"));
+      const ps = set.internal.patients.slice(0, 2);
+      const x = toInputs(
+        hostBatch(ps, [0, 1], L, fitNormalizer(ps, L), {
+          image: true,
+          ehr: false,
+        }),
+        L,
+        cfg.model,
+      );
+      const pos = enc.embed(params.dict, x).pos.arraySync() as number[][][];
+      const code = sinCos3d(2, cfg.model.width);
+      const W = cfg.model.width;
+      for (let k = 0; k < W; k++) {
+        const want = code[3 * W + k] - code[5 * W + k];
+        assert.ok(Math.abs(pos[0][3][k] - pos[0][5][k] - want) < 1e-5);
+      }
+      params.dispose();
+    }
     enc.dispose();
     const c = new TokenizerConstants(L, w, positions);
     if (positions === "sincos") {
