@@ -92,9 +92,13 @@ export {
   type MaskStrategy,
   type ModelConfig,
   type PartialExperimentConfig,
+  PATCH_POSITIONS,
+  type PatchPositions,
   type PretrainConfig,
   type Protocol,
   PROTOCOLS,
+  SYMMETRY_SETS,
+  type SymmetrySet,
   TIME_ENCODINGS,
   type TimeEncoding,
 } from "./models/config.ts";

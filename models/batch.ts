@@ -19,6 +19,7 @@
 import type { Cohort, ImagingMode, Patient } from "../cohort/types.ts";
 import { UserError } from "../core/errors.ts";
 import type { ModelConfig } from "./config.ts";
+import { transformVolume, type VolumeTransform } from "./augment.ts";
 
 /**
  * Token modality codes in {@link Layout.modality}.
@@ -62,6 +63,29 @@ export interface Layout {
   slot: Int32Array;
   /** Patch index (image) or group index (EHR) per token. */
   within: Int32Array;
+  /**
+   * Order of the voxels inside a volume patch token: `raster` (z, y, x),
+   * or `subcube`: 2x2x2 subcubes one after another (raster inside each, the
+   * subcubes in raster order), so that a strided 2^3 stem is one reshape
+   * and one matrix product. Absent (older saved models): raster.
+   */
+  voxelOrder?: "raster" | "subcube";
+}
+
+/**
+ * Most scans any patient of a cohort has (at least 1): in `volume` mode a
+ * layout keeps no more scan slots than that, so one-scan cohorts carry no
+ * padding tokens.
+ *
+ * @example
+ * ```ts
+ * scanSlotsIn(set.internal); // 1 for a one-scan cohort
+ * ```
+ */
+export function scanSlotsIn(cohort: Cohort): number {
+  let most = 1;
+  for (const p of cohort.patients) most = Math.max(most, p.scans.length);
+  return most;
 }
 
 /**
@@ -94,7 +118,13 @@ export function makeLayout(cohort: Cohort, model: ModelConfig): Layout {
   }
   const ehrGroups = Math.min(model.ehrGroups, Math.max(1, cohort.ehrDim));
   const groupSize = Math.max(1, Math.ceil(cohort.ehrDim / ehrGroups));
-  const nImage = model.maxScans * patchesPerScan;
+  // Volume mode: scan slots from the data (padding only where a patient
+  // has fewer scans than the cohort's most), at most model.maxScans. In
+  // features mode a token is cheap and the slots stay as configured.
+  const maxScans = mode === "volume"
+    ? Math.min(model.maxScans, scanSlotsIn(cohort))
+    : model.maxScans;
+  const nImage = maxScans * patchesPerScan;
   const nEhr = model.maxEhr * ehrGroups;
   const nTokens = nImage + nEhr + 1;
   const modality = new Int8Array(nTokens);
@@ -119,7 +149,7 @@ export function makeLayout(cohort: Cohort, model: ModelConfig): Layout {
     scanShape: [...shape],
     patchesPerScan,
     imageDim,
-    maxScans: model.maxScans,
+    maxScans,
     ehrDim: cohort.ehrDim,
     ehrGroups,
     groupSize,
@@ -130,7 +160,48 @@ export function makeLayout(cohort: Cohort, model: ModelConfig): Layout {
     modality,
     slot,
     within,
+    voxelOrder: mode === "volume" && model.patchSize % 2 === 0
+      ? "subcube"
+      : "raster",
   };
+}
+
+/**
+ * Offsets of a patch's voxels (relative to its corner, in a volume with
+ * rows of `W` and slices of `H * W`) in token order (see
+ * {@link Layout.voxelOrder}).
+ */
+function patchOffsets(
+  p: number,
+  H: number,
+  W: number,
+  order: "raster" | "subcube",
+): Int32Array {
+  const out = new Int32Array(p * p * p);
+  let o = 0;
+  if (order === "raster") {
+    for (let z = 0; z < p; z++) {
+      for (let y = 0; y < p; y++) {
+        for (let x = 0; x < p; x++) out[o++] = (z * H + y) * W + x;
+      }
+    }
+    return out;
+  }
+  const h = p / 2;
+  for (let Z = 0; Z < h; Z++) {
+    for (let Y = 0; Y < h; Y++) {
+      for (let X = 0; X < h; X++) {
+        for (let z = 0; z < 2; z++) {
+          for (let y = 0; y < 2; y++) {
+            for (let x = 0; x < 2; x++) {
+              out[o++] = ((2 * Z + z) * H + 2 * Y + y) * W + 2 * X + x;
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Per-dimension standardization fitted on a patient pool. */
@@ -257,7 +328,10 @@ export interface HostBatch {
 }
 
 /**
- * Builds a batch from `patients[idx]`.
+ * Builds a batch from `patients[idx]`. In `volume` mode, `transforms[b]`
+ * (when given and not null) augments row b's scans: the same geometric
+ * transform for all of the patient's scans, then its intensity jitter on
+ * the standardized values (training batches only; see models/augment.ts).
  *
  * @example
  * ```ts
@@ -270,6 +344,7 @@ export function hostBatch(
   layout: Layout,
   norm: Normalizer,
   use: ModalityUse,
+  transforms?: readonly (VolumeTransform | null)[],
 ): HostBatch {
   const n = idx.length;
   const L = layout;
@@ -285,8 +360,13 @@ export function hostBatch(
   const [, H, W] = L.scanShape;
   const scanLength = L.scanShape.reduce((a, b) => a * b, 1);
   const p = Math.round(Math.cbrt(L.imageDim));
+  const offsets = perFeature
+    ? new Int32Array(0)
+    : patchOffsets(p, H, W, L.voxelOrder ?? "raster");
+  const scratch = perFeature ? null : new Float32Array(scanLength);
   for (let b = 0; b < n; b++) {
     const pt = patients[idx[b]];
+    const tf = perFeature ? null : transforms?.[b] ?? null;
     labels[b] = pt.label ?? 0;
     const scans = use.image ? pt.scans.slice(-L.maxScans) : [];
     const recs = use.ehr ? pt.ehr.slice(-L.maxEhr) : [];
@@ -301,6 +381,9 @@ export function hostBatch(
           `patient ${pt.id}, scan ${s.id}: ${s.data.length} values, expected ${scanLength} (shape [${L.scanShape}])`,
         );
       }
+      const data = tf
+        ? transformVolume(s.data, L.scanShape, tf, scratch!)
+        : s.data;
       for (let q = 0; q < L.patchesPerScan; q++) {
         const tok = k * L.patchesPerScan + q;
         present[b * N + tok] = 1;
@@ -317,13 +400,12 @@ export function hostBatch(
         const z0 = Math.floor(q / (nh * nw)) * p;
         const y0 = Math.floor(q / nw) % nh * p;
         const x0 = (q % nw) * p;
-        const m = norm.imageMean[0], sd = norm.imageStd[0];
-        let o = out;
-        for (let z = 0; z < p; z++) {
-          for (let y = 0; y < p; y++) {
-            const row = ((z0 + z) * H + y0 + y) * W + x0;
-            for (let x = 0; x < p; x++) image[o++] = (s.data[row + x] - m) / sd;
-          }
+        // Standardized, then the jitter: v' = v * scale + offset.
+        const sd = norm.imageStd[0] / (tf?.scale ?? 1);
+        const m = norm.imageMean[0] - (tf?.offset ?? 0) * sd;
+        const corner = (z0 * H + y0) * W + x0;
+        for (let j = 0; j < offsets.length; j++) {
+          image[out + j] = (data[corner + offsets[j]] - m) / sd;
         }
       }
     });

@@ -11,6 +11,7 @@ import {
   defaults,
   int,
   list,
+  nullable,
   num,
   obj,
   oneOf,
@@ -71,6 +72,28 @@ export type JepaLoss = typeof JEPA_LOSSES[number];
  * ```
  */
 export const DOWNSTREAM_ENCODERS = ["context", "target"] as const;
+/**
+ * How volume patches get their positions.
+ *
+ * @example
+ * ```ts
+ * PATCH_POSITIONS; // ["sincos", "learned"]
+ * ```
+ */
+export const PATCH_POSITIONS = ["sincos", "learned"] as const;
+/** How volume patches get their positions. */
+export type PatchPositions = typeof PATCH_POSITIONS[number];
+/**
+ * The cube-symmetry sets of volume augmentation (models/augment.ts).
+ *
+ * @example
+ * ```ts
+ * SYMMETRY_SETS; // ["all", "flips", "none"]
+ * ```
+ */
+export const SYMMETRY_SETS = ["all", "flips", "none"] as const;
+/** A cube-symmetry set of volume augmentation. */
+export type SymmetrySet = typeof SYMMETRY_SETS[number];
 
 /** Encoder and predictor shape. */
 export interface ModelConfig {
@@ -98,6 +121,18 @@ export interface ModelConfig {
   patchSize: number;
   /** How scan and record times enter the model. */
   timeEncoding: TimeEncoding;
+  /**
+   * Positions of volume patches: fixed 3D sine-cosine codes (`sincos`,
+   * nothing to learn from few labels) or learned embeddings. Volume mode
+   * only.
+   */
+  positions: PatchPositions;
+  /**
+   * Channels of the strided 2^3 stem before the patch embedding (a 2x2x2
+   * convolution with stride 2 as one reshape and matrix product, then
+   * ReLU); 0: the patch embedding reads raw voxels. Volume mode only.
+   */
+  stemChannels: number;
 }
 
 /** Self-supervised pretraining settings. */
@@ -188,7 +223,47 @@ export interface FinetuneConfig {
   patience: number;
   /** Read the loss back and check validation every this many steps. */
   readEvery: number;
+  /**
+   * Volume training batches: cube symmetries drawn per patient (`all`: 48,
+   * `flips`: 8, `none`). Volume mode only; see models/augment.ts.
+   */
+  augment: SymmetrySet;
+  /** Volume training batches: largest random shift per axis, voxels. */
+  augmentShift: number;
+  /** Volume training batches: intensity scale and offset jitter (standardized units). */
+  augmentJitter: number;
+  /**
+   * Early stopping reads the validation loss smoothed exponentially with
+   * this weight on the past (0: the raw loss; see LoopConfig.smoothing).
+   * null: the imaging level's default, {@link LEVEL_FINETUNE}.
+   */
+  valSmoothing: number | null;
+  /**
+   * Relative improvement of the (smoothed) validation loss that counts as
+   * progress. null: the imaging level's default, {@link LEVEL_FINETUNE}.
+   */
+  minDelta: number | null;
 }
+
+/**
+ * Per imaging level, what a null `finetune.valSmoothing` or
+ * `finetune.minDelta` means. Features mode keeps the raw rule it was
+ * tuned with. In volume mode the validation split is small (100 patients
+ * in paper-volume, 10 at label fraction 0.1) and its loss moves by about
+ * +-0.05 between checks, more than the changes it judges: the rule reads
+ * an average of about the last four checks and asks for a 1% gain.
+ *
+ * @example
+ * ```ts
+ * LEVEL_FINETUNE.volume.valSmoothing; // 0.75
+ * ```
+ */
+export const LEVEL_FINETUNE: Readonly<
+  Record<"features" | "volume", { valSmoothing: number; minDelta: number }>
+> = {
+  features: { valSmoothing: 0, minDelta: 0 },
+  volume: { valSmoothing: 0.75, minDelta: 0.01 },
+};
 
 /** Everything one experiment needs besides data, method and seed. */
 export interface ExperimentConfig {
@@ -225,6 +300,8 @@ const MODEL_SCHEMA = obj<ModelConfig>({
   ehrGroups: int(1, 4096, 8),
   patchSize: int(1, 512, 8),
   timeEncoding: oneOf(TIME_ENCODINGS, "sinusoidal"),
+  positions: oneOf(PATCH_POSITIONS, "sincos"),
+  stemChannels: int(0, 256, 8),
 });
 
 const PRETRAIN_SCHEMA = obj<PretrainConfig>({
@@ -260,6 +337,11 @@ const FINETUNE_SCHEMA = obj<FinetuneConfig>({
   clipNorm: num(0, 1e6, 1),
   patience: int(1, 1e6, 3),
   readEvery: int(1, 1e6, 10),
+  augment: oneOf(SYMMETRY_SETS, "all"),
+  augmentShift: int(0, 64, 2),
+  augmentJitter: num(0, 1, 0.05),
+  valSmoothing: nullable(num(0, 0.99)),
+  minDelta: nullable(num(0, 1)),
 });
 
 /**
@@ -344,6 +426,13 @@ export function resolveExperimentConfig(
   }
   if (m.width % 2 !== 0) {
     throw configError(at("model.width"), "an even number", m.width);
+  }
+  if (m.stemChannels > 0 && m.patchSize % 2 !== 0) {
+    throw configError(
+      at("model.stemChannels"),
+      `0, or an even model.patchSize for the 2^3 stem (patchSize is ${m.patchSize})`,
+      m.stemChannels,
+    );
   }
   if (cfg.pretrain.emaEnd < cfg.pretrain.emaStart) {
     throw configError(

@@ -58,7 +58,11 @@ export class Encoder {
       mlpRatio: model.mlpRatio,
       decay: model.timeEncoding === "decay" || model.timeEncoding === "both",
     };
-    this.consts = new TokenizerConstants(layout, model.width);
+    this.consts = new TokenizerConstants(
+      layout,
+      model.width,
+      model.positions,
+    );
     const N = layout.nTokens;
     const img = Float32Array.from(layout.modality, (m) => m === IMAGE ? 1 : 0);
     this.imageTokens = tf.tensor2d(img, [1, N]);

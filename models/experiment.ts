@@ -23,7 +23,11 @@ import {
   type ModalityUse,
   type Normalizer,
 } from "./batch.ts";
-import type { ExperimentConfig, ModelConfig } from "./config.ts";
+import {
+  type ExperimentConfig,
+  LEVEL_FINETUNE,
+  type ModelConfig,
+} from "./config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "./contrastive.ts";
 import { Encoder } from "./encoder.ts";
 import { emaUpdateFrom, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
@@ -36,6 +40,12 @@ import {
   ridgeR2,
 } from "./probe.ts";
 import { aucMannWhitney } from "../reports/auc.ts";
+import {
+  augments,
+  type AugmentSettings,
+  drawTransform,
+  type VolumeTransform,
+} from "./augment.ts";
 import {
   bceWithLogits,
   fusedEmbedding,
@@ -234,7 +244,8 @@ export async function pretrain(
     ? ParamSet.create(contrastiveSpecs(m.width), streams.get("init/con"))
     : null;
   const target = useJepa ? variableFrom(online.flat(), false) : null;
-  const both = { image: true, ehr: true };
+  // What the method reads (both modalities for the multimodal objectives).
+  const reads = methodUses(method);
 
   // The objective on one batch with given masks (null: contrastive only).
   const objective = (
@@ -272,7 +283,7 @@ export async function pretrain(
   // Held-out batches and their masks are drawn once, so every check
   // measures the same thing.
   const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
-    const h = hostBatch(heldOut, idx, layout, norm, both);
+    const h = hostBatch(heldOut, idx, layout, norm, reads);
     return { h, masks: masksFor(h, `pretrain/held-out/mask/${i}`) };
   });
   const heldOutLoss = async (): Promise<number> => {
@@ -297,7 +308,7 @@ export async function pretrain(
         pc.batchSize,
         streams.get(`pretrain/batch/${step}`),
       );
-      const h = hostBatch(fit, idx, layout, norm, both);
+      const h = hostBatch(fit, idx, layout, norm, reads);
       return objective(h, masksFor(h, `pretrain/mask/${step}`));
     },
     afterStep(step) {
@@ -637,8 +648,16 @@ export async function finetune(
   const embed = (params: ParamSet, patients: Patient[]) =>
     embedAll(enc, params, patients, layout, norm, use);
 
-  const logitsFor = (patients: Patient[], idx: number[]) => {
-    const x = toInputs(hostBatch(patients, idx, layout, norm, use), layout, m);
+  const logitsFor = (
+    patients: Patient[],
+    idx: number[],
+    transforms?: VolumeTransform[],
+  ) => {
+    const x = toInputs(
+      hostBatch(patients, idx, layout, norm, use, transforms),
+      layout,
+      m,
+    );
     return headLogits(head.dict, fusedEmbedding(enc, encP.dict, x));
   };
   const lossOn = async (patients: Patient[]) => {
@@ -668,6 +687,21 @@ export async function finetune(
   };
 
   const trainLabels = labelsOf(trainSet);
+  // Training batches only: a seeded transform per patient and step.
+  const aug: AugmentSettings = {
+    symmetries: fc.augment,
+    shift: fc.augmentShift,
+    jitter: fc.augmentJitter,
+  };
+  const augmentFor = layout.mode === "volume" && augments(aug)
+    ? (n: number, step: number): VolumeTransform[] => {
+      const rng = streams.get(`finetune/augment/${step}`);
+      return Array.from(
+        { length: n },
+        () => drawTransform(rng, layout.scanShape, aug),
+      );
+    }
+    : null;
   try {
     const t0 = performance.now();
     let curve: number[] = [], steps = 0;
@@ -713,7 +747,8 @@ export async function finetune(
             streams.get(`finetune/batch/${step}`),
           );
           const y = tf.tensor1d(Float32Array.from(idx, (i) => trainLabels[i]));
-          return bceWithLogits(logitsFor(trainSet, idx), y);
+          const t = augmentFor?.(idx.length, step);
+          return bceWithLogits(logitsFor(trainSet, idx, t), y);
         },
         validate: valSet.length > 0 ? () => lossOn(valSet) : undefined,
       };
@@ -727,6 +762,9 @@ export async function finetune(
           clipNorm: fc.clipNorm,
           readEvery: fc.readEvery,
           patience: fc.patience,
+          smoothing: fc.valSmoothing ??
+            LEVEL_FINETUNE[layout.mode].valSmoothing,
+          minDelta: fc.minDelta ?? LEVEL_FINETUNE[layout.mode].minDelta,
         },
         hooks,
         `finetune-${method.replace("+", "-")}`,

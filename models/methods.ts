@@ -78,6 +78,13 @@ export const METHOD_SPECS = {
     model: "encoder",
     description: "JEPA plus InfoNCE pretraining, then finetuning",
   },
+  "jepa-image": {
+    uses: IMAGE,
+    objectives: ["jepa"],
+    model: "encoder",
+    description:
+      "JEPA pretraining on the scans alone (hidden blocks of a volume predicted from the rest), then imaging-only finetuning",
+  },
   "logreg-image": {
     uses: IMAGE,
     objectives: [],

@@ -1,8 +1,11 @@
 /**
  * Tokens from a batch: image patches or scan features through one dense
- * layer, EHR signature groups through a block-diagonal dense layer (one
- * matrix product for all groups), demographics as one token, plus learned
- * modality and position embeddings and a sinusoidal encoding of time.
+ * layer (volume patches optionally through a strided 2^3 stem first), EHR
+ * signature groups through a block-diagonal dense layer (one matrix product
+ * for all groups), demographics as one token, plus learned modality
+ * embeddings, positions (fixed 3D sine-cosine codes or learned embeddings
+ * for volume patches, learned for EHR groups) and a sinusoidal encoding of
+ * time.
  *
  * @module
  */
@@ -32,9 +35,51 @@ export interface Inputs {
   labels: tf.Tensor;
 }
 
+/** Whether volume patch positions are fixed sine-cosine codes. */
+function fixedPositions(L: Layout, positions: "sincos" | "learned"): boolean {
+  return L.mode === "volume" && positions === "sincos";
+}
+
+/** Learned patch-position rows: none when they are fixed codes. */
+function patchRows(L: Layout, positions: "sincos" | "learned"): number {
+  return fixedPositions(L, positions) ? 0 : L.patchesPerScan;
+}
+
 /** Learned-embedding rows: 3 modalities, then patch positions, then EHR groups. */
-function embeddingRows(L: Layout): number {
-  return 3 + L.patchesPerScan + L.ehrGroups;
+function embeddingRows(L: Layout, positions: "sincos" | "learned"): number {
+  return 3 + patchRows(L, positions) + L.ehrGroups;
+}
+
+/** Whether the strided 2^3 stem is used. */
+function hasStem(L: Layout, m: Pick<ModelConfig, "stemChannels">): boolean {
+  return L.mode === "volume" && m.stemChannels > 0;
+}
+
+/**
+ * Fixed 3D sine-cosine codes of the patches of a g x g x g grid, [g^3, w]
+ * (MAE's 2D codes extended to three axes): each axis gets 2 * floor(w / 6)
+ * dimensions, sines and cosines of its patch coordinate at frequencies
+ * 1 / 10000^(k / d) for k < d = floor(w / 6); leftover dimensions are 0.
+ *
+ * @example
+ * ```ts
+ * const codes = sinCos3d(4, 32); // 64 rows of 32
+ * ```
+ */
+export function sinCos3d(g: number, w: number): Float32Array {
+  const d = Math.floor(w / 6);
+  const out = new Float32Array(g * g * g * w);
+  for (let q = 0; q < g * g * g; q++) {
+    const coord = [Math.floor(q / (g * g)), Math.floor(q / g) % g, q % g];
+    for (let a = 0; a < 3; a++) {
+      for (let k = 0; k < d; k++) {
+        const angle = coord[a] / Math.pow(10000, k / d);
+        out[q * w + a * 2 * d + k] = Math.sin(angle);
+        out[q * w + a * 2 * d + d + k] = Math.cos(angle);
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -46,13 +91,19 @@ function embeddingRows(L: Layout): number {
  * ```
  */
 export function tokenizerSpecs(L: Layout, m: ModelConfig): ParamSpec[] {
+  const stem = hasStem(L, m);
   return [
-    ...denseSpecs("enc/image", L.imageDim, m.width),
+    ...(stem ? denseSpecs("enc/stem", 8, m.stemChannels) : []),
+    ...denseSpecs(
+      "enc/image",
+      stem ? L.imageDim / 8 * m.stemChannels : L.imageDim,
+      m.width,
+    ),
     ...denseSpecs("enc/ehr", L.ehrGroups * L.groupSize, L.ehrGroups * m.width),
     ...denseSpecs("enc/demo", 6, m.width),
     {
       name: "enc/embed",
-      shape: [embeddingRows(L), m.width],
+      shape: [embeddingRows(L, m.positions), m.width],
       init: { std: 0.02 },
       decay: false,
     },
@@ -62,32 +113,51 @@ export function tokenizerSpecs(L: Layout, m: ModelConfig): ParamSpec[] {
 /**
  * Constant tensors a tokenizer needs: the one-hot map from token to its
  * embedding rows (a matrix product, because gather's gradient is missing
- * on wasm) and the block-diagonal mask of the EHR group layer.
+ * on wasm), the fixed patch codes when positions are not learned, and the
+ * block-diagonal mask of the EHR group layer.
  *
  * @example
  * ```ts
- * const c = new TokenizerConstants(layout, 32);
+ * const c = new TokenizerConstants(layout, 32, "sincos");
  * c.dispose();
  * ```
  */
 export class TokenizerConstants {
   /** [nTokens, rows]: modality row + patch or group row. */
   readonly rows: tf.Tensor2D;
+  /** [nTokens, width] fixed 3D codes on volume patch tokens, or null. */
+  readonly fixed: tf.Tensor2D | null;
   /** [ehrGroups * groupSize, ehrGroups * width]. */
   readonly ehrMask: tf.Tensor2D;
 
-  /** Builds them for a layout and width. */
-  constructor(L: Layout, width: number) {
-    const R = embeddingRows(L);
+  /** Builds them for a layout, width and kind of patch positions. */
+  constructor(
+    L: Layout,
+    width: number,
+    positions: "sincos" | "learned" = "learned",
+  ) {
+    const R = embeddingRows(L, positions);
+    const P = patchRows(L, positions);
     const rows = new Float32Array(L.nTokens * R);
     for (let i = 0; i < L.nTokens; i++) {
       rows[i * R + L.modality[i]] = 1;
-      if (L.modality[i] === IMAGE) rows[i * R + 3 + L.within[i]] = 1;
-      if (L.modality[i] === EHR) {
-        rows[i * R + 3 + L.patchesPerScan + L.within[i]] = 1;
-      }
+      if (L.modality[i] === IMAGE && P > 0) rows[i * R + 3 + L.within[i]] = 1;
+      if (L.modality[i] === EHR) rows[i * R + 3 + P + L.within[i]] = 1;
     }
     this.rows = tf.tensor2d(rows, [L.nTokens, R]);
+    this.fixed = null;
+    if (fixedPositions(L, positions)) {
+      const g = Math.round(Math.cbrt(L.patchesPerScan));
+      const codes = sinCos3d(g, width);
+      const fixed = new Float32Array(L.nTokens * width);
+      for (let i = 0; i < L.nImage; i++) {
+        fixed.set(
+          codes.subarray(L.within[i] * width, (L.within[i] + 1) * width),
+          i * width,
+        );
+      }
+      this.fixed = tf.tensor2d(fixed, [L.nTokens, width]);
+    }
     const G = L.ehrGroups, gs = L.groupSize;
     const mask = new Float32Array(G * gs * G * width);
     for (let g = 0; g < G; g++) {
@@ -105,6 +175,7 @@ export class TokenizerConstants {
   /** Frees the tensors. */
   dispose(): void {
     this.rows.dispose();
+    this.fixed?.dispose();
     this.ehrMask.dispose();
   }
 }
@@ -177,12 +248,30 @@ export function tokenize(
   c: TokenizerConstants,
 ): { content: tf.Tensor; pos: tf.Tensor } {
   const n = x.n;
-  const img = linear(
-    x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
-    p["enc/image/w"] as tf.Tensor2D,
-    p["enc/image/b"],
-    { inputGrad: false },
-  ).reshape([n, L.nImage, width]);
+  let img: tf.Tensor;
+  if (p["enc/stem/w"]) {
+    // Strided 2^3 stem: the voxels arrive subcube by subcube (voxelOrder),
+    // so a 2x2x2 convolution with stride 2 is one product over rows of 8.
+    const ch = p["enc/stem/w"].shape[1] as number;
+    const sub = linear(
+      x.image.reshape([-1, 8]) as tf.Tensor2D,
+      p["enc/stem/w"] as tf.Tensor2D,
+      p["enc/stem/b"],
+      { inputGrad: false },
+    ).relu();
+    img = linear(
+      sub.reshape([n * L.nImage, L.imageDim / 8 * ch]) as tf.Tensor2D,
+      p["enc/image/w"] as tf.Tensor2D,
+      p["enc/image/b"],
+    ).reshape([n, L.nImage, width]);
+  } else {
+    img = linear(
+      x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
+      p["enc/image/w"] as tf.Tensor2D,
+      p["enc/image/b"],
+      { inputGrad: false },
+    ).reshape([n, L.nImage, width]);
+  }
   const ehrW = p["enc/ehr/w"].mul(c.ehrMask) as tf.Tensor2D;
   const ehr = linear(x.ehr as tf.Tensor2D, ehrW, p["enc/ehr/b"], {
     inputGrad: false,
@@ -196,8 +285,9 @@ export function tokenize(
   ).reshape([n, 1, width]);
   const keep = x.present.expandDims(2);
   const content = tf.concat([img, ehr, demo], 1).mul(keep);
-  let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D)
-    .expandDims(0);
+  let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D);
+  if (c.fixed) pos = pos.add(c.fixed);
+  pos = pos.expandDims(0);
   if (x.time) pos = pos.add(x.time);
   return { content, pos: pos.mul(keep) };
 }

@@ -8,7 +8,8 @@
  * (the JEPA EMA). Losses stay on the device and are read back every
  * `readEvery` steps in one transfer; a non-finite value stops the run
  * naming its step. With a validation function, training stops early when
- * validation loss has not improved for `patience` checks and the best
+ * validation loss (optionally smoothed, see {@link LoopConfig.smoothing})
+ * has not improved by `minDelta` for `patience` checks and the best
  * weights are restored. With a checkpoint path, state is saved at every
  * readback and an interrupted run resumes from there.
  *
@@ -94,6 +95,14 @@ export interface LoopConfig {
   /** Relative validation improvement that counts (0: any decrease). */
   minDelta?: number;
   /**
+   * Exponential smoothing of the validation curve before the stopping rule
+   * and the best-check choice read it: s = smoothing * s_prev + (1 -
+   * smoothing) * val, starting at the first value (0: the raw curve). A
+   * small validation split's loss moves by more than the changes it is
+   * asked to judge; smoothing averages over recent checks.
+   */
+  smoothing?: number;
+  /**
    * On stopping, restore the weights of the best validation check (true,
    * for finetuning) or keep the last ones (false: a pretraining plateau,
    * where the held-out loss tracks a moving EMA target).
@@ -107,6 +116,8 @@ export interface TrainResult {
   curve: number[];
   /** Validation loss at each readback (empty without validation). */
   valCurve: number[];
+  /** The smoothed curve the rule judged (equal to valCurve without smoothing). */
+  smoothedCurve: number[];
   /** Steps taken. */
   steps: number;
   /** Whether early stopping ended the run. */
@@ -120,6 +131,7 @@ interface Meta {
   t: number;
   curve: number[];
   valCurve: number[];
+  smoothedCurve?: number[];
   best: number | null;
   bad: number;
   done: boolean;
@@ -253,8 +265,14 @@ export async function train(
       windowStart = meta.step;
 
       if (task.validate) {
-        const val = await task.validate();
-        meta.valCurve.push(val);
+        const raw = await task.validate();
+        meta.valCurve.push(raw);
+        const sm = meta.smoothedCurve ??= [];
+        const a = cfg.smoothing ?? 0;
+        const val = sm.length === 0 || a === 0
+          ? raw
+          : a * sm[sm.length - 1] + (1 - a) * raw;
+        sm.push(val);
         const bar = meta.best === null
           ? Infinity
           : meta.best - (cfg.minDelta ?? 0) * Math.abs(meta.best);
@@ -308,6 +326,7 @@ export async function train(
   return {
     curve: meta.curve,
     valCurve: meta.valCurve,
+    smoothedCurve: meta.smoothedCurve ?? [],
     steps: meta.step,
     stoppedEarly: meta.stoppedEarly,
     seconds: (performance.now() - t0) / 1000,

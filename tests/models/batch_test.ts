@@ -123,3 +123,44 @@ Deno.test("normalizer standardizes per feature", () => {
   assert.ok(Math.abs(n.imageStd[0] - Math.sqrt(1.25)) < 1e-6);
   assert.equal(n.imageStd[1], 1); // constant feature: no division by zero
 });
+
+Deno.test("volume patches of edge 4 arrive as 2x2x2 subcubes (for the strided stem)", () => {
+  const vol = Float32Array.from({ length: 8 * 8 * 8 }, (_, i) => i);
+  const c = cohort("volume", [8, 8, 8], [patient(1, () => vol)]);
+  const cfg = resolveExperimentConfig({ model: { patchSize: 4 } });
+  const L = makeLayout(c, cfg.model);
+  assert.equal(L.voxelOrder, "subcube");
+  const h = hostBatch(c.patients, [0], L, identity(1, 5), {
+    image: true,
+    ehr: false,
+  });
+  // Patch 1 = (z 0, y 0, x 1); its subcube 1 = (z 0, y 0, x 1) inside it:
+  // voxels z 0..1, y 0..1, x 6..7.
+  const expect: number[] = [];
+  for (let z = 0; z < 2; z++) {
+    for (let y = 0; y < 2; y++) {
+      for (let x = 6; x < 8; x++) expect.push(z * 64 + y * 8 + x);
+    }
+  }
+  const off = 1 * 64 + 1 * 8;
+  assert.deepEqual(Array.from(h.image.subarray(off, off + 8)), expect);
+});
+
+Deno.test("volume mode: scan slots from the data, at most model.maxScans; features mode as configured", () => {
+  const vol = new Float32Array(4 * 4 * 4);
+  const cfg = resolveExperimentConfig({ model: { patchSize: 2, maxScans: 3 } });
+  const one = cohort("volume", [4, 4, 4], [patient(1, () => vol)]);
+  assert.equal(makeLayout(one, cfg.model).maxScans, 1);
+  assert.equal(makeLayout(one, cfg.model).nImage, 8);
+  const two = cohort("volume", [4, 4, 4], [
+    patient(1, () => vol),
+    patient(2, () => vol),
+  ]);
+  assert.equal(makeLayout(two, cfg.model).maxScans, 2);
+  const five = cohort("volume", [4, 4, 4], [patient(5, () => vol)]);
+  assert.equal(makeLayout(five, cfg.model).maxScans, 3);
+  const feats = cohort("features", [2], [
+    patient(1, () => new Float32Array(2)),
+  ]);
+  assert.equal(makeLayout(feats, cfg.model).maxScans, 3);
+});

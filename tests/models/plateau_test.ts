@@ -1,7 +1,9 @@
 /**
  * The loop's stopping rules on a scripted validation curve: a relative
- * `minDelta` (what pretraining's plateau uses) and `restoreBest` (false for
- * pretraining: keep the last weights; true for finetuning).
+ * `minDelta` (what pretraining's plateau uses), `restoreBest` (false for
+ * pretraining: keep the last weights; true for finetuning) and
+ * `smoothing` (volume finetuning: the rule reads an exponentially smoothed
+ * curve, so one lucky check does not end the run).
  */
 import assert from "node:assert/strict";
 import type * as tf from "@tensorflow/tfjs";
@@ -16,7 +18,14 @@ async function run(
   curve: number[],
   minDelta: number,
   restoreBest: boolean,
-): Promise<{ steps: number; stopped: boolean; w: number; seen: number[] }> {
+  smoothing = 0,
+): Promise<{
+  steps: number;
+  stopped: boolean;
+  w: number;
+  seen: number[];
+  smoothed: number[];
+}> {
   const ps = ParamSet.create(
     [{ name: "w", shape: [1], init: { value: 0 }, decay: false }],
     new Rng("plateau"),
@@ -44,10 +53,17 @@ async function run(
     patience: 2,
     minDelta,
     restoreBest,
+    smoothing,
   });
   const w = (await ps.vars[0].data())[0];
   ps.dispose();
-  return { steps: r.steps, stopped: r.stoppedEarly, w, seen };
+  return {
+    steps: r.steps,
+    stopped: r.stoppedEarly,
+    w,
+    seen,
+    smoothed: r.smoothedCurve,
+  };
 }
 
 // Falls 10% per check, then by 0.5% per check.
@@ -75,4 +91,27 @@ Deno.test("restoreBest: the best check's weights, or the last ones", async () =>
     `${best.w} vs best check ${best.seen[2]}`,
   );
   assert.ok(best.seen[4] > best.seen[2] + 1e-3, "weights moved after the best");
+});
+
+// A falling curve with one lucky check (0.5 at check 3), then flat at 0.6.
+const noisy = [1, 0.9, 0.5, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6];
+
+Deno.test("smoothing: one lucky validation check does not end the run", async () => {
+  const raw = await run(noisy, 0.01, true, 0);
+  // Raw rule: best at check 3, checks 4 and 5 worse: stop after 25 steps
+  // with the lucky check's weights.
+  assert.equal(raw.steps, 25);
+  assert.ok(Math.abs(raw.w - raw.seen[2]) < 1e-6);
+  assert.deepEqual(raw.smoothed, raw.seen.map((_, i) => noisy[i]));
+  const sm = await run(noisy, 0.01, true, 0.75);
+  // s = 0.75 s + 0.25 v: 1, 0.975, 0.856, 0.855, ... falls while the
+  // curve falls and converges to 0.6; once it gains < 1% for two checks
+  // (after check 19) the run stops with the weights of check 17.
+  assert.equal(sm.steps, 95);
+  assert.ok(sm.stopped);
+  assert.ok(Math.abs(sm.smoothed[2] - 0.85625) < 1e-9, `${sm.smoothed}`);
+  assert.ok(
+    Math.abs(sm.w - sm.seen[16]) < 1e-6,
+    `${sm.w} vs check 17 ${sm.seen[16]}`,
+  );
 });

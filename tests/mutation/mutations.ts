@@ -46,6 +46,10 @@ const RENDER = "tests/sim/rendering_test.ts";
 const LEVELS = "tests/sim/two_levels_test.ts";
 const LRVOL = "tests/models/logreg_volume_test.ts";
 const BAYES = "tests/sim/bayes_test.ts";
+const AUG = "tests/models/augment_test.ts";
+const VKA = "tests/models/volume_known_answer_test.ts";
+const PLATEAU = "tests/models/plateau_test.ts";
+const BATCH = "tests/models/batch_test.ts";
 
 /**
  * Every mutation.
@@ -957,5 +961,87 @@ export const MUTATIONS: Mutation[] = [
     what:
       "logreg-volume silently fits patch means instead of nodule measurements",
     tests: [LRVOL],
+  },
+  {
+    id: "models/augment-no-permutations",
+    file: "models/augment.ts",
+    search: "? PERMS[rng.int(6)]",
+    replace: "? PERMS[0]",
+    what: "augmentation draws 8 flips instead of the 48 cube symmetries",
+    tests: [AUG],
+  },
+  {
+    id: "models/augment-flip-ignored",
+    file: "models/augment.ts",
+    search: "if (t.flip[k]) i = n - 1 - i;",
+    replace: "",
+    what: "drawn flips are not applied: fewer distinct training volumes",
+    tests: [AUG],
+  },
+  {
+    id: "models/augment-jitter-ignored",
+    file: "models/batch.ts",
+    search: "const sd = norm.imageStd[0] / (tf?.scale ?? 1);",
+    replace: "const sd = norm.imageStd[0];",
+    what: "the intensity jitter's scale is dropped",
+    tests: [AUG],
+  },
+  {
+    id: "models/augment-not-in-training-batches",
+    file: "models/experiment.ts",
+    search: "const t = augmentFor?.(idx.length, step);",
+    replace: "const t = undefined;",
+    what: "volume finetuning trains on unaugmented batches",
+    tests: [AUG],
+  },
+  {
+    id: "models/augment-off-by-default",
+    file: "models/config.ts",
+    search: 'augment: "all",',
+    replace: 'augment: "none",',
+    what:
+      "volume finetuning without cube symmetries: the encoder memorises the training volumes",
+    tests: [VKA],
+  },
+  {
+    id: "models/sincos-one-axis",
+    file: "models/tokenizers.ts",
+    search: "const angle = coord[a] / Math.pow(10000, k / d);",
+    replace: "const angle = coord[0] / Math.pow(10000, k / d);",
+    what:
+      "patch positions code only the z coordinate: patches in a slice collide",
+    tests: [AUG],
+  },
+  {
+    id: "models/sincos-not-added",
+    file: "models/tokenizers.ts",
+    search: "if (c.fixed) pos = pos.add(c.fixed);",
+    replace: "",
+    what: "volume patches carry no position at all",
+    tests: [AUG],
+  },
+  {
+    id: "models/val-smoothing-ignored",
+    file: "models/train.ts",
+    search: "const a = cfg.smoothing ?? 0;",
+    replace: "const a = 0;",
+    what: "early stopping judges the raw validation loss of a small split",
+    tests: [PLATEAU],
+  },
+  {
+    id: "models/volume-scan-slots-configured",
+    file: "models/batch.ts",
+    search: "? Math.min(model.maxScans, scanSlotsIn(cohort))",
+    replace: "? model.maxScans",
+    what: "one-scan volume cohorts carry two padding scans of tokens",
+    tests: [BATCH],
+  },
+  {
+    id: "models/volume-patches-from-corner",
+    file: "models/batch.ts",
+    search: "image[out + j] = (data[corner + offsets[j]] - m) / sd;",
+    replace: "image[out + j] = (data[offsets[j]] - m) / sd;",
+    what: "every volume patch token reads the corner patch",
+    tests: [VKA],
   },
 ];
