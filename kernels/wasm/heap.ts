@@ -103,11 +103,13 @@ interface Product {
   batch: number;
   aBatch: number;
   bBatch: number;
+  cRow: number;
+  cBatch: number;
 }
 
 // Columns [j0, j0 + nc) of C (nc a multiple of 4) through the rows kernels.
 function simdColumns(p: Product, j0: number, nc: number): void {
-  const { a, b, m, k, n, bias } = p;
+  const { a, b, m, k, bias } = p;
   const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && nc % (4 * v) === 0)!;
   // Odd row counts: the rows that fill blocks of two or four, then the rest.
   const [rb, vb] = r > 1
@@ -126,7 +128,7 @@ function simdColumns(p: Product, j0: number, nc: number): void {
         a.at + k0 * a.col + i0 * a.row,
         b.at + k0 * b.row + 4 * j0,
         bias ? bias + 4 * j0 : 0,
-        p.c + 4 * (i0 * n + j0),
+        p.c + i0 * p.cRow + 4 * j0,
         p.batch,
         mi / ri,
         Math.min(K_CHUNK, k - k0),
@@ -136,8 +138,8 @@ function simdColumns(p: Product, j0: number, nc: number): void {
         a.col,
         p.bBatch,
         b.row,
-        4 * n,
-        4 * m * n,
+        p.cRow,
+        p.cBatch,
       );
     }
   }
@@ -146,7 +148,9 @@ function simdColumns(p: Product, j0: number, nc: number): void {
 /**
  * C [m, n] (row-major, contiguous) = A [m, k] @ B [k, n] (+ bias [n]), for
  * `batch` consecutive problems `aBatch` / `bBatch` bytes apart. SIMD loops
- * when B's columns are contiguous and n >= 4, scalar code otherwise.
+ * when B's columns are contiguous and n >= 4, scalar code otherwise. C's
+ * rows may be `cRow` bytes apart and its problems `cBatch` bytes (default
+ * contiguous), e.g. one head's columns of a wider matrix.
  *
  * @example
  * ```ts
@@ -165,9 +169,25 @@ export function matMulInto(
   batch = 1,
   aBatch = 0,
   bBatch = 0,
+  cRow = 4 * n,
+  cBatch = 4 * m * n,
 ): void {
   if (b.col === 4 && n >= 4) {
-    const p = { backend, a, b, c, m, k, n, bias, batch, aBatch, bBatch };
+    const p = {
+      backend,
+      a,
+      b,
+      c,
+      m,
+      k,
+      n,
+      bias,
+      batch,
+      aBatch,
+      bBatch,
+      cRow,
+      cBatch,
+    };
     const n4 = n - (n % 4);
     simdColumns(p, 0, n4);
     // The last n % 4 columns: recompute the last four in full. They overlap
@@ -180,7 +200,7 @@ export function matMulInto(
   const heap = new Float32Array(backend.wasm.asm.memory.buffer);
   for (let t = 0; t < batch; t++) {
     const ab = (a.at + t * aBatch) >> 2, bb = (b.at + t * bBatch) >> 2;
-    const cb = (c >> 2) + t * m * n;
+    const cb = (c + t * cBatch) >> 2, cr = cRow >> 2;
     const [ar, ac, br, bc] = [a.row >> 2, a.col >> 2, b.row >> 2, b.col >> 2];
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
@@ -188,7 +208,7 @@ export function matMulInto(
         for (let q = 0; q < k; q++) {
           s += heap[ab + i * ar + q * ac] * heap[bb + q * br + j * bc];
         }
-        heap[cb + i * n + j] = s;
+        heap[cb + i * cr + j] = s;
       }
     }
   }

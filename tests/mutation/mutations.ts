@@ -25,6 +25,7 @@ export interface Mutation {
 }
 
 const JEPA = "tests/models/jepa_objective_test.ts";
+const ATT = "tests/kernels/wasm/attention_test.ts";
 const CON = "tests/models/contrastive_objective_test.ts";
 const WIRING = "tests/models/wiring_test.ts";
 const LEAK = "tests/models/leakage_test.ts";
@@ -736,6 +737,65 @@ export const MUTATIONS: Mutation[] = [
     replace: "o[at] = p[j] * mom + t[at] * (1 - mom);",
     what: "the fused wasm EMA swaps target and online",
     tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
+  {
+    id: "kernels/wasm-attention-exp-poly",
+    file: "kernels/wasm/simd.ts",
+    search: "5.0000001201e-1,",
+    replace: "4.0e-1,",
+    what: "the wasm attention softmax's exp is off by about 1%",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-bias-row",
+    file: "kernels/wasm/attention.ts",
+    search: "return [at, g.Nb > 1 ? 4 * g.N : 0];",
+    replace: "return [at, 0];",
+    what: "every query row gets the first row's attention bias",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-tail",
+    file: "kernels/wasm/attention.ts",
+    search: "const quads = N >> 2, rem = N & 3;",
+    replace: "const quads = N >> 2, rem = 0;",
+    what: "the forward softmax skips the last N % 4 keys",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-lse",
+    file: "kernels/wasm/attention.ts",
+    search: "st[2 * r] + Math.log(st[2 * r + 1])",
+    replace: "st[2 * r] + Math.log(st[2 * r + 1] + 1e-3)",
+    what:
+      "the saved log-sum-exp is slightly off (the gradient recomputes a wrong P)",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-dv-untransposed",
+    file: "kernels/wasm/attention.ts",
+    search: "{ at: ps, row: 4, col: 4 * N }",
+    replace: "{ at: ps, row: 4 * N, col: 4 }",
+    what: "dv = P do instead of P^T do",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-grad-unscaled",
+    file: "kernels/wasm/attention.ts",
+    search:
+      "k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, scaleBits);",
+    replace:
+      "k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, f32Bits(1));",
+    what: "dq and dk miss the 1/sqrt(d) scale",
+    tests: [ATT],
+  },
+  {
+    id: "models/fused-attention-scale",
+    file: "models/transformer.ts",
+    search: "{ n, heads: h, scale },",
+    replace: "{ n, heads: h, scale: 1 },",
+    what: "the fused attention path forgets the 1/sqrt(d) scale",
+    tests: [ATT],
   },
   {
     id: "sim/label-noise-ignored",
