@@ -41,7 +41,11 @@ async function perKernel(
   });
   const wall = performance.now() - t0;
   const byName = new Map<string, [number, number]>();
+  const backend = tf.getBackend();
   for (const k of info.kernels) {
+    // tf.customGrad records its whole forward function as one entry
+    // ("forward") around the kernels it runs: count kernels only.
+    if (!tf.getKernel(k.name, backend)) continue;
     const ms = await k.kernelTimeMs;
     const [t, c] = byName.get(k.name) ?? [0, 0];
     byName.set(k.name, [t + (typeof ms === "number" ? ms : 0), c + 1]);

@@ -195,6 +195,10 @@ export class FunctionBuilder {
   f32x4Nearest(): this {
     return this.#op(SIMD, ...uleb(106));
   }
+  /** f32x4.pmax (b > a ? b : a; one instruction, no NaN handling) */
+  f32x4PMax(): this {
+    return this.#op(SIMD, ...uleb(235));
+  }
   /** f32x4.min */
   f32x4Min(): this {
     return this.#op(SIMD, ...uleb(232));

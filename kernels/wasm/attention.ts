@@ -8,8 +8,8 @@
  * FlashAttention).
  *
  * Per patient: S = q k^T (k transposed once into a scratch row block, so
- * the product runs in the SIMD row kernels), P = softmax(scale S + bias)
- * with each row's log-sum-exp, o = P v. The gradient: P again from lse,
+ * the product runs in the SIMD row kernels), E = exp(scale S + bias - max)
+ * with each row's log-sum-exp, o = (E v) / rowsum(E). The gradient: P again from lse,
  * dv = P^T do, dP = do v^T, dS = scale P (dP - rowsum(dP P)),
  * dq = dS k, dk = dS^T q.
  *
@@ -169,6 +169,8 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
     for (let r = 0; r < heads * N; r++) {
       lseOut[p * heads * N + r] = st[2 * r] + Math.log(st[2 * r + 1]);
     }
+    // o_h = (E_h @ v_h) / rowsum(E_h), E = exp(x - max) unnormalized:
+    // dividing the [N, d] product costs N / d times less than P itself.
     // o_h = P_h @ v_h, into head h's columns of o.
     matMulInto(
       be,
@@ -185,6 +187,13 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
       4 * w,
       4 * d,
     );
+    const o0 = (po >> 2) + p * N * w;
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < N; i++) {
+        const inv = 1 / st[2 * (h * N + i) + 1], at = o0 + i * w + h * d;
+        for (let c = 0; c < d; c++) heap[at + c] *= inv;
+      }
+    }
   }
   for (const t of [kT, s, stats]) be.disposeData(t.dataId);
   return [o, lse];

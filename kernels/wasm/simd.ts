@@ -13,9 +13,9 @@
  * - `softmaxGrad`: the softmax gradient of kernels/names.ts;
  *   `softmaxGradScaled` multiplies it by a constant (attention's scale).
  * - `softmaxRows` / `expRows`: the attention softmax of scaled scores plus
- *   a bias row, with each row's max and sum, and its recomputation
- *   exp(x - lse) for the gradient (kernels/wasm/attention.ts). exp is a
- *   Cephes-style polynomial (relative error about 1e-7).
+ *   a bias row (unnormalized, with each row's max and sum), and its
+ *   recomputation exp(x - lse) for the gradient (kernels/wasm/attention.ts).
+ *   exp is a Cephes-style polynomial (relative error about 1e-7).
  *
  * The loops need the innermost sizes they vectorize over to be multiples
  * of 4 (callers check, and fall back to stock kernels or scalar code).
@@ -94,9 +94,10 @@ export interface SimdKernels {
     scaleBits: number,
   ) => void;
   /**
-   * out = softmax(s * scale + bias row) per row of quads * 4 + rem floats
-   * (out may be s); stats gets [max, sum of exp] per row; the bias pointer
-   * advances biasRow bytes per row (0: one row for all).
+   * out = exp(x - max(x)) with x = s * scale + bias row, per row of
+   * quads * 4 + rem floats (out may be s): softmax before the division by
+   * the row sum; stats gets [max, sum] per row; the bias pointer advances
+   * biasRow bytes per row (0: one row for all).
    */
   softmaxRows: (
     s: number,
@@ -432,17 +433,26 @@ function softmaxGrad(scaled: boolean): FunctionBuilder {
   return f;
 }
 
-// exp of the four lanes of v128 local x, in place (Cephes expf): n =
-// round(x log2 e), r = x - n ln 2 in two parts, a degree-5 polynomial in
-// r, then 2^n built in the exponent bits. t is a scratch v128 local.
-// Inputs below -87.3 give 2^-126 * exp(r), about 1e-38: the -1e9 of a
-// masked key comes out as (nearly) zero, as softmax needs.
-function expInPlace(f: FunctionBuilder, x: number, t: number): void {
-  f.get(x).f32x4Const(-87.33654).f32x4Max().f32x4Const(88.37626).f32x4Min()
-    .set(x);
-  f.get(x).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Nearest().set(t);
-  f.get(x).get(t).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
-  f.get(t).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().set(x);
+// exp of the four lanes of v128 local x, in place: n = round(x log2 e)
+// by adding a magic number (its low mantissa bits then hold n + 127, which
+// a shift by 23 turns into 2^n), r = x - n ln 2 in two parts (Cephes), a
+// degree-5 polynomial in r (Cephes expf; relative error about 1e-7).
+// pmax clamps below at -87.3 (one instruction where min/max are several):
+// the -1e9 of a masked key comes out as about 1e-38, as softmax needs.
+// Inputs are at most about 0 here (x - max, x - lse). t, u: scratch v128.
+const EXP_MAGIC = 12582912 + 127;
+function expInPlace(
+  f: FunctionBuilder,
+  x: number,
+  t: number,
+  u: number,
+): void {
+  f.get(x).f32x4Const(-87.33654).f32x4PMax().set(x);
+  f.get(x).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Const(EXP_MAGIC)
+    .f32x4Add().set(t);
+  f.get(t).f32x4Const(EXP_MAGIC).f32x4Sub().set(u);
+  f.get(x).get(u).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
+  f.get(u).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().set(x);
   f.f32x4Const(1.9875691500e-4).get(x).f32x4Mul();
   for (
     const c of [
@@ -455,11 +465,9 @@ function expInPlace(f: FunctionBuilder, x: number, t: number): void {
   ) {
     f.f32x4Const(c).f32x4Add().get(x).f32x4Mul();
   }
-  // p(r) r^2 + r + 1 (the loop left p(r) * r on the stack)
+  // p(r) r^2 + r + 1 (the loop left p(r) * r on the stack), times 2^n.
   f.get(x).f32x4Mul().get(x).f32x4Add().f32x4Const(1).f32x4Add();
-  f.get(t).i32x4FromF32x4().i32(127).i32x4Splat().i32x4Add().i32(23)
-    .i32x4Shl();
-  f.f32x4Mul().set(x);
+  f.get(t).i32(23).i32x4Shl().f32x4Mul().set(x);
 }
 
 // The row loop of softmaxRows and expRows: x = s * scale + bias for every
@@ -508,6 +516,7 @@ function softmaxRows(): FunctionBuilder {
   const pb = f.local("i32"), po = f.local("i32");
   const vs = f.local("v128"), m = f.local("v128"), acc = f.local("v128");
   const tail = f.local("v128"), x = f.local("v128"), t = f.local("v128");
+  const u = f.local("v128");
   const a = { s, bias, quads, rem, vs };
   const l = { q, ps, pb, po, x };
   f.get(scaleBits).f32FromBits().f32x4Splat().set(vs);
@@ -517,7 +526,7 @@ function softmaxRows(): FunctionBuilder {
     scaledRow(f, a, l, out, (vector) => {
       if (vector) f.get(po).get(x).v128Store();
       else f.get(po).get(x).f32x4Lane(0).f32Store();
-      f.get(m).get(x).f32x4Max().set(m);
+      f.get(m).get(x).f32x4PMax().set(m);
     });
     f.get(m).f32x4Lane(0).get(m).f32x4Lane(1).f32Max();
     f.get(m).f32x4Lane(2).get(m).f32x4Lane(3).f32Max().f32Max();
@@ -527,7 +536,7 @@ function softmaxRows(): FunctionBuilder {
     f.when(quads, () => {
       f.repeat(q, quads, () => {
         f.get(po).v128Load().get(m).f32x4Sub().set(x);
-        expInPlace(f, x, t);
+        expInPlace(f, x, t, u);
         f.get(po).get(x).v128Store();
         f.get(acc).get(x).f32x4Add().set(acc).addTo(po, 16);
       });
@@ -535,28 +544,15 @@ function softmaxRows(): FunctionBuilder {
     f.when(rem, () => {
       f.repeat(q, rem, () => {
         f.get(po).f32Load().f32x4Splat().get(m).f32x4Sub().set(x);
-        expInPlace(f, x, t);
+        expInPlace(f, x, t, u);
         f.get(po).get(x).f32x4Lane(0).f32Store();
         f.get(tail).get(x).f32x4Add().set(tail).addTo(po, 4);
       });
     });
     f.get(stats).get(m).f32x4Lane(0).f32Store();
     f.get(stats).hsum(acc).get(tail).f32x4Lane(0).f32Add().f32Store(4);
-    // Pass 3: divide by the sum.
-    f.f32(1).get(stats).f32Load(4).f32Div().f32x4Splat().set(m);
-    f.get(out).set(po);
-    f.when(quads, () => {
-      f.repeat(q, quads, () => {
-        f.get(po).get(po).v128Load().get(m).f32x4Mul().v128Store();
-        f.addTo(po, 16);
-      });
-    });
-    f.when(rem, () => {
-      f.repeat(q, rem, () => {
-        f.get(po).get(po).f32Load().get(m).f32x4Lane(0).f32Mul().f32Store();
-        f.addTo(po, 4);
-      });
-    });
+    // out is left unnormalized: the caller divides the (much smaller)
+    // product with v by the sum instead.
     f.get(ps).set(s).get(po).set(out).addTo(bias, { local: biasRow });
     f.addTo(stats, 8);
   });
@@ -579,7 +575,7 @@ function expRows(): FunctionBuilder {
   const r = f.local("i32"), q = f.local("i32"), ps = f.local("i32");
   const pb = f.local("i32"), po = f.local("i32");
   const vs = f.local("v128"), c = f.local("v128"), x = f.local("v128");
-  const t = f.local("v128");
+  const t = f.local("v128"), u = f.local("v128");
   const a = { s, bias, quads, rem, vs };
   const l = { q, ps, pb, po, x };
   f.get(scaleBits).f32FromBits().f32x4Splat().set(vs);
@@ -587,7 +583,7 @@ function expRows(): FunctionBuilder {
     f.get(lse).f32Load().f32x4Splat().set(c);
     scaledRow(f, a, l, out, (vector) => {
       f.get(x).get(c).f32x4Sub().set(x);
-      expInPlace(f, x, t);
+      expInPlace(f, x, t, u);
       if (vector) f.get(po).get(x).v128Store();
       else f.get(po).get(x).f32x4Lane(0).f32Store();
     });
