@@ -798,6 +798,16 @@ export const MUTATIONS: Mutation[] = [
     tests: [ATT],
   },
   {
+    id: "study/pool-shortest-first",
+    file: "study/plan.ts",
+    search: ".sort((a, b) => b.c - a.c || a.k - b.k)",
+    replace: ".sort((a, b) => a.c - b.c || a.k - b.k)",
+    nth: 1,
+    what:
+      "workers take the cheapest jobs first (the pretraining jobs end last)",
+    tests: ["tests/study/plan_test.ts"],
+  },
+  {
     id: "sim/label-noise-ignored",
     file: "sim/generate.ts",
     search: "const flip = rng.bernoulli(s.label.labelNoise);",
