@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { fileURLToPath } from "node:url";
 import { initBackend, probeWebGpu } from "../core/backend.ts";
-import { setCustomKernels } from "../kernels/mod.ts";
+import { setCustomKernels, setRelaxedFma } from "../kernels/mod.ts";
 import {
   type ExperimentConfig,
   finetune,
@@ -53,6 +53,8 @@ interface Variant {
   backend: "cpu" | "wasm" | "webgpu";
   /** Whether mmjepa's kernels (kernels/) are on. */
   custom: boolean;
+  /** Relaxed-SIMD FMA in the wasm products (changes the last bits). */
+  fma?: boolean;
 }
 
 /** What benches/torch_steps.py prints. */
@@ -277,6 +279,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
   let backends: Variant[] = [
     { backend: "wasm", custom: true },
     { backend: "wasm", custom: false },
+    { backend: "wasm", custom: true, fma: true },
     { backend: "cpu", custom: true },
   ];
   const gpu = await probeWebGpu();
@@ -325,9 +328,10 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       });
     }
 
-    for (const { backend, custom } of backends) {
+    for (const { backend, custom, fma } of backends) {
       await initBackend(backend);
       setCustomKernels(custom);
+      setRelaxedFma(fma === true);
       // Volume mode on slow backends: fewer steps, or the bench takes minutes.
       const slow = backend !== "wasm" && mode === "volume";
       const [k1, k2] = slow ? [1, 2] : o.quick ? [2, 4] : [3, 9];
@@ -365,7 +369,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
             formatProfile(
               `${phase} step, ${mode}, ${backend}${
                 custom ? "" : " (stock tfjs kernels)"
-              }`,
+              }${fma ? " (relaxed-SIMD FMA)" : ""}`,
               prof,
             ),
           );
@@ -376,7 +380,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
         const mem = Deno.memoryUsage();
         const name = `models: ${phase} step, ${mode}, ${backend}${
           custom ? "" : " (stock tfjs kernels)"
-        }`;
+        }${fma ? " (relaxed-SIMD FMA)" : ""}`;
         let baseline: BenchLine["baseline"];
         let torchNote = "";
         let target: Pick<BenchLine, "target" | "met"> = {};
@@ -400,7 +404,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
           // Issue 17's targets: mmjepa's kernels on wasm against PyTorch
           // on the CPU. Without PyTorch the line keeps its target and
           // says it was not measured.
-          const limit = backend === "wasm" && custom
+          const limit = backend === "wasm" && custom && !fma
             ? CPU_TARGETS[`${mode}/${phase}`]
             : undefined;
           if (limit !== undefined) {
@@ -447,6 +451,7 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
     }
   }
   setCustomKernels(true);
+  setRelaxedFma(false);
   if (
     python && (!only || only.includes("wasm")) &&
     onlyModes().includes("features")

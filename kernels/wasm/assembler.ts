@@ -199,6 +199,13 @@ export class FunctionBuilder {
   f32x4PMax(): this {
     return this.#op(SIMD, ...uleb(235));
   }
+  /**
+   * f32x4.relaxed_madd: a * b + c of the three vectors on the stack, fused
+   * or not as the engine likes (relaxed SIMD; the last bits may differ).
+   */
+  f32x4RelaxedMadd(): this {
+    return this.#op(SIMD, ...uleb(261));
+  }
   /** f32x4.min */
   f32x4Min(): this {
     return this.#op(SIMD, ...uleb(232));

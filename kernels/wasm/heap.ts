@@ -50,10 +50,48 @@ const BLOCKS: [number, number][] = [
 // Rows of B per pass: 128 rows of a 64-wide B are 32 KiB, an L1 cache.
 const K_CHUNK = 128;
 
-const compiled = new WeakMap<object, SimdKernels>();
+// Per backend: the kernels without and with relaxed-SIMD FMA.
+const compiled = new WeakMap<object, [SimdKernels?, SimdKernels?]>();
+let fmaOn = envFma();
+
+function envFma(): boolean {
+  try {
+    return Deno.env.get("MMJEPA_RELAXED_FMA") === "1";
+  } catch {
+    return false;
+  }
+}
 
 /**
- * The SIMD kernels compiled against this backend's heap (compiled once).
+ * Switches the products to relaxed-SIMD fused multiply-adds (off by
+ * default, or MMJEPA_RELAXED_FMA=1): faster where the CPU has FMA, but
+ * the last bits of every result change, so runs record it (see
+ * kernels/mod.ts kernelsInUse).
+ *
+ * @example
+ * ```ts
+ * setRelaxedFma(true);
+ * ```
+ */
+export function setRelaxedFma(on: boolean): void {
+  fmaOn = on;
+}
+
+/**
+ * Whether the products use relaxed-SIMD FMA ({@link setRelaxedFma}).
+ *
+ * @example
+ * ```ts
+ * relaxedFma(); // false unless switched on
+ * ```
+ */
+export function relaxedFma(): boolean {
+  return fmaOn;
+}
+
+/**
+ * The SIMD kernels compiled against this backend's heap (compiled once
+ * per FMA setting).
  *
  * @example
  * ```ts
@@ -61,12 +99,14 @@ const compiled = new WeakMap<object, SimdKernels>();
  * ```
  */
 export function simdOf(backend: WasmBackendLike): SimdKernels {
-  let k = compiled.get(backend);
-  if (!k) {
-    k = compileSimdKernels(backend.wasm.asm.memory, NORM_EPS);
-    compiled.set(backend, k);
-  }
-  return k;
+  let pair = compiled.get(backend);
+  if (!pair) compiled.set(backend, pair = [undefined, undefined]);
+  const i = fmaOn ? 1 : 0;
+  return pair[i] ??= compileSimdKernels(
+    backend.wasm.asm.memory,
+    NORM_EPS,
+    fmaOn,
+  );
 }
 
 /**

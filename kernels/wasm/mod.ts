@@ -33,6 +33,8 @@ export {
   addr,
   type KernelArgs,
   matMulInto,
+  relaxedFma,
+  setRelaxedFma,
   simdOf,
   type Strided,
   type WasmBackendLike,

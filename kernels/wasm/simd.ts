@@ -142,6 +142,7 @@ function rows(
   r: number,
   v: number,
   init: "zero" | "bias" | "accumulate",
+  fma: boolean,
 ): FunctionBuilder {
   const f = new FunctionBuilder(15);
   const [a, b, pBias, c, batch, rowBlocks, k, colBlocks] = [
@@ -200,7 +201,8 @@ function rows(
           acc.forEach((row, i) => {
             f.get(pa[i]).f32Load().f32x4Splat().set(s);
             row.forEach((x, q) => {
-              f.get(x).get(s).get(bv[q]).f32x4Mul().f32x4Add().set(x);
+              if (fma) f.get(s).get(bv[q]).get(x).f32x4RelaxedMadd().set(x);
+              else f.get(x).get(s).get(bv[q]).f32x4Mul().f32x4Add().set(x);
             });
           });
           for (const x of pa) f.addTo(x, { local: aCol });
@@ -224,7 +226,7 @@ function rows(
   return f;
 }
 
-function dots(v: number): FunctionBuilder {
+function dots(v: number, fma: boolean): FunctionBuilder {
   const f = new FunctionBuilder(11);
   const [a, b, c, batch, m, colBlocks, kQuads, aBatch, aRow, bBatch, bRow] = [
     0,
@@ -258,8 +260,12 @@ function dots(v: number): FunctionBuilder {
         f.repeat(kk, kQuads, () => {
           f.get(pa).v128Load().set(x);
           acc.forEach((r, q) => {
-            f.get(r).get(x).get(pb[q]).v128Load().f32x4Mul().f32x4Add()
-              .set(r);
+            if (fma) {
+              f.get(x).get(pb[q]).v128Load().get(r).f32x4RelaxedMadd().set(r);
+            } else {
+              f.get(r).get(x).get(pb[q]).v128Load().f32x4Mul().f32x4Add()
+                .set(r);
+            }
           });
           f.addTo(pa, 16);
           for (const y of pb) f.addTo(y, 16);
@@ -594,28 +600,31 @@ function expRows(): FunctionBuilder {
 }
 
 /**
- * Compiles every kernel against one heap.
+ * Compiles every kernel against one heap; with `fma`, the products'
+ * multiply-adds are relaxed-SIMD fused multiply-adds (faster where the CPU
+ * has FMA, and different in the last bits).
  *
  * @example
  * ```ts
- * const k = compileSimdKernels(backend.wasm.asm.memory, 1e-5);
+ * const k = compileSimdKernels(backend.wasm.asm.memory, 1e-5, false);
  * k.colsum(px, pout, 1536, 24);
  * ```
  */
 export function compileSimdKernels(
   memory: WebAssembly.Memory,
   eps: number,
+  fma = false,
 ): SimdKernels {
   const fns: Record<string, FunctionBuilder> = {};
   for (const r of ROW_BLOCKS) {
     for (const v of COL_BLOCKS) {
-      fns[`rows${r}x${v}`] = rows(r, v, "zero");
-      fns[`rowsBias${r}x${v}`] = rows(r, v, "bias");
-      fns[`rowsAcc${r}x${v}`] = rows(r, v, "accumulate");
+      fns[`rows${r}x${v}`] = rows(r, v, "zero", fma);
+      fns[`rowsBias${r}x${v}`] = rows(r, v, "bias", fma);
+      fns[`rowsAcc${r}x${v}`] = rows(r, v, "accumulate", fma);
     }
   }
-  fns.dots1 = dots(1);
-  fns.dots4 = dots(4);
+  fns.dots1 = dots(1, fma);
+  fns.dots4 = dots(4, fma);
   fns.colsum = colsum();
   fns.normalize = normalize(eps);
   fns.normalizeGrad = normalizeGrad();

@@ -104,7 +104,9 @@ Deno.test("bench without PyTorch: one line says the ratios are skipped and how t
         "finetuning",
       ]
     ) {
-      for (const suffix of ["", " (stock tfjs kernels)"]) {
+      for (
+        const suffix of ["", " (stock tfjs kernels)", " (relaxed-SIMD FMA)"]
+      ) {
         const name = `models: ${phase} step, features, wasm${suffix}`;
         const row = out.split("\n").find((l) => l.startsWith(`| ${name} |`));
         assert.ok(row, `no row for ${name}:\n${out}`);
@@ -116,9 +118,10 @@ Deno.test("bench without PyTorch: one line says the ratios are skipped and how t
       l.startsWith("| models: jepa pretraining step, features, wasm |")
     )!;
     assert.match(jepa, /<= 1\.0x PyTorch \| not measured \|$/);
-    // One profile table per timed step (6), each with kernel rows.
+    // One profile table per timed step (3 phases x 3 variants), each with
+    // kernel rows.
     const tables = out.split("profile: ").slice(1);
-    assert.equal(tables.length, 6, out);
+    assert.equal(tables.length, 9, out);
     for (const t of tables) {
       assert.match(t, /\| kernel \| ms\/step \| share \| calls\/step \|/);
       assert.match(t, /\n\| \w+ \| [\d.]+ \| [\d.]+% \| [\d.]+ \|/);

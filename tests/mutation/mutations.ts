@@ -798,6 +798,14 @@ export const MUTATIONS: Mutation[] = [
     tests: [ATT],
   },
   {
+    id: "kernels/wasm-fma-operands",
+    file: "kernels/wasm/simd.ts",
+    search: "if (fma) f.get(s).get(bv[q]).get(x).f32x4RelaxedMadd().set(x);",
+    replace: "if (fma) f.get(x).get(bv[q]).get(s).f32x4RelaxedMadd().set(x);",
+    what: "with relaxed-SIMD FMA on, the products add the wrong operand",
+    tests: [ATT],
+  },
+  {
     id: "study/pool-shortest-first",
     file: "study/plan.ts",
     search: ".sort((a, b) => b.c - a.c || a.k - b.k)",

@@ -5,8 +5,12 @@ import { RngStreams } from "../../../core/rng.ts";
 import {
   ATTENTION,
   ATTENTION_GRAD,
+  DENSE,
   hasKernel,
+  kernelsInUse,
+  relaxedFma,
   setCustomKernels,
+  setRelaxedFma,
 } from "../../../kernels/mod.ts";
 import {
   ParamSet,
@@ -265,4 +269,55 @@ Deno.test("volume-mode JEPA on wasm: the same seed gives the same loss curve (1e
       `step ${i}: mmjepa kernels ${v} vs stock ${stock.curve[i]}`,
     )
   );
+});
+
+Deno.test("relaxed-SIMD FMA (off by default, a flag): products and attention gradients still match cpu, and the backend detail records it", async () => {
+  await initBackend("wasm");
+  assert.equal(relaxedFma(), false);
+  assert.equal(kernelsInUse(), "mmjepa kernels");
+  const t = inputs([3, 13, 2, 8, "key"]);
+  const attrs = { n: t.n, heads: t.h, scale: t.scale };
+  const x = normals(37 * 24, "fma-x"), w = normals(24 * 20, "fma-w");
+  const [want, wantY] = await on("cpu", () => {
+    const bias = tf.tensor(t.b, t.shape);
+    const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
+    return [
+      tf.grad((q: tf.Tensor) =>
+        composite(q as tf.Tensor2D, bias, t.n, t.h, t.scale).mul(dy).sum()
+      )(tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w])),
+      tf.matMul(tf.tensor2d(x, [37, 24]), tf.tensor2d(w, [24, 20])),
+    ];
+  });
+  setRelaxedFma(true);
+  try {
+    await initBackend("wasm");
+    assert.equal(kernelsInUse(), "mmjepa kernels, relaxed-SIMD FMA");
+    const [got, y] = await on("wasm", () => {
+      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+      const bias = tf.tensor(t.b, t.shape);
+      const [o, lse] = tf.engine().runKernel(
+        ATTENTION,
+        { qkv, bias },
+        attrs,
+      ) as tf.Tensor[];
+      const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
+      return [
+        tf.engine().runKernel(
+          ATTENTION_GRAD,
+          { dy, qkv, bias, o, lse },
+          attrs,
+        ) as tf.Tensor,
+        tf.engine().runKernel(DENSE, {
+          x: tf.tensor2d(x, [37, 24]),
+          w: tf.tensor2d(w, [24, 20]),
+        }) as tf.Tensor,
+      ];
+    });
+    assertClose(got, want, 5e-5, "dqkv with FMA");
+    assertClose(y, wantY, 2e-5, "dense with FMA");
+  } finally {
+    setRelaxedFma(false);
+  }
+  await initBackend("wasm");
+  assert.equal(kernelsInUse(), "mmjepa kernels");
 });
