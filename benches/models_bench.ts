@@ -37,7 +37,8 @@ const PHASES = [
   "contrastive pretraining",
   "finetuning",
 ] as const;
-type Phase = typeof PHASES[number];
+/** One timed step. */
+export type Phase = typeof PHASES[number];
 
 // Issue 17's targets for wasm with mmjepa's kernels: step time over
 // PyTorch's (CPU, the faster of all cores and one thread), same run.
@@ -160,7 +161,20 @@ export async function runTorch(
   return JSON.parse(new TextDecoder().decode(r.stdout)) as TorchResult;
 }
 
-function setup(mode: "features" | "volume") {
+/**
+ * The models bench's cohort set and config for one mode (features: batch
+ * 128 / 64; volume 32^3: batch 32), and each phase's batch size.
+ *
+ * @example
+ * ```ts
+ * const { set, base, batchOf } = setup("volume");
+ * ```
+ */
+export function setup(mode: "features" | "volume"): {
+  set: ReturnType<typeof easySet>;
+  base: ExperimentConfig;
+  batchOf: (phase: Phase) => number;
+} {
   const set = easySet({
     mode,
     volumeEdge: mode === "volume" ? 32 : undefined,
@@ -181,7 +195,16 @@ function setup(mode: "features" | "volume") {
   return { set, base, batchOf };
 }
 
-function torchSpec(
+/**
+ * The spec benches/torch_steps.py builds the same steps from.
+ *
+ * @example
+ * ```ts
+ * const s = setup("features");
+ * const t = await runTorch("/usr/bin/python3", { ...torchSpec("features", s.set, s.base, s.batchOf), reps: 10 });
+ * ```
+ */
+export function torchSpec(
   mode: "features" | "volume",
   set: ReturnType<typeof setup>["set"],
   base: ExperimentConfig,
@@ -203,8 +226,15 @@ function torchSpec(
   };
 }
 
-// The fastest of PyTorch's thread counts for one phase: [threads, ms].
-function bestTorch(t: TorchResult, phase: Phase): [string, number] {
+/**
+ * The fastest of PyTorch's thread counts for one phase: [threads, ms].
+ *
+ * @example
+ * ```ts
+ * const [threads, ms] = bestTorch(result, "jepa pretraining");
+ * ```
+ */
+export function bestTorch(t: TorchResult, phase: Phase): [string, number] {
   return Object.entries(t.msPerStep)
     .map(([n, v]) => [n, v[phase]] as [string, number])
     .sort((a, b) => a[1] - b[1])[0];
