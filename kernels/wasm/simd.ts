@@ -12,10 +12,10 @@
  * - `normalize` / `normalizeGrad`: the fused norm of kernels/names.ts.
  * - `softmaxGrad`: the softmax gradient of kernels/names.ts;
  *   `softmaxGradScaled` multiplies it by a constant (attention's scale).
- * - `softmaxRows` / `expRows`: the attention softmax of scaled scores plus
- *   a bias row (unnormalized, with each row's max and sum), and its
- *   recomputation exp(x - lse) for the gradient (kernels/wasm/attention.ts).
- *   exp is a Cephes-style polynomial (relative error about 1e-7).
+ * - `softmaxRows`: the attention softmax of scaled scores plus a bias row
+ *   (normalized or not, with each row's max and sum) for
+ *   kernels/wasm/attention.ts; exp is a Cephes-style polynomial (relative
+ *   error about 1e-7).
  *
  * The loops need the innermost sizes they vectorize over to be multiples
  * of 4 (callers check, and fall back to stock kernels or scalar code).
@@ -95,9 +95,9 @@ export interface SimdKernels {
   ) => void;
   /**
    * out = exp(x - max(x)) with x = s * scale + bias row, per row of
-   * quads * 4 + rem floats (out may be s): softmax before the division by
-   * the row sum; stats gets [max, sum] per row; the bias pointer advances
-   * biasRow bytes per row (0: one row for all).
+   * quads * 4 + rem floats (out may be s), divided by its row sum when
+   * `normalize` is non-zero (softmax); stats gets [max, sum] per row; the
+   * bias pointer advances biasRow bytes per row (0: one row for all).
    */
   softmaxRows: (
     s: number,
@@ -109,18 +109,7 @@ export interface SimdKernels {
     rem: number,
     biasRow: number,
     scaleBits: number,
-  ) => void;
-  /** out = exp(s * scale + bias row - lse[row]); same layout as softmaxRows. */
-  expRows: (
-    s: number,
-    bias: number,
-    out: number,
-    lse: number,
-    rows: number,
-    quads: number,
-    rem: number,
-    biasRow: number,
-    scaleBits: number,
+    normalize: number,
   ) => void;
   /** dx = y * (dy - rowsum(dy * y)) over rows of quads * 4 + rem floats. */
   softmaxGrad: (
@@ -476,7 +465,7 @@ function expInPlace(
   f.get(t).i32(23).i32x4Shl().f32x4Mul().set(x);
 }
 
-// The row loop of softmaxRows and expRows: x = s * scale + bias for every
+// The first pass of softmaxRows: x = s * scale + bias for every
 // element (four at a time, then the rem tail one by one as a splat), with
 // `each(x)` emitted for both parts; the element's output address is in po.
 function scaledRow(
@@ -506,7 +495,7 @@ function scaledRow(
 }
 
 function softmaxRows(): FunctionBuilder {
-  const f = new FunctionBuilder(9);
+  const f = new FunctionBuilder(10);
   const [s, bias, out, stats, nRows, quads, rem, biasRow, scaleBits] = [
     0,
     1,
@@ -518,6 +507,7 @@ function softmaxRows(): FunctionBuilder {
     7,
     8,
   ];
+  const normalize = 9;
   const r = f.local("i32"), q = f.local("i32"), ps = f.local("i32");
   const pb = f.local("i32"), po = f.local("i32");
   const vs = f.local("v128"), m = f.local("v128"), acc = f.local("v128");
@@ -557,44 +547,27 @@ function softmaxRows(): FunctionBuilder {
     });
     f.get(stats).get(m).f32x4Lane(0).f32Store();
     f.get(stats).hsum(acc).get(tail).f32x4Lane(0).f32Add().f32Store(4);
-    // out is left unnormalized: the caller divides the (much smaller)
-    // product with v by the sum instead.
-    f.get(ps).set(s).get(po).set(out).addTo(bias, { local: biasRow });
-    f.addTo(stats, 8);
-  });
-  return f;
-}
-
-function expRows(): FunctionBuilder {
-  const f = new FunctionBuilder(9);
-  const [s, bias, out, lse, nRows, quads, rem, biasRow, scaleBits] = [
-    0,
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-    8,
-  ];
-  const r = f.local("i32"), q = f.local("i32"), ps = f.local("i32");
-  const pb = f.local("i32"), po = f.local("i32");
-  const vs = f.local("v128"), c = f.local("v128"), x = f.local("v128");
-  const t = f.local("v128"), u = f.local("v128");
-  const a = { s, bias, quads, rem, vs };
-  const l = { q, ps, pb, po, x };
-  f.get(scaleBits).f32FromBits().f32x4Splat().set(vs);
-  f.repeat(r, nRows, () => {
-    f.get(lse).f32Load().f32x4Splat().set(c);
-    scaledRow(f, a, l, out, (vector) => {
-      f.get(x).get(c).f32x4Sub().set(x);
-      expInPlace(f, x, t, u);
-      if (vector) f.get(po).get(x).v128Store();
-      else f.get(po).get(x).f32x4Lane(0).f32Store();
+    // Pass 3, when asked: divide by the sum (else out stays unnormalized,
+    // and the caller divides the much smaller product with v instead).
+    f.when(normalize, () => {
+      f.f32(1).get(stats).f32Load(4).f32Div().f32x4Splat().set(m);
+      f.get(out).set(po);
+      f.when(quads, () => {
+        f.repeat(q, quads, () => {
+          f.get(po).get(po).v128Load().get(m).f32x4Mul().v128Store();
+          f.addTo(po, 16);
+        });
+      });
+      f.when(rem, () => {
+        f.repeat(q, rem, () => {
+          f.get(po).get(po).f32Load().get(m).f32x4Lane(0).f32Mul()
+            .f32Store();
+          f.addTo(po, 4);
+        });
+      });
     });
     f.get(ps).set(s).get(po).set(out).addTo(bias, { local: biasRow });
-    f.addTo(lse, 4);
+    f.addTo(stats, 8);
   });
   return f;
 }
@@ -631,7 +604,6 @@ export function compileSimdKernels(
   fns.softmaxGrad = softmaxGrad(false);
   fns.softmaxGradScaled = softmaxGrad(true);
   fns.softmaxRows = softmaxRows();
-  fns.expRows = expRows();
   const inst = new WebAssembly.Instance(
     new WebAssembly.Module(encodeModule(fns)),
     { env: { memory } },
@@ -651,6 +623,5 @@ export function compileSimdKernels(
     softmaxGrad: e.softmaxGrad,
     softmaxGradScaled: e.softmaxGradScaled,
     softmaxRows: e.softmaxRows,
-    expRows: e.expRows,
   };
 }

@@ -749,16 +749,16 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "kernels/wasm-attention-bias-row",
     file: "kernels/wasm/attention.ts",
-    search: "return [at, g.Nb > 1 ? 4 * g.N : 0];",
-    replace: "return [at, 0];",
+    search: "return Nb > 1 ? 4 * nk : 0;",
+    replace: "return 0;",
     what: "every query row gets the first row's attention bias",
     tests: [ATT],
   },
   {
     id: "kernels/wasm-attention-tail",
     file: "kernels/wasm/attention.ts",
-    search: "const quads = N >> 2, rem = N & 3;",
-    replace: "const quads = N >> 2, rem = 0;",
+    search: "const quads = nk >> 2, rem = nk & 3;",
+    replace: "const quads = nk >> 2, rem = 0;",
     what: "the forward softmax skips the last N % 4 keys",
     tests: [ATT],
   },
@@ -767,15 +767,14 @@ export const MUTATIONS: Mutation[] = [
     file: "kernels/wasm/attention.ts",
     search: "st[2 * r] + Math.log(st[2 * r + 1])",
     replace: "st[2 * r] + Math.log(st[2 * r + 1] + 1e-3)",
-    what:
-      "the saved log-sum-exp is slightly off (the gradient recomputes a wrong P)",
+    what: "the log-sum-exp output of the wasm attention is slightly off",
     tests: [ATT],
   },
   {
     id: "kernels/wasm-attention-dv-untransposed",
     file: "kernels/wasm/attention.ts",
-    search: "{ at: ps, row: 4, col: 4 * N }",
-    replace: "{ at: ps, row: 4 * N, col: 4 }",
+    search: "{ at: ps, row: 4, col: 4 * nk }",
+    replace: "{ at: ps, row: 4 * nk, col: 4 }",
     what: "dv = P do instead of P^T do",
     tests: [ATT],
   },
@@ -787,6 +786,23 @@ export const MUTATIONS: Mutation[] = [
     replace:
       "k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, f32Bits(1));",
     what: "dq and dk miss the 1/sqrt(d) scale",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-no-fallback",
+    file: "kernels/wasm/attention.ts",
+    search: "if (!any) keep.fill(1);",
+    replace: "",
+    what:
+      "a patient whose keys are all masked drops every key (tfjs spreads the softmax over all)",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-drops-live-keys",
+    file: "kernels/wasm/attention.ts",
+    search: "const MASKED = -1e6;",
+    replace: "const MASKED = -0.5;",
+    what: "key compaction drops keys that are not masked",
     tests: [ATT],
   },
   {

@@ -46,7 +46,13 @@ function composite(
 // (201 = the volume 32^3 JEPA step, longer than one 128-row chunk of the
 // products), one token, head sizes 1, 2, 3, 5, 7 and multiples of 4,
 // key-padding, per-query and shared biases.
-const CASES: [number, number, number, number, "key" | "full" | "shared"][] = [
+const CASES: [
+  number,
+  number,
+  number,
+  number,
+  "key" | "full" | "shared" | "padded",
+][] = [
   [4, 12, 2, 16, "key"],
   [3, 7, 2, 16, "full"],
   [2, 5, 3, 5, "key"],
@@ -57,13 +63,19 @@ const CASES: [number, number, number, number, "key" | "full" | "shared"][] = [
   [5, 13, 3, 4, "full"],
   [1, 201, 2, 16, "key"],
   [2, 9, 1, 64, "full"],
+  // Whole key columns masked for every query (N = 10: column j % 5 = 3),
+  // and trailing padding as the model makes it, one patient with every key
+  // masked (tfjs then spreads the softmax over all keys).
+  [2, 10, 2, 4, "full"],
+  [3, 11, 2, 8, "padded"],
+  [4, 201, 2, 16, "padded"],
 ];
 
 function inputs(c: typeof CASES[number]) {
   const [n, N, h, d, kind] = c;
   const w = h * d;
   const qkv = normals(n * N * 3 * w, `qkv${c}`);
-  const shape = kind === "key"
+  const shape = kind === "key" || kind === "padded"
     ? [n, 1, 1, N]
     : kind === "full"
     ? [n, 1, N, N]
@@ -71,6 +83,15 @@ function inputs(c: typeof CASES[number]) {
   const b = normals(shape.reduce((a, x) => a * x, 1), `bias${c}`);
   // Masked keys as the model makes them (-1e9), but never a whole row.
   for (let i = 0; i < b.length; i++) b[i] = i % 5 === 3 ? -1e9 : b[i];
+  if (kind === "padded") {
+    // Patient 0 all padding, patient p > 0 keeps its first N - p * N / 4.
+    for (let p = 0; p < n; p++) {
+      for (let j = 0; j < N; j++) {
+        const pad = p === 0 || j >= N - Math.floor(p * N / 4);
+        b[p * N + j] = pad ? -1e9 : 0;
+      }
+    }
+  }
   if (N === 1) b.fill(0);
   const dy = normals(n * N * w, `dy${c}`);
   return { n, N, h, d, w, qkv, b, shape, dy, scale: 1 / Math.sqrt(d) };
