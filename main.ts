@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -219,13 +219,15 @@ export const actions: Actions = {
     }
   },
   async bench(g, o) {
-    // -o puts RESULTS.md there instead of replacing benches/RESULTS.md.
-    if (g.out) mkdirSync(g.out, { recursive: true });
+    // RESULTS.md goes to -o (default out/bench-<time>/); the committed
+    // benches/RESULTS.md changes only with --write-results.
     await runBenches({
       quick: o.quick,
       only: o.only,
       quiet: g.quiet,
-      ...(g.out ? { out: join(g.out, "RESULTS.md") } : {}),
+      writeResults: o.writeResults,
+      profile: o.profile,
+      ...(g.out ? { out: g.out } : {}),
     });
   },
 };

@@ -33,6 +33,13 @@ export interface BenchOptions {
   quick: boolean;
   /** Progress messages (stderr). */
   log: (msg: string) => void;
+  /**
+   * A line the reader must see even with --quiet (printed once, kept in
+   * RESULTS.md), e.g. that the PyTorch ratios were skipped.
+   */
+  notice?: (msg: string) => void;
+  /** Print the top kernels of each timed step (models bench). */
+  profile?: boolean;
 }
 
 /**

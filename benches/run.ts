@@ -1,9 +1,12 @@
 /**
  * `deno task bench`: runs the bench files, prints one table, and writes
- * benches/RESULTS.md with the date, backend and machine.
+ * RESULTS.md (date, machine, load averages) into the output folder
+ * (default a fresh out/bench-<time>/); only `--write-results` replaces the
+ * committed benches/RESULTS.md.
  *
  * @module
  */
+import { mkdirSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { writeAtomic } from "../core/results.ts";
@@ -72,23 +75,47 @@ export function benchTable(lines: BenchLine[]): string {
         l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value)}` : ""
       } | ${l.baseline ? l.baseline.ratio.toFixed(2) : ""} | ${
         l.target ?? ""
-      } | ${l.met === undefined ? "" : l.met ? "yes" : "no"} |`,
+      } | ${metCell(l)} |`,
     );
   }
   return out.join("\n");
 }
 
+// "met" / "not met" on every line that has a target; a target whose
+// baseline could not be measured (no PyTorch) says so instead of guessing.
+function metCell(l: BenchLine): string {
+  if (l.met !== undefined) return l.met ? "met" : "not met";
+  return l.target ? "not measured" : "";
+}
+
+/** Options of {@link runBenches}. */
+export interface RunBenchOptions {
+  /** Smaller sizes, for smoke tests. */
+  quick: boolean;
+  /** Bench names to run (default all). */
+  only?: string[];
+  /** No progress messages. */
+  quiet?: boolean;
+  /** Folder RESULTS.md goes to (created); default out/bench-<time>/. */
+  out?: string;
+  /** Also replace the committed results file (benches/RESULTS.md). */
+  writeResults?: boolean;
+  /** The committed results file; a test points it elsewhere. */
+  resultsPath?: string;
+  /** Print the top kernels of each timed step (models bench). */
+  profile?: boolean;
+}
+
 /**
- * Runs the selected benchmarks and writes benches/RESULTS.md.
+ * Runs the selected benchmarks, prints one table and writes RESULTS.md into
+ * `out` (and benches/RESULTS.md only with `writeResults`). Returns the lines.
  *
  * @example
  * ```ts
- * await runBenches({ quick: true, only: ["sim"] });
+ * await runBenches({ quick: true, only: ["sim"], out: "out/b" });
  * ```
  */
-export async function runBenches(
-  opts: { quick: boolean; only?: string[]; quiet?: boolean; out?: string },
-): Promise<BenchLine[]> {
+export async function runBenches(opts: RunBenchOptions): Promise<BenchLine[]> {
   const unknown = (opts.only ?? []).filter((n) =>
     !BENCHES.some((b) => b.name === n)
   );
@@ -104,16 +131,35 @@ export async function runBenches(
     !opts.only || opts.only.includes(b.name)
   );
   const log = opts.quiet ? () => {} : (m: string) => console.error(m);
+  const notices: string[] = [];
+  // Things the reader must not miss (e.g. "no PyTorch: ratios skipped"):
+  // printed even with --quiet, and kept in RESULTS.md.
+  const notice = (m: string) => {
+    if (!notices.includes(m)) {
+      notices.push(m);
+      console.log(m);
+    }
+  };
   const lines: BenchLine[] = [];
   // Other processes skew every figure on a small machine: record how busy it was.
   const load = (): string => loadavg().map((v) => v.toFixed(2)).join(", ");
   const loadBefore = load();
   for (const b of chosen) {
     log(`bench ${b.name}: ${b.description}`);
-    lines.push(...await b.run({ quick: opts.quick, log }));
+    lines.push(
+      ...await b.run({
+        quick: opts.quick,
+        log,
+        notice,
+        profile: opts.profile ?? false,
+      }),
+    );
   }
   const table = benchTable(lines);
   console.log(table);
+  const loads =
+    `load average (1, 5, 15 min): ${loadBefore} at the start, ${load()} at the end`;
+  console.log(loads);
   const cpu = cpus()[0]?.model ?? "unknown CPU";
   const v = versions();
   const md = [
@@ -123,24 +169,38 @@ export async function runBenches(
       new Date().toISOString().slice(0, 10)
     } on ${cpus().length} x ${cpu}, Deno ${v.deno}, tfjs ${v.tfjs}${
       opts.quick ? " (quick sizes)" : ""
-    }. Regenerate with \`npx -y deno@2.9.6 task bench\`. Ratios compare with a baseline measured in the same run; absolute times vary 30-100% between runs on shared 2-core machines. Load average (1, 5, 15 min) ${loadBefore} at the start, ${load()} at the end.`,
+    }. Regenerate with \`npx -y deno@2.9.6 task bench --write-results\` (other agents or jobs may share the CPU: see the load averages). Ratios compare with a baseline measured in the same run; absolute times vary 30-100% between runs on shared 2-core machines. Load ${
+      loads.slice(5)
+    }.`,
     "",
+    ...notices.flatMap((m) => [m, ""]),
     table,
     "",
     ...lines.filter((l) => l.note).map((l) => `- ${l.name}: ${l.note}`),
     "",
   ].join("\n");
   const here = new URL(".", import.meta.url).pathname;
-  const path = opts.out ?? join(here, "RESULTS.md");
-  // The GPU section comes from another machine (benches/gpu_bundle.sh):
-  // kept in its own file and carried into every RESULTS.md written here.
-  let gpu = "";
-  try {
-    if (!opts.out) gpu = Deno.readTextFileSync(join(here, "RESULTS_GPU.md"));
-  } catch {
-    // No GPU results recorded.
-  }
-  writeAtomic(path, gpu ? `${md}\n${gpu}` : md);
+  const outDir = opts.out ?? join("out", `bench-${timestamp()}`);
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, "RESULTS.md");
+  writeAtomic(path, md);
   log(`wrote ${path}`);
+  if (opts.writeResults) {
+    const committed = opts.resultsPath ?? join(here, "RESULTS.md");
+    // The GPU section comes from another machine (benches/gpu_bundle.sh):
+    // kept in its own file and carried into the committed RESULTS.md.
+    let gpu = "";
+    try {
+      gpu = Deno.readTextFileSync(join(here, "RESULTS_GPU.md"));
+    } catch {
+      // No GPU results recorded.
+    }
+    writeAtomic(committed, gpu ? `${md}\n${gpu}` : md);
+    log(`wrote ${committed}`);
+  }
   return lines;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 }

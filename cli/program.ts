@@ -102,7 +102,12 @@ export interface Actions {
   /** `bench`: the benchmarks. */
   bench(
     g: GlobalOptions,
-    o: { quick: boolean; only?: string[] },
+    o: {
+      quick: boolean;
+      only?: string[];
+      writeResults: boolean;
+      profile: boolean;
+    },
   ): Promise<void>;
 }
 
@@ -419,9 +424,19 @@ Examples:
 
   program.command("bench")
     .description(
-      "Benchmarks: generation, training steps (with PyTorch in the same run when available), study wall time. Writes benches/RESULTS.md.",
+      "Benchmarks: generation, training steps (with PyTorch in the same run when available), study wall time. Writes RESULTS.md under --out (default out/bench-<time>/).",
     )
     .option("--quick", "small sizes, for smoke tests", false)
+    .option(
+      "--write-results",
+      "also replace the committed benches/RESULTS.md (do this from one full run of the final code)",
+      false,
+    )
+    .option(
+      "--profile",
+      "print the top kernels (time share, calls) of each timed training step",
+      false,
+    )
     .option(
       "--only <list>",
       "comma-separated bench names (sim, real, models, webgpu, study)",
@@ -432,11 +447,15 @@ Examples:
       `
 Examples:
   npx -y deno@2.9.6 task bench
-  npx -y deno@2.9.6 task bench --only sim --quick
+  npx -y deno@2.9.6 task bench --only sim --quick -o out/b
+  npx -y deno@2.9.6 task bench --only models --write-results
+  MMJEPA_BENCH_BACKENDS=wasm npx -y deno@2.9.6 task bench --only models --quick --profile
   MMJEPA_BENCH_BACKENDS=wasm npx -y deno@2.9.6 task bench --only models
 
 Environment:
   MMJEPA_BENCH_BACKENDS  comma list of backends the models bench times (wasm, cpu, webgpu)
+  MMJEPA_BENCH_MODES     comma list of model modes the models bench times (features, volume)
+  MMJEPA_TORCH_PYTHON    the Python that runs the PyTorch baseline (default /usr/bin/python3, then python3)
   MMJEPA_STOCK_KERNELS=1 tfjs's own kernels only (the models bench times both anyway)`,
     )
     .action(async (o) => {

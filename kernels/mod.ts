@@ -9,9 +9,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { registerWasmKernels } from "./wasm/mod.ts";
+import { registerWasmKernels, relaxedFma } from "./wasm/mod.ts";
 import { registerWebGpuKernels } from "./webgpu/mod.ts";
 
+export { relaxedFma, setRelaxedFma } from "./wasm/mod.ts";
 export {
   ADAMW,
   ATTENTION,
@@ -99,7 +100,8 @@ export function hasKernel(name: string): boolean {
 
 /**
  * Which kernels the active backend runs, for provenance: "mmjepa kernels"
- * where this module registered some, else "stock tfjs kernels".
+ * where this module registered some (", relaxed-SIMD FMA" added on wasm
+ * when that is on), else "stock tfjs kernels".
  *
  * @example
  * ```ts
@@ -108,7 +110,11 @@ export function hasKernel(name: string): boolean {
  */
 export function kernelsInUse(): string {
   const mine = customOn && (swaps.get(tf.getBackend())?.custom.length ?? 0) > 0;
-  return mine ? "mmjepa kernels" : "stock tfjs kernels";
+  if (!mine) return "stock tfjs kernels";
+  // Relaxed-SIMD FMA changes the last bits: results record it.
+  return tf.getBackend() === "wasm" && relaxedFma()
+    ? "mmjepa kernels, relaxed-SIMD FMA"
+    : "mmjepa kernels";
 }
 
 function stockKernelsOnly(): boolean {

@@ -18,6 +18,8 @@ import {
   type Shift,
   withOverrides,
 } from "../sim/mod.ts";
+import { resolveExperimentConfig } from "../models/config.ts";
+import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
 import type { StudyConfig } from "./config.ts";
 import type { Job, RowSpec, Variant } from "./job.ts";
 
@@ -305,4 +307,57 @@ export function shardJobs(
 export function shardDirName(shard: Shard): string {
   const w = String(shard.count).length;
   return `shard-${String(shard.index).padStart(w, "0")}-of-${shard.count}`;
+}
+
+// Step cost relative to a finetuning step, from `task bench` (features,
+// wasm): a JEPA step about 4 finetuning steps, a contrastive one about 3;
+// a logistic regression's step is a fraction of one.
+const OBJECTIVE_STEP_COST: Record<string, number> = { jepa: 4, contrastive: 3 };
+
+/**
+ * Estimated run time of a job, in finetuning steps: pretraining steps
+ * times its objectives' step costs, plus each variant's finetuning steps.
+ * Only ordering uses it (see {@link longestFirst}); results never do.
+ *
+ * @example
+ * ```ts
+ * const slowest = Math.max(...planStudy(study, 42).map(jobCost));
+ * ```
+ */
+export function jobCost(job: Job): number {
+  try {
+    const method = parseMethod(job.method, "study");
+    const spec = METHOD_SPECS[method];
+    const cfg = resolveExperimentConfig(job.experiment, "study experiment");
+    const pre = spec.objectives.reduce(
+      (s, o) => s + (OBJECTIVE_STEP_COST[o] ?? 1),
+      0,
+    ) * cfg.pretrain.steps;
+    const tune = job.method.startsWith("logreg") ? 0.2 : 1;
+    return pre + job.variants.length * cfg.finetune.steps * tune;
+  } catch {
+    // validateJobs reports bad configs; ordering just falls back.
+    return job.variants.length;
+  }
+}
+
+/**
+ * The order a worker pool takes jobs in: costliest first (ties in plan
+ * order), so that the long pretraining jobs start at once and the short
+ * ones fill the gaps at the end and two workers finish together. Results
+ * are still written in plan order, and a job's rows never depend on when
+ * it ran.
+ *
+ * @example
+ * ```ts
+ * for (const job of longestFirst(jobs)) queue.push(job);
+ * ```
+ */
+export function longestFirst(
+  jobs: Job[],
+  cost: (job: Job) => number = jobCost,
+): Job[] {
+  return jobs.map((j, k) => ({ j, k, c: cost(j) }))
+    .sort((a, b) => b.c - a.c || a.k - b.k)
+    .map(({ j }) => j);
 }

@@ -13,6 +13,7 @@ import {
 import { DivergenceError, UserError } from "../core/errors.ts";
 import type { ResultRow } from "../core/results.ts";
 import { type Job, runJob } from "./job.ts";
+import { longestFirst } from "./plan.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
@@ -118,9 +119,12 @@ export async function runJobs(
     await new Promise<void>((resolve, reject) => {
       let queued = 0;
       let finished = 0;
+      // Costliest first, so the workers finish together (results still
+      // flush in plan order).
+      const queue = longestFirst(jobs);
       const give = (w: Worker) => {
-        if (queued < jobs.length) {
-          w.postMessage({ type: "job", job: jobs[queued++] } as WorkerRequest);
+        if (queued < queue.length) {
+          w.postMessage({ type: "job", job: queue[queued++] } as WorkerRequest);
         }
       };
       for (let i = 0; i < n; i++) {

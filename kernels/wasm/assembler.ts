@@ -146,6 +146,14 @@ export class FunctionBuilder {
     const b = new Uint8Array(new Float32Array([v]).buffer);
     return this.#op(0x43, ...b);
   }
+  /** f32.max */
+  f32Max(): this {
+    return this.#op(0x97);
+  }
+  /** f32.reinterpret_i32: an f32 passed to a kernel as its i32 bits. */
+  f32FromBits(): this {
+    return this.#op(0xbe);
+  }
   /** f32.convert_i32_s */
   f32FromI32(): this {
     return this.#op(0xb2);
@@ -161,6 +169,50 @@ export class FunctionBuilder {
   /** v128.const of sixteen zero bytes. */
   v128Zero(): this {
     return this.#op(SIMD, ...uleb(12), ...new Array(16).fill(0));
+  }
+  /** v128.const of four equal f32 lanes. */
+  f32x4Const(v: number): this {
+    const b = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
+    return this.#op(SIMD, ...uleb(12), ...b);
+  }
+  /** i32x4.splat */
+  i32x4Splat(): this {
+    return this.#op(SIMD, ...uleb(17));
+  }
+  /** i32x4.add */
+  i32x4Add(): this {
+    return this.#op(SIMD, ...uleb(174));
+  }
+  /** i32x4.shl by the i32 on top of the stack. */
+  i32x4Shl(): this {
+    return this.#op(SIMD, ...uleb(171));
+  }
+  /** i32x4.trunc_sat_f32x4_s */
+  i32x4FromF32x4(): this {
+    return this.#op(SIMD, ...uleb(248));
+  }
+  /** f32x4.nearest (round half to even) */
+  f32x4Nearest(): this {
+    return this.#op(SIMD, ...uleb(106));
+  }
+  /** f32x4.pmax (b > a ? b : a; one instruction, no NaN handling) */
+  f32x4PMax(): this {
+    return this.#op(SIMD, ...uleb(235));
+  }
+  /**
+   * f32x4.relaxed_madd: a * b + c of the three vectors on the stack, fused
+   * or not as the engine likes (relaxed SIMD; the last bits may differ).
+   */
+  f32x4RelaxedMadd(): this {
+    return this.#op(SIMD, ...uleb(261));
+  }
+  /** f32x4.min */
+  f32x4Min(): this {
+    return this.#op(SIMD, ...uleb(232));
+  }
+  /** f32x4.max */
+  f32x4Max(): this {
+    return this.#op(SIMD, ...uleb(233));
   }
   /** f32x4.splat */
   f32x4Splat(): this {

@@ -50,10 +50,48 @@ const BLOCKS: [number, number][] = [
 // Rows of B per pass: 128 rows of a 64-wide B are 32 KiB, an L1 cache.
 const K_CHUNK = 128;
 
-const compiled = new WeakMap<object, SimdKernels>();
+// Per backend: the kernels without and with relaxed-SIMD FMA.
+const compiled = new WeakMap<object, [SimdKernels?, SimdKernels?]>();
+let fmaOn = envFma();
+
+function envFma(): boolean {
+  try {
+    return Deno.env.get("MMJEPA_RELAXED_FMA") === "1";
+  } catch {
+    return false;
+  }
+}
 
 /**
- * The SIMD kernels compiled against this backend's heap (compiled once).
+ * Switches the products to relaxed-SIMD fused multiply-adds (off by
+ * default, or MMJEPA_RELAXED_FMA=1): faster where the CPU has FMA, but
+ * the last bits of every result change, so runs record it (see
+ * kernels/mod.ts kernelsInUse).
+ *
+ * @example
+ * ```ts
+ * setRelaxedFma(true);
+ * ```
+ */
+export function setRelaxedFma(on: boolean): void {
+  fmaOn = on;
+}
+
+/**
+ * Whether the products use relaxed-SIMD FMA ({@link setRelaxedFma}).
+ *
+ * @example
+ * ```ts
+ * relaxedFma(); // false unless switched on
+ * ```
+ */
+export function relaxedFma(): boolean {
+  return fmaOn;
+}
+
+/**
+ * The SIMD kernels compiled against this backend's heap (compiled once
+ * per FMA setting).
  *
  * @example
  * ```ts
@@ -61,12 +99,14 @@ const compiled = new WeakMap<object, SimdKernels>();
  * ```
  */
 export function simdOf(backend: WasmBackendLike): SimdKernels {
-  let k = compiled.get(backend);
-  if (!k) {
-    k = compileSimdKernels(backend.wasm.asm.memory, NORM_EPS);
-    compiled.set(backend, k);
-  }
-  return k;
+  let pair = compiled.get(backend);
+  if (!pair) compiled.set(backend, pair = [undefined, undefined]);
+  const i = fmaOn ? 1 : 0;
+  return pair[i] ??= compileSimdKernels(
+    backend.wasm.asm.memory,
+    NORM_EPS,
+    fmaOn,
+  );
 }
 
 /**
@@ -103,11 +143,13 @@ interface Product {
   batch: number;
   aBatch: number;
   bBatch: number;
+  cRow: number;
+  cBatch: number;
 }
 
 // Columns [j0, j0 + nc) of C (nc a multiple of 4) through the rows kernels.
 function simdColumns(p: Product, j0: number, nc: number): void {
-  const { a, b, m, k, n, bias } = p;
+  const { a, b, m, k, bias } = p;
   const [r, v] = BLOCKS.find(([r, v]) => m % r === 0 && nc % (4 * v) === 0)!;
   // Odd row counts: the rows that fill blocks of two or four, then the rest.
   const [rb, vb] = r > 1
@@ -126,7 +168,7 @@ function simdColumns(p: Product, j0: number, nc: number): void {
         a.at + k0 * a.col + i0 * a.row,
         b.at + k0 * b.row + 4 * j0,
         bias ? bias + 4 * j0 : 0,
-        p.c + 4 * (i0 * n + j0),
+        p.c + i0 * p.cRow + 4 * j0,
         p.batch,
         mi / ri,
         Math.min(K_CHUNK, k - k0),
@@ -136,8 +178,8 @@ function simdColumns(p: Product, j0: number, nc: number): void {
         a.col,
         p.bBatch,
         b.row,
-        4 * n,
-        4 * m * n,
+        p.cRow,
+        p.cBatch,
       );
     }
   }
@@ -146,7 +188,9 @@ function simdColumns(p: Product, j0: number, nc: number): void {
 /**
  * C [m, n] (row-major, contiguous) = A [m, k] @ B [k, n] (+ bias [n]), for
  * `batch` consecutive problems `aBatch` / `bBatch` bytes apart. SIMD loops
- * when B's columns are contiguous and n >= 4, scalar code otherwise.
+ * when B's columns are contiguous and n >= 4, scalar code otherwise. C's
+ * rows may be `cRow` bytes apart and its problems `cBatch` bytes (default
+ * contiguous), e.g. one head's columns of a wider matrix.
  *
  * @example
  * ```ts
@@ -165,9 +209,25 @@ export function matMulInto(
   batch = 1,
   aBatch = 0,
   bBatch = 0,
+  cRow = 4 * n,
+  cBatch = 4 * m * n,
 ): void {
   if (b.col === 4 && n >= 4) {
-    const p = { backend, a, b, c, m, k, n, bias, batch, aBatch, bBatch };
+    const p = {
+      backend,
+      a,
+      b,
+      c,
+      m,
+      k,
+      n,
+      bias,
+      batch,
+      aBatch,
+      bBatch,
+      cRow,
+      cBatch,
+    };
     const n4 = n - (n % 4);
     simdColumns(p, 0, n4);
     // The last n % 4 columns: recompute the last four in full. They overlap
@@ -180,7 +240,7 @@ export function matMulInto(
   const heap = new Float32Array(backend.wasm.asm.memory.buffer);
   for (let t = 0; t < batch; t++) {
     const ab = (a.at + t * aBatch) >> 2, bb = (b.at + t * bBatch) >> 2;
-    const cb = (c >> 2) + t * m * n;
+    const cb = (c + t * cBatch) >> 2, cr = cRow >> 2;
     const [ar, ac, br, bc] = [a.row >> 2, a.col >> 2, b.row >> 2, b.col >> 2];
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
@@ -188,7 +248,7 @@ export function matMulInto(
         for (let q = 0; q < k; q++) {
           s += heap[ab + i * ar + q * ac] * heap[bb + q * br + j * bc];
         }
-        heap[cb + i * n + j] = s;
+        heap[cb + i * cr + j] = s;
       }
     }
   }

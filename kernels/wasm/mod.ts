@@ -1,13 +1,15 @@
 /**
  * mmjepa's kernels for tfjs-backend-wasm: SIMD batched matrix products
  * (attention), a memory-sharing Identity, and the fused dense layer, layer
- * norm, softmax gradient, AdamW and EMA of kernels/names.ts.
+ * norm, softmax gradient, attention, AdamW and EMA of kernels/names.ts.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
   ADAMW,
+  ATTENTION,
+  ATTENTION_GRAD,
   DENSE,
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
@@ -16,6 +18,7 @@ import {
   NORMALIZE_GRAD,
   SOFTMAX_GRAD,
 } from "../names.ts";
+import { attentionGradWasm, attentionWasm } from "./attention.ts";
 import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
@@ -24,11 +27,14 @@ import { adamWWasm, emaWasm } from "./optim.ts";
 import { softmaxGradWasm } from "./softmax.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
+export { attentionGradWasm, attentionWasm } from "./attention.ts";
 export { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 export {
   addr,
   type KernelArgs,
   matMulInto,
+  relaxedFma,
+  setRelaxedFma,
   simdOf,
   type Strided,
   type WasmBackendLike,
@@ -85,6 +91,8 @@ export function registerWasmKernels(): void {
       [DENSE_GRAD, denseGradWasm],
       [DENSE_PARAM_GRAD, denseParamGradWasm],
       [SOFTMAX_GRAD, softmaxGradWasm],
+      [ATTENTION, attentionWasm],
+      [ATTENTION_GRAD, attentionGradWasm],
       [ADAMW, adamWWasm],
       [EMA, emaWasm],
     ] as const

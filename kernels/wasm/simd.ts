@@ -10,7 +10,12 @@
  * - `dots{V}`: C = A @ B^T as dot products along k (k contiguous in both).
  * - `colsum`: out = sum over rows of x.
  * - `normalize` / `normalizeGrad`: the fused norm of kernels/names.ts.
- * - `softmaxGrad`: the softmax gradient of kernels/names.ts.
+ * - `softmaxGrad`: the softmax gradient of kernels/names.ts;
+ *   `softmaxGradScaled` multiplies it by a constant (attention's scale).
+ * - `softmaxRows`: the attention softmax of scaled scores plus a bias row
+ *   (normalized or not, with each row's max and sum) for
+ *   kernels/wasm/attention.ts; exp is a Cephes-style polynomial (relative
+ *   error about 1e-7).
  *
  * The loops need the innermost sizes they vectorize over to be multiples
  * of 4 (callers check, and fall back to stock kernels or scalar code).
@@ -78,6 +83,34 @@ export interface SimdKernels {
     rows: number,
     quads: number,
   ) => void;
+  /** dx = scale * y * (dy - rowsum(dy * y)); scale as f32 bits (i32). */
+  softmaxGradScaled: (
+    dy: number,
+    y: number,
+    dx: number,
+    rows: number,
+    quads: number,
+    rem: number,
+    scaleBits: number,
+  ) => void;
+  /**
+   * out = exp(x - max(x)) with x = s * scale + bias row, per row of
+   * quads * 4 + rem floats (out may be s), divided by its row sum when
+   * `normalize` is non-zero (softmax); stats gets [max, sum] per row; the
+   * bias pointer advances biasRow bytes per row (0: one row for all).
+   */
+  softmaxRows: (
+    s: number,
+    bias: number,
+    out: number,
+    stats: number,
+    rows: number,
+    quads: number,
+    rem: number,
+    biasRow: number,
+    scaleBits: number,
+    normalize: number,
+  ) => void;
   /** dx = y * (dy - rowsum(dy * y)) over rows of quads * 4 + rem floats. */
   softmaxGrad: (
     dy: number,
@@ -98,6 +131,7 @@ function rows(
   r: number,
   v: number,
   init: "zero" | "bias" | "accumulate",
+  fma: boolean,
 ): FunctionBuilder {
   const f = new FunctionBuilder(15);
   const [a, b, pBias, c, batch, rowBlocks, k, colBlocks] = [
@@ -156,7 +190,8 @@ function rows(
           acc.forEach((row, i) => {
             f.get(pa[i]).f32Load().f32x4Splat().set(s);
             row.forEach((x, q) => {
-              f.get(x).get(s).get(bv[q]).f32x4Mul().f32x4Add().set(x);
+              if (fma) f.get(s).get(bv[q]).get(x).f32x4RelaxedMadd().set(x);
+              else f.get(x).get(s).get(bv[q]).f32x4Mul().f32x4Add().set(x);
             });
           });
           for (const x of pa) f.addTo(x, { local: aCol });
@@ -180,7 +215,7 @@ function rows(
   return f;
 }
 
-function dots(v: number): FunctionBuilder {
+function dots(v: number, fma: boolean): FunctionBuilder {
   const f = new FunctionBuilder(11);
   const [a, b, c, batch, m, colBlocks, kQuads, aBatch, aRow, bBatch, bRow] = [
     0,
@@ -214,8 +249,12 @@ function dots(v: number): FunctionBuilder {
         f.repeat(kk, kQuads, () => {
           f.get(pa).v128Load().set(x);
           acc.forEach((r, q) => {
-            f.get(r).get(x).get(pb[q]).v128Load().f32x4Mul().f32x4Add()
-              .set(r);
+            if (fma) {
+              f.get(x).get(pb[q]).v128Load().get(r).f32x4RelaxedMadd().set(r);
+            } else {
+              f.get(r).get(x).get(pb[q]).v128Load().f32x4Mul().f32x4Add()
+                .set(r);
+            }
           });
           f.addTo(pa, 16);
           for (const y of pb) f.addTo(y, 16);
@@ -338,12 +377,13 @@ function normalizeGrad(): FunctionBuilder {
   return f;
 }
 
-function softmaxGrad(): FunctionBuilder {
-  const f = new FunctionBuilder(6);
-  const [dy, y, dx, nRows, quads, rem] = [0, 1, 2, 3, 4, 5];
+function softmaxGrad(scaled: boolean): FunctionBuilder {
+  const f = new FunctionBuilder(scaled ? 7 : 6);
+  const [dy, y, dx, nRows, quads, rem, scaleBits] = [0, 1, 2, 3, 4, 5, 6];
   const r = f.local("i32"), q = f.local("i32"), pd = f.local("i32");
   const py = f.local("i32");
-  const s = f.local("v128"), t = f.local("v128");
+  const s = f.local("v128"), t = f.local("v128"), vs = f.local("v128");
+  if (scaled) f.get(scaleBits).f32FromBits().f32x4Splat().set(vs);
   f.repeat(r, nRows, () => {
     // s = sum(dy * y) over the row: four lanes, then the rem tail lanes.
     f.v128Zero().set(s).v128Zero().set(t).get(dy).set(pd).get(y).set(py);
@@ -367,7 +407,9 @@ function softmaxGrad(): FunctionBuilder {
         f.get(dx);
         f.get(y).v128Load();
         f.get(dy).v128Load().get(s).f32x4Sub();
-        f.f32x4Mul().v128Store();
+        f.f32x4Mul();
+        if (scaled) f.get(vs).f32x4Mul();
+        f.v128Store();
         f.addTo(dx, 16).addTo(dy, 16).addTo(y, 16);
       });
     });
@@ -376,7 +418,9 @@ function softmaxGrad(): FunctionBuilder {
         f.get(dx);
         f.get(y).f32Load();
         f.get(dy).f32Load().get(s).f32x4Lane(0).f32Sub();
-        f.f32Mul().f32Store();
+        f.f32Mul();
+        if (scaled) f.get(vs).f32x4Lane(0).f32Mul();
+        f.f32Store();
         f.addTo(dx, 4).addTo(dy, 4).addTo(y, 4);
       });
     });
@@ -384,33 +428,182 @@ function softmaxGrad(): FunctionBuilder {
   return f;
 }
 
+// exp of the four lanes of v128 local x, in place: n = round(x log2 e)
+// by adding a magic number (its low mantissa bits then hold n + 127, which
+// a shift by 23 turns into 2^n), r = x - n ln 2 in two parts (Cephes), a
+// degree-5 polynomial in r (Cephes expf; relative error about 1e-7).
+// pmax clamps below at -87.3 (one instruction where min/max are several):
+// the -1e9 of a masked key comes out as about 1e-38, as softmax needs.
+// Inputs are at most about 0 here (x - max, x - lse). t, u: scratch v128.
+const EXP_MAGIC = 12582912 + 127;
+function expInPlace(
+  f: FunctionBuilder,
+  x: number,
+  t: number,
+  u: number,
+): void {
+  f.get(x).f32x4Const(-87.33654).f32x4PMax().set(x);
+  f.get(x).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Const(EXP_MAGIC)
+    .f32x4Add().set(t);
+  f.get(t).f32x4Const(EXP_MAGIC).f32x4Sub().set(u);
+  f.get(x).get(u).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
+  f.get(u).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().set(x);
+  f.f32x4Const(1.9875691500e-4).get(x).f32x4Mul();
+  for (
+    const c of [
+      1.3981999507e-3,
+      8.3334519073e-3,
+      4.1665795894e-2,
+      1.6666665459e-1,
+      5.0000001201e-1,
+    ]
+  ) {
+    f.f32x4Const(c).f32x4Add().get(x).f32x4Mul();
+  }
+  // p(r) r^2 + r + 1 (the loop left p(r) * r on the stack), times 2^n.
+  f.get(x).f32x4Mul().get(x).f32x4Add().f32x4Const(1).f32x4Add();
+  f.get(t).i32(23).i32x4Shl().f32x4Mul().set(x);
+}
+
+// The first pass of softmaxRows: x = s * scale + bias for every
+// element (four at a time, then the rem tail one by one as a splat), with
+// `each(x)` emitted for both parts; the element's output address is in po.
+function scaledRow(
+  f: FunctionBuilder,
+  a: { s: number; bias: number; quads: number; rem: number; vs: number },
+  l: { q: number; ps: number; pb: number; po: number; x: number },
+  out: number,
+  each: (vector: boolean) => void,
+): void {
+  f.get(a.s).set(l.ps).get(a.bias).set(l.pb).get(out).set(l.po);
+  f.when(a.quads, () => {
+    f.repeat(l.q, a.quads, () => {
+      f.get(l.ps).v128Load().get(a.vs).f32x4Mul().get(l.pb).v128Load()
+        .f32x4Add().set(l.x);
+      each(true);
+      f.addTo(l.ps, 16).addTo(l.pb, 16).addTo(l.po, 16);
+    });
+  });
+  f.when(a.rem, () => {
+    f.repeat(l.q, a.rem, () => {
+      f.get(l.ps).f32Load().get(a.vs).f32x4Lane(0).f32Mul().get(l.pb)
+        .f32Load().f32Add().f32x4Splat().set(l.x);
+      each(false);
+      f.addTo(l.ps, 4).addTo(l.pb, 4).addTo(l.po, 4);
+    });
+  });
+}
+
+function softmaxRows(): FunctionBuilder {
+  const f = new FunctionBuilder(10);
+  const [s, bias, out, stats, nRows, quads, rem, biasRow, scaleBits] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+  ];
+  const normalize = 9;
+  const r = f.local("i32"), q = f.local("i32"), ps = f.local("i32");
+  const pb = f.local("i32"), po = f.local("i32");
+  const vs = f.local("v128"), m = f.local("v128"), acc = f.local("v128");
+  const tail = f.local("v128"), x = f.local("v128"), t = f.local("v128");
+  const u = f.local("v128");
+  const a = { s, bias, quads, rem, vs };
+  const l = { q, ps, pb, po, x };
+  f.get(scaleBits).f32FromBits().f32x4Splat().set(vs);
+  f.repeat(r, nRows, () => {
+    // Pass 1: x = s * scale + bias into out, and the row's max.
+    f.f32x4Const(-Infinity).set(m);
+    scaledRow(f, a, l, out, (vector) => {
+      if (vector) f.get(po).get(x).v128Store();
+      else f.get(po).get(x).f32x4Lane(0).f32Store();
+      f.get(m).get(x).f32x4PMax().set(m);
+    });
+    f.get(m).f32x4Lane(0).get(m).f32x4Lane(1).f32Max();
+    f.get(m).f32x4Lane(2).get(m).f32x4Lane(3).f32Max().f32Max();
+    f.f32x4Splat().set(m);
+    // Pass 2: out = exp(out - max), summed.
+    f.v128Zero().set(acc).v128Zero().set(tail).get(out).set(po);
+    f.when(quads, () => {
+      f.repeat(q, quads, () => {
+        f.get(po).v128Load().get(m).f32x4Sub().set(x);
+        expInPlace(f, x, t, u);
+        f.get(po).get(x).v128Store();
+        f.get(acc).get(x).f32x4Add().set(acc).addTo(po, 16);
+      });
+    });
+    f.when(rem, () => {
+      f.repeat(q, rem, () => {
+        f.get(po).f32Load().f32x4Splat().get(m).f32x4Sub().set(x);
+        expInPlace(f, x, t, u);
+        f.get(po).get(x).f32x4Lane(0).f32Store();
+        f.get(tail).get(x).f32x4Add().set(tail).addTo(po, 4);
+      });
+    });
+    f.get(stats).get(m).f32x4Lane(0).f32Store();
+    f.get(stats).hsum(acc).get(tail).f32x4Lane(0).f32Add().f32Store(4);
+    // Pass 3, when asked: divide by the sum (else out stays unnormalized,
+    // and the caller divides the much smaller product with v instead).
+    f.when(normalize, () => {
+      f.f32(1).get(stats).f32Load(4).f32Div().f32x4Splat().set(m);
+      f.get(out).set(po);
+      f.when(quads, () => {
+        f.repeat(q, quads, () => {
+          f.get(po).get(po).v128Load().get(m).f32x4Mul().v128Store();
+          f.addTo(po, 16);
+        });
+      });
+      f.when(rem, () => {
+        f.repeat(q, rem, () => {
+          f.get(po).get(po).f32Load().get(m).f32x4Lane(0).f32Mul()
+            .f32Store();
+          f.addTo(po, 4);
+        });
+      });
+    });
+    f.get(ps).set(s).get(po).set(out).addTo(bias, { local: biasRow });
+    f.addTo(stats, 8);
+  });
+  return f;
+}
+
 /**
- * Compiles every kernel against one heap.
+ * Compiles every kernel against one heap; with `fma`, the products'
+ * multiply-adds are relaxed-SIMD fused multiply-adds (faster where the CPU
+ * has FMA, and different in the last bits).
  *
  * @example
  * ```ts
- * const k = compileSimdKernels(backend.wasm.asm.memory, 1e-5);
+ * const k = compileSimdKernels(backend.wasm.asm.memory, 1e-5, false);
  * k.colsum(px, pout, 1536, 24);
  * ```
  */
 export function compileSimdKernels(
   memory: WebAssembly.Memory,
   eps: number,
+  fma = false,
 ): SimdKernels {
   const fns: Record<string, FunctionBuilder> = {};
   for (const r of ROW_BLOCKS) {
     for (const v of COL_BLOCKS) {
-      fns[`rows${r}x${v}`] = rows(r, v, "zero");
-      fns[`rowsBias${r}x${v}`] = rows(r, v, "bias");
-      fns[`rowsAcc${r}x${v}`] = rows(r, v, "accumulate");
+      fns[`rows${r}x${v}`] = rows(r, v, "zero", fma);
+      fns[`rowsBias${r}x${v}`] = rows(r, v, "bias", fma);
+      fns[`rowsAcc${r}x${v}`] = rows(r, v, "accumulate", fma);
     }
   }
-  fns.dots1 = dots(1);
-  fns.dots4 = dots(4);
+  fns.dots1 = dots(1, fma);
+  fns.dots4 = dots(4, fma);
   fns.colsum = colsum();
   fns.normalize = normalize(eps);
   fns.normalizeGrad = normalizeGrad();
-  fns.softmaxGrad = softmaxGrad();
+  fns.softmaxGrad = softmaxGrad(false);
+  fns.softmaxGradScaled = softmaxGrad(true);
+  fns.softmaxRows = softmaxRows();
   const inst = new WebAssembly.Instance(
     new WebAssembly.Module(encodeModule(fns)),
     { env: { memory } },
@@ -428,5 +621,7 @@ export function compileSimdKernels(
     normalize: e.normalize,
     normalizeGrad: e.normalizeGrad,
     softmaxGrad: e.softmaxGrad,
+    softmaxGradScaled: e.softmaxGradScaled,
+    softmaxRows: e.softmaxRows,
   };
 }

@@ -25,6 +25,7 @@ export interface Mutation {
 }
 
 const JEPA = "tests/models/jepa_objective_test.ts";
+const ATT = "tests/kernels/wasm/attention_test.ts";
 const CON = "tests/models/contrastive_objective_test.ts";
 const WIRING = "tests/models/wiring_test.ts";
 const LEAK = "tests/models/leakage_test.ts";
@@ -784,6 +785,99 @@ export const MUTATIONS: Mutation[] = [
     replace: 'reduceCode(false, parts, op === "mean")',
     what: "a split outer mean divides by the chunk count",
     tests: ["tests/kernels/webgpu/softmax_reduce_test.ts"],
+  },
+  {
+    id: "kernels/wasm-attention-exp-poly",
+    file: "kernels/wasm/simd.ts",
+    search: "5.0000001201e-1,",
+    replace: "4.0e-1,",
+    what: "the wasm attention softmax's exp is off by about 1%",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-bias-row",
+    file: "kernels/wasm/attention.ts",
+    search: "return Nb > 1 ? 4 * nk : 0;",
+    replace: "return 0;",
+    what: "every query row gets the first row's attention bias",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-tail",
+    file: "kernels/wasm/attention.ts",
+    search: "const quads = nk >> 2, rem = nk & 3;",
+    replace: "const quads = nk >> 2, rem = 0;",
+    what: "the forward softmax skips the last N % 4 keys",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-lse",
+    file: "kernels/wasm/attention.ts",
+    search: "st[2 * r] + Math.log(st[2 * r + 1])",
+    replace: "st[2 * r] + Math.log(st[2 * r + 1] + 1e-3)",
+    what: "the log-sum-exp output of the wasm attention is slightly off",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-dv-untransposed",
+    file: "kernels/wasm/attention.ts",
+    search: "{ at: ps, row: 4, col: 4 * nk }",
+    replace: "{ at: ps, row: 4 * nk, col: 4 }",
+    what: "dv = P do instead of P^T do",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-grad-unscaled",
+    file: "kernels/wasm/attention.ts",
+    search:
+      "k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, scaleBits);",
+    replace:
+      "k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, f32Bits(1));",
+    what: "dq and dk miss the 1/sqrt(d) scale",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-no-fallback",
+    file: "kernels/wasm/attention.ts",
+    search: "if (!any) keep.fill(1);",
+    replace: "",
+    what:
+      "a patient whose keys are all masked drops every key (tfjs spreads the softmax over all)",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-drops-live-keys",
+    file: "kernels/wasm/attention.ts",
+    search: "const MASKED = -1e6;",
+    replace: "const MASKED = -0.5;",
+    what: "key compaction drops keys that are not masked",
+    tests: [ATT],
+  },
+  {
+    id: "models/fused-attention-scale",
+    file: "models/transformer.ts",
+    search: "{ n, heads: h, scale },",
+    replace: "{ n, heads: h, scale: 1 },",
+    what: "the fused attention path forgets the 1/sqrt(d) scale",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-fma-operands",
+    file: "kernels/wasm/simd.ts",
+    search: "if (fma) f.get(s).get(bv[q]).get(x).f32x4RelaxedMadd().set(x);",
+    replace: "if (fma) f.get(x).get(bv[q]).get(s).f32x4RelaxedMadd().set(x);",
+    what: "with relaxed-SIMD FMA on, the products add the wrong operand",
+    tests: [ATT],
+  },
+  {
+    id: "study/pool-shortest-first",
+    file: "study/plan.ts",
+    search: ".sort((a, b) => b.c - a.c || a.k - b.k)",
+    replace: ".sort((a, b) => a.c - b.c || a.k - b.k)",
+    nth: 1,
+    what:
+      "workers take the cheapest jobs first (the pretraining jobs end last)",
+    tests: ["tests/study/plan_test.ts"],
   },
   {
     id: "sim/label-noise-ignored",

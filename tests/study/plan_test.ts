@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { defaultStudy, type StudyConfig } from "../../study/config.ts";
 import {
   acquisitionAtStrength,
+  jobCost,
+  longestFirst,
   planStudy,
   sweepCohortName,
 } from "../../study/plan.ts";
@@ -95,4 +97,41 @@ Deno.test("acquisition strength 0 is the home scanner", () => {
   const far = acquisitionAtStrength(home, 1);
   assert.equal(far.noiseHu, 60);
   assert.equal(far.offsetHu, 40);
+});
+
+Deno.test("workers take the costliest jobs first (pretraining before plain finetuning), ties in plan order", () => {
+  const study = {
+    ...small(),
+    methods: ["imaging-only", "jepa", "logreg-both", "jepa+contrastive"],
+  };
+  const jobs = planStudy(study, 7);
+  const order = longestFirst(jobs);
+  assert.deepEqual(
+    [...order].map((j) => j.index).sort((a, b) => a - b),
+    jobs.map((j) => j.index).sort((a, b) => a - b),
+  );
+  const costs = order.map(jobCost);
+  for (let i = 1; i < costs.length; i++) {
+    assert.ok(costs[i - 1] >= costs[i], `position ${i}: ${costs}`);
+    if (costs[i - 1] === costs[i]) {
+      assert.ok(order[i - 1].index < order[i].index, "ties keep plan order");
+    }
+  }
+  const of = (m: string) => jobCost(jobs.find((j) => j.method === m)!);
+  assert.ok(of("jepa+contrastive") > of("jepa"));
+  assert.ok(of("jepa") > of("imaging-only"));
+  assert.ok(of("imaging-only") > of("logreg-both"));
+  assert.equal(order[0].method, "jepa+contrastive");
+  assert.match(order.at(-1)!.method, /^logreg/);
+  // Two workers taking jobs in this order (each the next job when free)
+  // finish no later than in plan order.
+  const makespan = (js: typeof jobs) => {
+    const free = [0, 0];
+    for (const j of js) {
+      const w = free[0] <= free[1] ? 0 : 1;
+      free[w] += jobCost(j);
+    }
+    return Math.max(...free);
+  };
+  assert.ok(makespan(order) <= makespan(jobs));
 });
