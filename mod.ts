@@ -41,6 +41,12 @@ export {
 } from "./core/backend.ts";
 export { DivergenceError, UserError } from "./core/errors.ts";
 export { readResults, type ResultRow } from "./core/results.ts";
+export { DEFAULT_HU_WINDOW, windowHu } from "./core/hu.ts";
+export {
+  VOLUME_FEATURE_NAMES,
+  volumeFeatureMatrix,
+  volumeFeatures,
+} from "./core/radiomics.ts";
 export {
   DEFAULT_SCENARIO,
   generateCohorts,

@@ -55,6 +55,7 @@ import {
 import { type Method, METHOD_SPECS, type Objective } from "./methods.ts";
 import { toInputs } from "./tokenizers.ts";
 import { type Hooks, train, type TrainTask } from "./train.ts";
+import { volumeFeatureMatrix } from "../core/radiomics.ts";
 
 /**
  * Which modalities a method's model sees (from {@link METHOD_SPECS}).
@@ -613,13 +614,15 @@ export async function finetune(
   if (isBaseline(method)) {
     const t0 = performance.now();
     const fitOn = [...trainSet, ...valSet];
-    const f = rawFeatures(fitOn, layout, norm, use);
+    // logreg-volume measures the nodule (core/radiomics.ts) instead.
+    const features = (ps: Patient[]) =>
+      method === "logreg-volume"
+        ? volumeFeatureMatrix(ps, set.internal.imaging.shape)
+        : rawFeatures(ps, layout, norm, use);
+    const f = features(fitOn);
     const model = fitLogistic(f.x, labelsOf(fitOn), f.dim);
     const predict = (ps: Patient[]) =>
-      scored(
-        ps,
-        predictLogistic(model, rawFeatures(ps, layout, norm, use).x, f.dim),
-      );
+      scored(ps, predictLogistic(model, features(ps).x, f.dim));
     const predictions: Record<string, Scored> = {};
     for (const c of scoredCohorts) predictions[c.name] = predict(c.patients);
     return {

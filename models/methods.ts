@@ -97,6 +97,13 @@ export const METHOD_SPECS = {
     model: "logistic",
     description: "logistic regression on the latest EHR record + demographics",
   },
+  "logreg-volume": {
+    uses: IMAGE,
+    objectives: [],
+    model: "logistic",
+    description:
+      "logistic regression on 16 nodule measurements of the latest volume (core/radiomics.ts: volume, solid part, density, edge, shape, surroundings); volume mode only",
+  },
   "logreg-both": {
     uses: BOTH,
     objectives: [],

@@ -240,24 +240,6 @@ function sample(
   return c0 * (1 - dk) + c1 * dk;
 }
 
-/**
- * Clips to an HU window and, when `normalize`, maps it linearly to [0, 1].
- * In place; returns the same array.
- *
- * @example
- * ```ts
- * windowHu(roi, [-1000, 400], true);
- * ```
- */
-export function windowHu(
-  data: Float32Array,
-  window: [number, number],
-  normalize: boolean,
-): Float32Array {
-  const [lo, hi] = window;
-  for (let i = 0; i < data.length; i++) {
-    const v = Math.min(Math.max(data[i], lo), hi);
-    data[i] = normalize ? (v - lo) / (hi - lo) : v;
-  }
-  return data;
-}
+// The windowing step lives in core/hu.ts so that sim/ and real/ share it;
+// re-exported here for the callers that import it from real/.
+export { windowHu } from "../core/hu.ts";

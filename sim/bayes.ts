@@ -2,10 +2,20 @@
  * Ceilings only a simulator can know: the Bayes-optimal AUC of the full
  * latent state, and of what each modality alone can reveal.
  *
- * "Reveal" is taken at the latent level (an upper bound on any model):
- * the image shows z_s when crossModalCorrelation > 0 and z_i when it is
- * < 1; the EHR shows z_s (same rule), z_e, the demographics and the site's
- * coding-habit variable h. The hidden rest is integrated out by Monte Carlo
+ * "Reveal" is taken at the latent level (an upper bound on any model).
+ * The image shows exactly the linear functionals of (z_s, z_i) behind the
+ * drawn nodule properties ({@link CeilingContext.imageRows}: the property
+ * scores in `volume` mode, the detector's read-out of them in `features`
+ * mode; both are what sim/features.ts renders or measures, noise-free), so
+ * the image ceiling integrates the risk over the rest of (z_s, z_i): the
+ * part of the prior orthogonal to those functionals. Without imageRows it
+ * falls back to "the image shows z_s when crossModalCorrelation > 0 and z_i
+ * when it is < 1". The EHR shows z_s (same rule), z_e, the demographics and
+ * the site's coding-habit variable h.
+ *
+ * With several scans per patient the nodule's growth also follows the true
+ * risk (sim/generate.ts), which the image ceiling does not count: with
+ * scansPerPatient > 1 it is a ceiling for the first scan only. The hidden rest is integrated out by Monte Carlo
  * over the cohort's own latent prior (common random numbers for all
  * patients), with h entering as an importance weight N(h; sqrt(k) lin, 1 - k).
  *
@@ -42,6 +52,8 @@ export interface CeilingPatient {
   label: 0 | 1;
   /** The patient's coding-habit value. */
   habit: number;
+  /** The patient's shared and image-only latents (needed with imageRows). */
+  z?: { shared: ArrayLike<number>; image: ArrayLike<number> };
 }
 
 /** The cohort-level context of the ceilings. */
@@ -59,6 +71,51 @@ export interface CeilingContext {
   rng: Draws;
   /** Number of Monte Carlo draws (default 256, shared by all patients). */
   draws?: number;
+  /**
+   * What the image reveals: rows (row-major, sharedDim + imageDim columns,
+   * z_s first) of the linear functionals of the latents that the rendered
+   * or measured nodule properties determine. Absent: the latent-group rule.
+   */
+  imageRows?: Float64Array;
+}
+
+/**
+ * An orthonormal basis (rows) of the span of `rows` (row-major, `dim`
+ * columns), by Gram-Schmidt; rows that add less than 1e-9 of new length
+ * are dropped (the span's rank is the basis length / dim).
+ *
+ * @example
+ * ```ts
+ * rowBasis(Float64Array.of(1, 0, 2, 0), 2); // one row: [1, 0]
+ * ```
+ */
+export function rowBasis(rows: Float64Array, dim: number): Float64Array[] {
+  const basis: Float64Array[] = [];
+  for (let r = 0; r * dim < rows.length; r++) {
+    const v = Float64Array.from(rows.subarray(r * dim, (r + 1) * dim));
+    const n0 = Math.hypot(...v);
+    for (const b of basis) {
+      let d = 0;
+      for (let j = 0; j < dim; j++) d += v[j] * b[j];
+      for (let j = 0; j < dim; j++) v[j] -= d * b[j];
+    }
+    const n = Math.hypot(...v);
+    if (n0 === 0 || n < 1e-9 * n0 || n < 1e-12) continue;
+    for (let j = 0; j < dim; j++) v[j] /= n;
+    basis.push(v);
+  }
+  return basis;
+}
+
+/** Projects `z` onto the span of `basis` (orthonormal rows). */
+function project(basis: Float64Array[], z: Float64Array): Float64Array {
+  const out = new Float64Array(z.length);
+  for (const b of basis) {
+    let d = 0;
+    for (let j = 0; j < z.length; j++) d += b[j] * z[j];
+    for (let j = 0; j < z.length; j++) out[j] += d * b[j];
+  }
+  return out;
 }
 
 /**
@@ -73,6 +130,31 @@ export function bayesCeilings(
   patients: CeilingPatient[],
   ctx: CeilingContext,
 ): { full: number; image: number; ehr: number } {
+  const { full, image, ehr } = posteriors(patients, ctx);
+  const labels = patients.map((p) => p.label);
+  return { full, image: auc(image, labels), ehr: auc(ehr, labels) };
+}
+
+/**
+ * Each patient's P(malignant | what the image shows): the scores whose AUC
+ * is the image ceiling of {@link bayesCeilings} (same draws, same order).
+ *
+ * @example
+ * ```ts
+ * const p = imagePosteriors(patients, ctx); // one probability per patient
+ * ```
+ */
+export function imagePosteriors(
+  patients: CeilingPatient[],
+  ctx: CeilingContext,
+): number[] {
+  return posteriors(patients, ctx).image;
+}
+
+function posteriors(
+  patients: CeilingPatient[],
+  ctx: CeilingContext,
+): { full: number; image: number[]; ehr: number[] } {
   const K = ctx.draws ?? 256;
   const { bio, model, intercept, rho, habitK, rng } = ctx;
   const { mean, scale } = ctx.covariate;
@@ -106,8 +188,30 @@ export function bayesCeilings(
     d: number,
   ) => sigmoid(logitOf(model, us, vs, ui, vi, ue, ve, d) + intercept);
   const { ws, wi, we } = model;
-  const image = patients.map(({ r }) => {
+  // Drawn after the draws above, so the EHR ceiling keeps its numbers.
+  const imageFrom = ctx.imageRows ? imageProjection(ctx, K) : null;
+  const image = patients.map(({ r, z }, i) => {
     let s = 0;
+    if (imageFrom) {
+      if (!z) {
+        throw new Error(
+          `bayesCeilings: patient ${i} lacks z (needed with imageRows)`,
+        );
+      }
+      const seen = imageFrom.seen(z);
+      for (let k = 0; k < K; k++) {
+        s += p(
+          seen[0] + imageFrom.us[k],
+          seen[1] + imageFrom.vs[k],
+          seen[2] + imageFrom.ui[k],
+          seen[3] + imageFrom.vi[k],
+          draws.ue[k],
+          draws.ve[k],
+          draws.d[k],
+        );
+      }
+      return s / K;
+    }
     for (let k = 0; k < K; k++) {
       s += p(
         seeShared ? r.us : draws.us[k],
@@ -151,5 +255,51 @@ export function bayesCeilings(
     }
     return s / wsum;
   });
-  return { full, image: auc(image, labels), ehr: auc(ehr, labels) };
+  return { full, image, ehr };
+}
+
+/**
+ * The image ceiling's Monte Carlo pieces: the latents are split into the
+ * part the image reveals (projection P onto the span of imageRows) and the
+ * hidden rest; a draw k replaces the hidden rest by (I - P) of a draw from
+ * the cohort's prior (exact for the Gaussian prior, whose covariance is
+ * scale^2 I). `us[k]` etc. are the hidden parts' risk projections, common
+ * to all patients; `seen(z)` the revealed part's, per patient.
+ */
+function imageProjection(ctx: CeilingContext, K: number) {
+  const { bio, rng } = ctx;
+  const { mean, scale } = ctx.covariate;
+  const ks = bio.sharedDim, dim = ks + bio.imageDim;
+  const basis = rowBasis(ctx.imageRows!, dim);
+  const d = bio.riskDirs;
+  const dirs = [d.shared[0], d.shared[1], d.image[0], d.image[1]];
+  const proj = (v: Float64Array) =>
+    dirs.map((dir, i) => {
+      const o = i < 2 ? 0 : ks;
+      let t = 0;
+      for (let j = 0; j < dir.length; j++) t += dir[j] * v[o + j];
+      return t;
+    });
+  const hidden = [0, 1, 2, 3].map(() => new Float64Array(K));
+  for (let k = 0; k < K; k++) {
+    const u = Float64Array.from(
+      { length: dim },
+      () => mean + scale * rng.normal(),
+    );
+    const pu = project(basis, u);
+    for (let j = 0; j < dim; j++) u[j] -= pu[j];
+    proj(u).forEach((t, i) => hidden[i][k] = t);
+  }
+  return {
+    us: hidden[0],
+    vs: hidden[1],
+    ui: hidden[2],
+    vi: hidden[3],
+    seen: (z: { shared: ArrayLike<number>; image: ArrayLike<number> }) => {
+      const v = new Float64Array(dim);
+      for (let j = 0; j < ks; j++) v[j] = z.shared[j];
+      for (let j = 0; j < bio.imageDim; j++) v[ks + j] = z.image[j];
+      return proj(project(basis, v));
+    },
+  };
 }

@@ -36,10 +36,14 @@ import {
 import {
   ehrSource,
   growthFactor,
+  imageRows,
   imageSource,
+  type Nodule,
+  NODULE_PROPERTIES,
   noduleFromSource,
   scanFeatures,
 } from "./features.ts";
+import { DEFAULT_HU_WINDOW, windowHu } from "../core/hu.ts";
 import {
   drawAnatomy,
   makeVolumeFields,
@@ -53,6 +57,11 @@ import { bayesCeilings, type CeilingPatient } from "./bayes.ts";
 export interface SyntheticScan extends Scan {
   /** The nodule at this scan: centre in world mm (NIfTI affine), diameter. */
   nodule: { centerMm: [number, number, number]; diameterMm: number };
+  /**
+   * Every drawn property of the nodule at this scan: what `volume` mode
+   * renders and what `features` mode's detector measures.
+   */
+  properties: Nodule;
   /** Isotropic voxel spacing of the site's scanner, mm. */
   spacingMm: number;
 }
@@ -164,6 +173,10 @@ function generateSite(
   streams: RngStreams,
 ): Cohort {
   const rng = new FastRng(streams.get("patients"));
+  // Scans draw from their own stream, so that the same seed gives the same
+  // patients (latents, labels, EHR, missingness) at both imaging levels:
+  // `features` and `volume` are two views of one cohort.
+  const scanRng = new FastRng(streams.get("scans"));
   const alloc = blockAlloc();
   const model = riskModel(s);
   const n = site.parts.reduce((t, p) => t + p.n, 0);
@@ -189,7 +202,7 @@ function generateSite(
   const size = s.imaging.volumeSize;
   const acq = site.acquisition;
   const patients: Patient[] = [];
-  const imgScratch = new Float64Array(s.imaging.featureDim);
+  const imgScratch = new Float64Array(NODULE_PROPERTIES);
   const ehrScratch = new Float64Array(s.ehr.dim);
   const ceiling: CeilingPatient[] = [];
   let i = 0;
@@ -215,12 +228,12 @@ function generateSite(
         // Growth follows the risk, not the realised label: a label drawn
         // from p must not be readable from the images beyond p itself.
         const vdt = VDT_BENIGN * (VDT_MALIGNANT / VDT_BENIGN) ** p *
-          Math.exp(0.4 * rng.normal());
-        const anatomy = volume ? drawAnatomy(rng, size) : null;
+          Math.exp(0.4 * scanRng.normal());
+        const anatomy = volume ? drawAnatomy(scanRng, size) : null;
         let t = 0;
         for (let k = 0; k < s.imaging.scansPerPatient; k++) {
           if (k > 0) {
-            t -= s.imaging.meanIntervalMonths * Math.log(1 - rng.uniform());
+            t -= s.imaging.meanIntervalMonths * Math.log(1 - scanRng.uniform());
           }
           const g = growthFactor(t, vdt);
           const nod = noduleFromSource(m, g);
@@ -229,9 +242,16 @@ function generateSite(
           const scan: SyntheticScan = {
             id: `${id}-s${k}`,
             time: t,
+            // Volumes go through the same HU window as real ROIs
+            // (core/hu.ts; real/ defaults to it too), so both paths hand
+            // the model clipped HU and the model's one standardization.
             data: anatomy && fields
-              ? renderVolume(fields, size, anatomy, nod, acq, rng)
-              : scanFeatures(m, g, acq, s.imaging.noise, bio, rng, alloc),
+              ? windowHu(
+                renderVolume(fields, size, anatomy, nod, acq, scanRng),
+                DEFAULT_HU_WINDOW,
+                false,
+              )
+              : scanFeatures(m, g, acq, s.imaging.noise, bio, scanRng, alloc),
             nodule: {
               centerMm: c.map((v) => (v - (size - 1) / 2) * acq.spacingMm) as [
                 number,
@@ -240,6 +260,7 @@ function generateSite(
               ],
               diameterMm: nod.diameterMm,
             },
+            properties: nod,
             spacingMm: acq.spacingMm,
           };
           scans.push(scan);
@@ -284,7 +305,15 @@ function generateSite(
           pMalignant: p,
         },
       });
-      if (part.split === "test") ceiling.push({ r, p, label, habit });
+      if (part.split === "test") {
+        ceiling.push({
+          r,
+          p,
+          label,
+          habit,
+          z: { shared: z.zShared, image: z.zImage },
+        });
+      }
     }
   }
 
@@ -297,6 +326,9 @@ function generateSite(
       covariate: site.covariate,
       habitK: site.habitK,
       rng: streams.get("ceiling"),
+      // The image ceiling from what the scans show: the drawn nodule
+      // properties, rendered (volume) or measured (features).
+      imageRows: imageRows(bio, site.rho, s.imaging.level),
     })
     : { full: NaN, image: NaN, ehr: NaN };
   return {

@@ -12,6 +12,7 @@
 import type { RngStreams } from "../core/rng.ts";
 import type { Draws } from "./fast_rng.ts";
 import { effectiveWeights, type Scenario } from "./scenario.ts";
+import { NODULE_PROPERTIES } from "./features.ts";
 
 /** Returns a zeroed Float32Array of length n (possibly a view into a block). */
 export type Alloc = (n: number) => Float32Array;
@@ -28,9 +29,20 @@ export interface Biology {
     image: [Float64Array, Float64Array];
     ehr: [Float64Array, Float64Array];
   };
-  /** Image source = sqrt(rho) A z_s + sqrt(1-rho) B z_i; rows of unit norm (featureDim x dim). */
+  /**
+   * Image source = sqrt(rho) A z_s + sqrt(1-rho) B z_i; rows of unit norm
+   * (NODULE_PROPERTIES x dim): entry j is the score behind nodule property j
+   * (sim/features.ts), so everything the image shows goes through them.
+   */
   imgA: Float64Array;
   imgB: Float64Array;
+  /**
+   * Detector read-out (featureDim x NODULE_PROPERTIES): how `features` mode
+   * turns the nodule's property scores into a feature vector. Rows
+   * 0..NODULE_PROPERTIES-1 are the identity (each property measured on its
+   * own), the rest unit-norm random mixtures (what a deep detector adds).
+   */
+  featureMix: Float64Array;
   /** EHR source = sqrt(rho) C z_s + sqrt(1-rho) D z_e; rows of unit norm (ehr.dim x dim). */
   ehrC: Float64Array;
   ehrD: Float64Array;
@@ -114,8 +126,9 @@ export function makeBiology(s: Scenario, streams: RngStreams): Biology {
     image: riskPair(rng, imageDim),
     ehr: riskPair(rng, ehrDim),
   };
-  const imgA = unitRows(rng, f, sharedDim);
-  const imgB = unitRows(rng, f, imageDim);
+  const K = NODULE_PROPERTIES;
+  const imgA = unitRows(rng, K, sharedDim);
+  const imgB = unitRows(rng, K, imageDim);
   const ehrC = unitRows(rng, e, sharedDim);
   const ehrD = unitRows(rng, e, ehrDim);
   const featureOffset = new Float64Array(f);
@@ -124,6 +137,10 @@ export function makeBiology(s: Scenario, streams: RngStreams): Biology {
   for (let k = 0; k < habitLoading.length; k++) {
     habitLoading[k] = (rng.bernoulli(0.5) ? 1 : -1) * rng.range(0.7, 1.3);
   }
+  // Drawn last so that adding it left the draws above unchanged.
+  const featureMix = new Float64Array(f * K);
+  for (let k = 0; k < Math.min(f, K); k++) featureMix[k * K + k] = 1;
+  if (f > K) featureMix.set(unitRows(rng, f - K, K), K * K);
   return {
     sharedDim,
     imageDim,
@@ -131,6 +148,7 @@ export function makeBiology(s: Scenario, streams: RngStreams): Biology {
     riskDirs,
     imgA,
     imgB,
+    featureMix,
     ehrC,
     ehrD,
     featureOffset,

@@ -37,7 +37,13 @@ export {
   scenarioFrom,
 } from "./presets.ts";
 export { generateCohorts, type SyntheticScan } from "./generate.ts";
-export { bayesCeilings } from "./bayes.ts";
+export { bayesCeilings, imagePosteriors } from "./bayes.ts";
+export { type PropertyCohortOptions, propertyCohorts } from "./known_answer.ts";
+export {
+  DIAMETER_RANGE_MM,
+  type Nodule,
+  NODULE_PROPERTIES,
+} from "./features.ts";
 export { encodeNifti, type NiftiVolume } from "./nifti.ts";
 export { exportCohorts, type ExportSummary, isoDate } from "./export.ts";
 export {

@@ -83,9 +83,73 @@ export interface Anatomy {
   texOffset: [number, number, number];
   /** Unit spike directions (spiculation), flattened triples. */
   spikes: Float64Array;
+  /** Offsets of the nodule's internal texture into the 64^3 field. */
+  noduleTexOffset?: [number, number, number];
+  /** Unit direction of the long axis (elongation). */
+  axis?: [number, number, number];
+  /** Unit direction of the attached vessel. */
+  vesselDir?: [number, number, number];
+  /** Unit direction, perpendicular to the vessel, from the nodule centre to the vessel's axis. */
+  vesselSide?: [number, number, number];
+  /** Unit direction from the nodule centre towards the pleura. */
+  pleuraDir?: [number, number, number];
 }
 
 const SPIKES = 6;
+
+/**
+ * Spike length at spiculation 1, as a fraction of the radius. Each spike's
+ * bump is at most 1 (the largest of the spike terms, not their sum), so no
+ * lobe ever reaches past r (1 + SPIKE_LEN * spiculation): the edge limit of
+ * the renderer holds by construction.
+ */
+const SPIKE_LEN = 0.6;
+
+/** Extra HU levels: a calcified core (clipped by the window), vessels and the chest wall. */
+const CALC_HU = 700, VESSEL_HU = 40, WALL_HU = 40;
+
+function unit(rng: Draws): [number, number, number] {
+  const x = rng.normal(), y = rng.normal(), z = rng.normal();
+  const n = Math.hypot(x, y, z);
+  return [x / n, y / n, z / n];
+}
+
+/**
+ * The largest distance from the nodule centre, mm, that the nodule's
+ * surface (spikes and elongation included) can reach, plus its edge ramp:
+ * what a field of view must hold around the centre.
+ *
+ * @example
+ * ```ts
+ * noduleExtentMm(noduleFromSource(m, 1), 1, 0.7); // radius to fit, mm
+ * ```
+ */
+export function noduleExtentMm(
+  nodule: Nodule,
+  spacingMm: number,
+  blur: number,
+): number {
+  const r0 = nodule.diameterMm / 2;
+  const w = Math.max(
+    0.3 * spacingMm,
+    Math.hypot(nodule.marginMm, blur * spacingMm),
+  );
+  const e = Math.pow(nodule.elongation ?? 1, 2 / 3);
+  return (r0 * (1 + SPIKE_LEN * nodule.spiculation) + 2 * w) * e;
+}
+
+/**
+ * Half-width of the random offset of the nodule centre from the volume
+ * centre, voxels (a detector's centring error).
+ *
+ * @example
+ * ```ts
+ * centreJitter(32); // 1
+ * ```
+ */
+export function centreJitter(size: number): number {
+  return size / 32;
+}
 
 /**
  * Draws a patient's anatomy for a cube of edge `size`.
@@ -96,25 +160,48 @@ const SPIKES = 6;
  * ```
  */
 export function drawAnatomy(rng: Draws, size: number): Anatomy {
-  const c = () => size / 2 - 0.5 + rng.range(-size / 10, size / 10);
+  const j = centreJitter(size);
+  const c = () => size / 2 - 0.5 + rng.range(-j, j);
   const spikes = new Float64Array(3 * SPIKES);
-  for (let k = 0; k < SPIKES; k++) {
-    const x = rng.normal(), y = rng.normal(), z = rng.normal();
-    const n = Math.hypot(x, y, z);
-    spikes[3 * k] = x / n;
-    spikes[3 * k + 1] = y / n;
-    spikes[3 * k + 2] = z / n;
-  }
+  for (let k = 0; k < SPIKES; k++) spikes.set(unit(rng), 3 * k);
+  const center: [number, number, number] = [c(), c(), c()];
+  const texOffset: [number, number, number] = [
+    rng.int(F),
+    rng.int(F),
+    rng.int(F),
+  ];
+  const noduleTexOffset: [number, number, number] = [
+    rng.int(F),
+    rng.int(F),
+    rng.int(F),
+  ];
+  const axis = unit(rng);
+  const vesselDir = unit(rng);
+  // Gram-Schmidt: a side direction perpendicular to the vessel.
+  const r = unit(rng);
+  const d = r[0] * vesselDir[0] + r[1] * vesselDir[1] + r[2] * vesselDir[2];
+  const side = r.map((v, i) => v - d * vesselDir[i]);
+  const sn = Math.hypot(...side) || 1;
   return {
-    center: [c(), c(), c()],
-    texOffset: [rng.int(F), rng.int(F), rng.int(F)],
+    center,
+    texOffset,
     spikes,
+    noduleTexOffset,
+    axis,
+    vesselDir,
+    vesselSide: side.map((v) => v / sn) as [number, number, number],
+    pleuraDir: unit(rng),
   };
 }
 
 /**
  * Renders one scan: a size^3 Float32Array in HU, row-major with z slowest
  * (x fastest, as NIfTI stores it). `rng` only picks the noise offsets.
+ * Every property of `nodule` shows: size, spiculation, solid part, margin,
+ * lung density, internal texture, calcification, the attached vessel,
+ * elongation and the distance to the pleura. Values are raw HU (a
+ * calcified core exceeds the lung window); the generator windows them
+ * with core/hu.ts as the real path does.
  *
  * @example
  * ```ts
@@ -143,7 +230,8 @@ export function renderVolume(
       }
     }
   }
-  drawNodule(out, n, anatomy, nodule, acq);
+  drawSurroundings(out, n, anatomy, nodule, acq);
+  drawNodule(out, n, anatomy, nodule, acq, fields);
   // Noise grain: a sharp kernel gives white noise, a smooth one correlated.
   const sharp = 1 / (1 + acq.blur);
   const norm = Math.hypot(sharp, 1 - sharp);
@@ -179,8 +267,12 @@ function smoothStep(d: number): number {
   return u * u * (3 - 2 * u);
 }
 
-/** Blends the nodule into `out`, inside its bounding sphere only. */
-function drawNodule(
+/**
+ * The chest wall (a half-space beyond the pleural gap) and the vessel (a
+ * cylinder that touches the nodule's surface), over the whole cube: both
+ * extend beyond the nodule, and a vessel crosses the field of view.
+ */
+function drawSurroundings(
   out: Float32Array,
   n: number,
   anatomy: Anatomy,
@@ -189,33 +281,111 @@ function drawNodule(
 ): void {
   const sp = acq.spacingMm;
   const r0 = nodule.diameterMm / 2 / sp;
-  const spikeAmp = 1.5 * nodule.spiculation;
+  const edge = Math.max(0.5, acq.blur);
+  const [cx, cy, cz] = anatomy.center;
+  const vessel = (nodule.vesselMm ?? 0) > 0 && anatomy.vesselDir &&
+    anatomy.vesselSide;
+  const rv = (nodule.vesselMm ?? 0) / 2 / sp;
+  const vd = anatomy.vesselDir ?? [1, 0, 0],
+    vs = anatomy.vesselSide ??
+      [0, 1, 0];
+  // The vessel's axis runs at distance r0 (the surface) plus its own radius.
+  const vo = r0 + rv * 0.5;
+  const vox = cx + vo * vs[0], voy = cy + vo * vs[1], voz = cz + vo * vs[2];
+  const pleura = nodule.pleuraGapMm !== undefined && anatomy.pleuraDir;
+  const pd = anatomy.pleuraDir ?? [1, 0, 0];
+  const e = Math.pow(nodule.elongation ?? 1, 2 / 3);
+  // The wall starts at the gap beyond the nodule's mean surface.
+  const wallAt = r0 * Math.sqrt(e) + (nodule.pleuraGapMm ?? 0) / sp;
+  if (!vessel && !pleura) return;
+  for (let z = 0; z < n; z++) {
+    for (let y = 0; y < n; y++) {
+      const row = (z * n + y) * n;
+      for (let x = 0; x < n; x++) {
+        let t = 0, hu = 0;
+        if (pleura) {
+          const s = (x - cx) * pd[0] + (y - cy) * pd[1] + (z - cz) * pd[2];
+          const tw = smoothStep((s - wallAt) / edge);
+          if (tw > 0) {
+            t = tw;
+            hu = WALL_HU;
+          }
+        }
+        if (vessel) {
+          const dx = x - vox, dy = y - voy, dz = z - voz;
+          const a = dx * vd[0] + dy * vd[1] + dz * vd[2];
+          const q = dx * dx + dy * dy + dz * dz - a * a;
+          const dist = Math.sqrt(Math.max(0, q));
+          const tv = smoothStep((rv - dist) / edge);
+          if (tv > t) {
+            t = tv;
+            hu = VESSEL_HU;
+          }
+        }
+        if (t > 0) out[row + x] += t * (hu - out[row + x]);
+      }
+    }
+  }
+}
+
+/** Blends the nodule into `out`, inside its bounding sphere only. */
+function drawNodule(
+  out: Float32Array,
+  n: number,
+  anatomy: Anatomy,
+  nodule: Nodule,
+  acq: Acquisition,
+  fields: VolumeFields,
+): void {
+  const sp = acq.spacingMm;
+  const r0 = nodule.diameterMm / 2 / sp;
+  const spikeAmp = SPIKE_LEN * nodule.spiculation;
   // Edge width in voxels: margin and kernel blur add in quadrature.
   const w = Math.max(0.3, Math.hypot(nodule.marginMm / sp, acq.blur));
-  const reach = r0 * (1 + spikeAmp) + 2 * w;
+  // Elongation e at constant volume: semi-axes r0 e^(2/3) along the axis
+  // and r0 e^(-1/3) across it. Distances are measured in the metric that
+  // maps the ellipsoid to the sphere of radius r0.
+  const el = nodule.elongation ?? 1;
+  const along = Math.pow(el, -2 / 3), across = Math.pow(el, 1 / 3);
+  const ax = anatomy.axis ?? [1, 0, 0];
+  const reach = (r0 * (1 + spikeAmp) + 2 * w) / along;
   const reach2 = reach * reach;
   const [cx, cy, cz] = anatomy.center;
   const lo = (c: number) => Math.max(0, Math.floor(c - reach));
   const hi = (c: number) => Math.min(n - 1, Math.ceil(c + reach));
   const sf = nodule.solidFraction;
   const spikes = anatomy.spikes;
+  const texAmp = nodule.textureHu ?? 0;
+  const [ux, uy, uz] = anatomy.noduleTexOffset ?? [0, 0, 0];
+  const tex = fields.texture;
+  const rc = (nodule.calcification ?? 0) * r0;
+  const wc = Math.max(0.3, acq.blur);
   for (let z = lo(cz); z <= hi(cz); z++) {
-    const dz = z - cz;
+    const dz0 = z - cz;
     for (let y = lo(cy); y <= hi(cy); y++) {
-      const dy = y - cy;
+      const dy0 = y - cy;
       const row = (z * n + y) * n;
       for (let x = lo(cx); x <= hi(cx); x++) {
-        const dx = x - cx;
-        const r2 = dx * dx + dy * dy + dz * dz;
-        if (r2 > reach2) continue;
-        const r = Math.sqrt(r2) + 1e-9;
+        const dx0 = x - cx;
+        const r20 = dx0 * dx0 + dy0 * dy0 + dz0 * dz0;
+        if (r20 > reach2) continue;
+        const a = dx0 * ax[0] + dy0 * ax[1] + dz0 * ax[2];
+        const k1 = along - across;
+        const dx = across * dx0 + k1 * a * ax[0];
+        const dy = across * dy0 + k1 * a * ax[1];
+        const dz = across * dz0 + k1 * a * ax[2];
+        const r = Math.sqrt(dx * dx + dy * dy + dz * dz) + 1e-9;
+        // The strongest spike term, not their sum: at most 1 (see SPIKE_LEN).
         let bump = 0;
         for (let k = 0; k < 3 * SPIKES; k += 3) {
           const c = (dx * spikes[k] + dy * spikes[k + 1] + dz * spikes[k + 2]) /
             r;
-          if (c > 0) {
-            const c2 = c * c, c4 = c2 * c2;
-            bump += c4 * c4;
+          // cos^32: a thin spicule (half height about 12 degrees off its
+          // axis), not a broad lobe that only adds volume.
+          if (c > 0.8) {
+            const c2 = c * c, c4 = c2 * c2, c8 = c4 * c4, c16 = c8 * c8;
+            const c32 = c16 * c16;
+            if (c32 > bump) bump = c32;
           }
         }
         const rad = r0 * (1 + spikeAmp * bump);
@@ -223,7 +393,17 @@ function drawNodule(
         if (t === 0) continue;
         const tc = smoothStep((sf * rad - r) / w);
         const bg = out[row + x];
-        out[row + x] = bg + t * (GGO_HU - bg) + tc * (SOLID_HU - GGO_HU);
+        let v = bg + t * (GGO_HU - bg) + tc * (SOLID_HU - GGO_HU);
+        if (texAmp > 0) {
+          const ti = (((z + uz) & MASK) << 12) | (((y + uy) & MASK) << 6) |
+            ((x + ux) & MASK);
+          v += t * texAmp * tex[ti];
+        }
+        if (rc > 0) {
+          const tk = smoothStep((rc - r) / wc);
+          if (tk > 0) v += tk * (CALC_HU - v);
+        }
+        out[row + x] = v;
       }
     }
   }

@@ -46,6 +46,10 @@ const AUG = "tests/models/augment_test.ts";
 const VKA = "tests/models/volume_known_answer_test.ts";
 const PLATEAU = "tests/models/plateau_test.ts";
 const BATCH = "tests/models/batch_test.ts";
+const RENDER = "tests/sim/rendering_test.ts";
+const LEVELS = "tests/sim/two_levels_test.ts";
+const LRVOL = "tests/models/logreg_volume_test.ts";
+const BAYES = "tests/sim/bayes_test.ts";
 
 /**
  * Every mutation.
@@ -908,5 +912,96 @@ export const MUTATIONS: Mutation[] = [
     replace: "image[out + j] = (data[offsets[j]] - m) / sd;",
     what: "every volume patch token reads the corner patch",
     tests: [VKA],
+  },
+  {
+    id: "sim/spike-lobes-summed",
+    file: "sim/volume.ts",
+    search: "if (c32 > bump) bump = c32;",
+    replace: "bump += c32;",
+    what: "spike terms add up past the edge limit: lobes are cut flat",
+    tests: [RENDER],
+  },
+  {
+    id: "sim/fov-back-to-32mm",
+    file: "sim/presets.ts",
+    search: "acquisition: { spacingMm: 1.75 },",
+    replace: "acquisition: { spacingMm: 1 },",
+    what: "paper-volume's 32 mm field of view clips the largest nodules",
+    tests: [RENDER],
+  },
+  {
+    id: "sim/detector-reads-wrong-property",
+    file: "sim/latent.ts",
+    search: "featureMix[k * K + k] = 1;",
+    replace: "featureMix[k * K + ((k + 1) % K)] = 1;",
+    what: "features no longer measure the nodule the volume renders",
+    tests: [LEVELS],
+  },
+  {
+    id: "sim/scans-share-patient-stream",
+    file: "sim/generate.ts",
+    search: 'const scanRng = new FastRng(streams.get("scans"));',
+    replace: "const scanRng = rng;",
+    what: "the two imaging levels of a seed draw different patients",
+    tests: [LEVELS],
+  },
+  {
+    id: "sim/ceiling-ignores-rendering",
+    file: "sim/generate.ts",
+    search: "imageRows: imageRows(bio, site.rho, s.imaging.level),",
+    replace: "imageRows: undefined,",
+    what:
+      "the image ceiling assumes the scan shows every image latent, not what it renders",
+    tests: [LEVELS],
+  },
+  {
+    id: "sim/ceiling-hidden-part-not-projected",
+    file: "sim/bayes.ts",
+    search: "for (let j = 0; j < dim; j++) u[j] -= pu[j];",
+    replace: "",
+    what: "the image ceiling's Monte Carlo redraws what the image shows",
+    tests: [BAYES],
+  },
+  {
+    id: "sim/known-answer-fixed-ignored",
+    file: "sim/known_answer.ts",
+    search: "{ ...noduleFromSource(m, 1), ...o.fixed }",
+    replace: "{ ...noduleFromSource(m, 1) }",
+    what: "known-answer cohorts vary the property a test holds fixed",
+    tests: ["tests/sim/known_answer_test.ts"],
+  },
+  {
+    id: "sim/volumes-not-windowed",
+    file: "sim/generate.ts",
+    search: "DEFAULT_HU_WINDOW,",
+    nth: 1,
+    replace: "[-5000, 5000],",
+    what: "simulated volumes skip the HU window real ROIs go through",
+    tests: ["tests/sim/volume_test.ts"],
+  },
+  {
+    id: "core/radiomics-solid-is-any-nodule",
+    file: "core/radiomics.ts",
+    search: "if (v > SOLID_THRESHOLD_HU) solid++;",
+    replace: "if (v > thr) solid++;",
+    what: "the solid-part measurement counts ground glass",
+    tests: [RENDER],
+  },
+  {
+    id: "core/radiomics-edge-gradient-flat",
+    file: "core/radiomics.ts",
+    search: "if (ok) grad += hu[i] - hu[j];",
+    replace: "if (ok) grad += 100;",
+    what: "the edge measurement no longer sees margin sharpness",
+    tests: [RENDER],
+  },
+  {
+    id: "models/logreg-volume-unwired",
+    file: "models/experiment.ts",
+    search: 'method === "logreg-volume"',
+    replace: 'method === "logreg-volume-off"',
+    what:
+      "logreg-volume silently fits patch means instead of nodule measurements",
+    tests: [LRVOL],
   },
 ];
