@@ -94,6 +94,7 @@ export type {
   Protocol,
   TimeEncoding,
 } from "./models/config.ts";
+export type { Symmetries } from "./models/augment.ts";
 export type { EncoderStage, RepresentationScore } from "./models/experiment.ts";
 export type { Objective } from "./models/methods.ts";
 export type { Hooks } from "./models/train.ts";
