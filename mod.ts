@@ -102,6 +102,7 @@ export {
   TIME_ENCODINGS,
   type TimeEncoding,
 } from "./models/config.ts";
+export type { Symmetries } from "./models/augment.ts";
 export type { EncoderStage, RepresentationScore } from "./models/experiment.ts";
 export type { Objective } from "./models/methods.ts";
 export type { Hooks } from "./models/train.ts";

@@ -28,3 +28,4 @@ export * from "./checkpoint.ts";
 export * from "./probe.ts";
 export * from "./experiment.ts";
 export * from "./methods.ts";
+export * from "./augment.ts";

@@ -1,9 +1,12 @@
 /**
  * Small volume cohorts whose labels are known functions of the rendered
  * nodule, for the volume-level known-answer tests: each patient's nodule
- * comes from the simulator's own renderer (sim/volume.ts) with five
- * independent standard-normal source numbers, so a label can depend on one
- * property (size, spiculation, solidity) and nothing else.
+ * comes from the simulator's own renderer (sim/volume.ts, 1 mm voxels, HU)
+ * with five independent standard-normal source numbers (size, spiculation,
+ * solidity, margin, lung density; the renderer's other properties stay at
+ * their median), so a label can depend on one property and nothing else.
+ * sim/known_answer.ts draws all ten properties at the paper-volume scanner;
+ * the encoder reads much less there (see the closing note of issue 20).
  *
  * @module
  */
