@@ -1091,8 +1091,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/augment-off-by-default",
     file: "models/config.ts",
-    search: 'augment: "all",',
-    replace: 'augment: "none",',
+    search: 'augment: oneOf(SYMMETRY_SETS, "all"),',
+    replace: 'augment: oneOf(SYMMETRY_SETS, "none"),',
     what:
       "volume finetuning without cube symmetries: the encoder memorises the training volumes",
     tests: [VKA],
