@@ -55,8 +55,17 @@ export function contrastiveLoss(enc: Encoder, p: Params, x: Inputs): tf.Scalar {
   const out = enc.forward(p, x, x.present, true);
   const imgMask = x.present.mul(enc.imageTokens);
   const ehrMask = x.present.mul(enc.ehrTokens);
-  const zi = unit(dense(enc.pool(out, imgMask), p, "con/image"));
-  const ze = unit(dense(enc.pool(out, ehrMask), p, "con/ehr"));
+  // Both masked means as one batched product ([n, 2, N] @ [n, N, w]):
+  // enc.pool's values, in a SIMD kernel each way where a multiply, a sum
+  // over the middle axis (a transpose on wasm) and their gradients ran
+  // twice.
+  const masks = tf.stack([imgMask, ehrMask], 1);
+  const pooled = tf.matMul(masks, out).div(
+    tf.maximum(masks.sum(2, true), 1),
+  );
+  const [pi, pe] = tf.unstack(pooled, 1);
+  const zi = unit(dense(pi, p, "con/image"));
+  const ze = unit(dense(pe, p, "con/ehr"));
   const valid = imgMask.sum(1).greater(0).logicalAnd(ehrMask.sum(1).greater(0))
     .toFloat();
   return infoNce(zi, ze, p["con/logitScale"], valid);

@@ -1153,7 +1153,7 @@ export const MUTATIONS: Mutation[] = [
     search: "(x) => Math.fround((1 - x) * MASK)",
     replace: "() => 0",
     what: "patients without both modalities stay in the contrastive softmax",
-    tests: [NCE],
+    tests: [NCE, CON],
   },
   {
     id: "kernels/wasm-infonce-dze-untransposed",
@@ -1186,5 +1186,13 @@ export const MUTATIONS: Mutation[] = [
     replace: ".v128Zero().f32x4Gt()\n      .drop()",
     what: "the SIMD ReLU gradient keeps the mask instead of dy",
     tests: [NCE],
+  },
+  {
+    id: "models/contrastive-pool-one-side",
+    file: "models/contrastive.ts",
+    search: "tf.stack([imgMask, ehrMask], 1)",
+    replace: "tf.stack([imgMask, imgMask], 1)",
+    what: "the EHR embedding of the contrastive loss pools the image tokens",
+    tests: [CON],
   },
 ];
