@@ -1195,4 +1195,12 @@ export const MUTATIONS: Mutation[] = [
     what: "the EHR embedding of the contrastive loss pools the image tokens",
     tests: [CON],
   },
+  {
+    id: "kernels/wasm-dense-grad-wide-untransposed",
+    file: "kernels/wasm/dense.ts",
+    search: "dst[j * nIn + i] = src[i * nOut + j];",
+    replace: "dst[i * nOut + j] = src[i * nOut + j];",
+    what: "the input gradient of wide dense layers multiplies by w, not w^T",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
 ];
