@@ -18,7 +18,15 @@
  *
  * @module
  */
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { median } from "./harness.ts";
@@ -108,6 +116,12 @@ if (import.meta.main) {
       join(ROOT, "benches/step_timer.ts"),
       join(before, "benches/step_timer.ts"),
     );
+    // deno.json says nodeModulesDir "manual": the older tree uses this
+    // tree's installed packages (same pins) instead of installing its own.
+    const modules = join(ROOT, "node_modules");
+    if (existsSync(modules)) {
+      symlinkSync(realpathSync(modules), join(before, "node_modules"));
+    }
     const keys = modes.flatMap((m) => STEP_PHASES.map((p) => `${m}/${p}`));
     const rows: Record<string, [number, number, number][]> = {};
     for (const k of keys) rows[k] = [];
@@ -158,6 +172,10 @@ if (import.meta.main) {
     console.log(md);
     if (out) writeFileSync(out, md + "\n");
   } finally {
+    // The link first, on its own, so nothing can follow it into this
+    // tree's packages.
+    const link = join(before, "node_modules");
+    if (existsSync(link)) Deno.removeSync(link);
     rmSync(before, { recursive: true, force: true });
   }
 }

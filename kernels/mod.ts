@@ -21,9 +21,11 @@ export {
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
   EMA,
+  INFONCE,
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,
+  RELU_GRAD,
   SOFTMAX_GRAD,
 } from "./names.ts";
 

@@ -137,3 +137,34 @@ export const ATTENTION_GRAD = "MmjepaAttentionGrad";
 
 /** The norm's variance floor, shared by kernels and the composite. */
 export const NORM_EPS = 1e-5;
+
+/**
+ * Gradient of ReLU from its output: inputs `{ dy, y }` (y = relu(x), same
+ * shape as dy); output dx = dy where y > 0, else 0 (what tfjs's
+ * dy * step(x) gives, in one pass instead of two kernels).
+ *
+ * @example
+ * ```ts
+ * const dx = tf.engine().runKernel(RELU_GRAD, { dy, y }) as tf.Tensor;
+ * ```
+ */
+export const RELU_GRAD = "MmjepaReluGrad";
+
+/**
+ * Symmetric InfoNCE (CLIP) over n patients, with its gradients in the same
+ * pass: inputs `{ zi, ze, scale, valid }` with zi, ze [n, w] (unit rows),
+ * scale a scalar (the logit scale, already exp'd and clamped) and valid
+ * [n] (1 for patients with both modalities, else 0). With logits
+ * L = scale * zi ze^T and -1e9 added to the columns of invalid patients,
+ * the loss is -1/(2 max(1, sum valid)) sum over valid i of
+ * (logSoftmax over row i of L)[i] + (logSoftmax over column i of L)[i]
+ * (models/contrastive.ts's tf-op formula). Outputs `[loss, dzi, dze,
+ * dscale]`: the loss (a scalar) and its gradients with respect to zi, ze
+ * and scale.
+ *
+ * @example
+ * ```ts
+ * const [loss, dzi, dze, ds] = tf.engine().runKernel(INFONCE, { zi, ze, scale, valid }) as tf.Tensor[];
+ * ```
+ */
+export const INFONCE = "MmjepaInfoNce";

@@ -13,7 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { EHR, type HostBatch, IMAGE, type Layout } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { denseSpecs, type Params, type ParamSpec } from "./params.ts";
-import { linear } from "./transformer.ts";
+import { linear, relu } from "./transformer.ts";
 
 /** A batch as tensors. */
 export interface Inputs {
@@ -253,12 +253,12 @@ export function tokenize(
     // Strided 2^3 stem: the voxels arrive subcube by subcube (voxelOrder),
     // so a 2x2x2 convolution with stride 2 is one product over rows of 8.
     const ch = p["enc/stem/w"].shape[1] as number;
-    const sub = linear(
+    const sub = relu(linear(
       x.image.reshape([-1, 8]) as tf.Tensor2D,
       p["enc/stem/w"] as tf.Tensor2D,
       p["enc/stem/b"],
       { inputGrad: false },
-    ).relu();
+    ));
     img = linear(
       sub.reshape([n * L.nImage, L.imageDim / 8 * ch]) as tf.Tensor2D,
       p["enc/image/w"] as tf.Tensor2D,

@@ -16,6 +16,7 @@ import {
   NORM_EPS,
   NORMALIZE,
   NORMALIZE_GRAD,
+  RELU_GRAD,
   SOFTMAX_GRAD,
 } from "../kernels/mod.ts";
 import {
@@ -158,6 +159,35 @@ const fusedSoftmax = tf.customGrad(
     // deno-lint-ignore no-explicit-any
   }) as any,
 ) as (x: tf.Tensor) => tf.Tensor;
+
+// ReLU whose gradient is one fused kernel from the saved output (kernels/),
+// where tfjs records Step and a product over the input.
+const fusedRelu = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  ((x: tf.Tensor, save: tf.GradSaveFunc): any => {
+    const y = tf.relu(x);
+    save([y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [sy]: tf.Tensor[]) =>
+        tf.engine().runKernel(RELU_GRAD, { dy, y: sy }),
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * max(x, 0), with the fused gradient kernel where the backend has one;
+ * same values as tf.relu and its gradient.
+ *
+ * @example
+ * ```ts
+ * const h = relu(dense(x, params, "enc/block0/fc1"));
+ * ```
+ */
+export function relu(x: tf.Tensor): tf.Tensor {
+  return hasKernel(RELU_GRAD) ? fusedRelu(x) : tf.relu(x);
+}
 
 function softmax(x: tf.Tensor): tf.Tensor {
   return hasKernel(SOFTMAX_GRAD) ? fusedSoftmax(x) : tf.softmax(x);
@@ -393,7 +423,7 @@ function fusable(b: number[], n: number, N: number, d: number): boolean {
 
 function mlp(x: tf.Tensor, p: Params, b: string): tf.Tensor {
   return dense(
-    tf.relu(dense(layerNorm(x, null, null), p, `${b}/fc1`)),
+    relu(dense(layerNorm(x, null, null), p, `${b}/fc1`)),
     p,
     `${b}/fc2`,
   );

@@ -206,6 +206,14 @@ export class FunctionBuilder {
   f32x4RelaxedMadd(): this {
     return this.#op(SIMD, ...uleb(261));
   }
+  /** f32x4.gt: all-ones lanes where a > b. */
+  f32x4Gt(): this {
+    return this.#op(SIMD, ...uleb(68));
+  }
+  /** v128.and */
+  v128And(): this {
+    return this.#op(SIMD, ...uleb(78));
+  }
   /** f32x4.min */
   f32x4Min(): this {
     return this.#op(SIMD, ...uleb(232));

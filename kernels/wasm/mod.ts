@@ -1,7 +1,7 @@
 /**
  * mmjepa's kernels for tfjs-backend-wasm: SIMD batched matrix products
  * (attention), a memory-sharing Identity, and the fused dense layer, layer
- * norm, softmax gradient, attention, AdamW and EMA of kernels/names.ts.
+ * norm, softmax and ReLU gradients, InfoNCE, attention, AdamW and EMA of kernels/names.ts.
  *
  * @module
  */
@@ -14,8 +14,10 @@ import {
   DENSE_GRAD,
   DENSE_PARAM_GRAD,
   EMA,
+  INFONCE,
   NORMALIZE,
   NORMALIZE_GRAD,
+  RELU_GRAD,
   SOFTMAX_GRAD,
 } from "../names.ts";
 import { attentionGradWasm, attentionWasm } from "./attention.ts";
@@ -24,6 +26,8 @@ import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
 import { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
 import { adamWWasm, emaWasm } from "./optim.ts";
+import { infoNceWasm } from "./infonce.ts";
+import { reluGradWasm } from "./relu.ts";
 import { softmaxGradWasm } from "./softmax.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
@@ -41,6 +45,8 @@ export {
 } from "./heap.ts";
 export { normalizeGradWasm, normalizeWasm } from "./normalize.ts";
 export { adamWWasm, emaWasm } from "./optim.ts";
+export { infoNceWasm } from "./infonce.ts";
+export { reluGradWasm } from "./relu.ts";
 export { softmaxGradWasm } from "./softmax.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
@@ -91,6 +97,8 @@ export function registerWasmKernels(): void {
       [DENSE_GRAD, denseGradWasm],
       [DENSE_PARAM_GRAD, denseParamGradWasm],
       [SOFTMAX_GRAD, softmaxGradWasm],
+      [RELU_GRAD, reluGradWasm],
+      [INFONCE, infoNceWasm],
       [ATTENTION, attentionWasm],
       [ATTENTION_GRAD, attentionGradWasm],
       [ADAMW, adamWWasm],

@@ -12,6 +12,7 @@
  * - `normalize` / `normalizeGrad`: the fused norm of kernels/names.ts.
  * - `softmaxGrad`: the softmax gradient of kernels/names.ts;
  *   `softmaxGradScaled` multiplies it by a constant (attention's scale).
+ * - `reluGrad`: dx = dy where y > 0, else 0 (y the ReLU's output).
  * - `softmaxRows`: the attention softmax of scaled scores plus a bias row
  *   (normalized or not, with each row's max and sum) for
  *   kernels/wasm/attention.ts; exp is a Cephes-style polynomial (relative
@@ -111,6 +112,8 @@ export interface SimdKernels {
     scaleBits: number,
     normalize: number,
   ) => void;
+  /** dx = y > 0 ? dy : 0 over quads * 4 floats. */
+  reluGrad: (dy: number, y: number, dx: number, quads: number) => void;
   /** dx = y * (dy - rowsum(dy * y)) over rows of quads * 4 + rem floats. */
   softmaxGrad: (
     dy: number,
@@ -300,6 +303,21 @@ function colsum(): FunctionBuilder {
       f.get(p).get(p).v128Load().get(x).v128Load().f32x4Add().v128Store();
       f.addTo(p, 16).addTo(x, 16);
     });
+  });
+  return f;
+}
+
+// The ReLU gradient as a mask: y > 0 sets all bits of a lane, and dy & mask
+// keeps dy there and gives +0 elsewhere (tfjs: dy * step(x), the same
+// values for finite dy).
+function reluGrad(): FunctionBuilder {
+  const f = new FunctionBuilder(4);
+  const [dy, y, dx, quads] = [0, 1, 2, 3];
+  const q = f.local("i32");
+  f.repeat(q, quads, () => {
+    f.get(dx).get(dy).v128Load().get(y).v128Load().v128Zero().f32x4Gt()
+      .v128And().v128Store();
+    f.addTo(dy, 16).addTo(y, 16).addTo(dx, 16);
   });
   return f;
 }
@@ -604,6 +622,7 @@ export function compileSimdKernels(
   fns.softmaxGrad = softmaxGrad(false);
   fns.softmaxGradScaled = softmaxGrad(true);
   fns.softmaxRows = softmaxRows();
+  fns.reluGrad = reluGrad();
   const inst = new WebAssembly.Instance(
     new WebAssembly.Module(encodeModule(fns)),
     { env: { memory } },
@@ -623,5 +642,6 @@ export function compileSimdKernels(
     softmaxGrad: e.softmaxGrad,
     softmaxGradScaled: e.softmaxGradScaled,
     softmaxRows: e.softmaxRows,
+    reluGrad: e.reluGrad,
   };
 }

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../kernels/backend.ts";
+import { hasKernel, INFONCE } from "../../kernels/mod.ts";
 import { contrastiveLoss } from "../../models/contrastive.ts";
 import { Encoder } from "../../models/encoder.ts";
 import type { Params } from "../../models/params.ts";
@@ -159,4 +160,36 @@ Deno.test("InfoNCE caps the logit scale at 100", () => {
   const want = closedForm(IMG, shifted, IMG.map(() => true), 100);
   assert.ok(want > 20, `closed form ${want}`);
   assert.ok(Math.abs(got - want) < 1e-3 * want, `${got} vs ${want}`);
+});
+
+Deno.test("on wasm (fused InfoNCE kernel) the loss matches the same closed forms", async () => {
+  await initBackend("wasm");
+  try {
+    assert.ok(hasKernel(INFONCE), "wasm registers the fused InfoNCE");
+    const shifted = ALIGNED.map((_, i) => ALIGNED[(i + 2) % ALIGNED.length]);
+    const present = ALL.map((r, i) => (i === 1 ? [1, 1, 0, 0] : r));
+    for (
+      const [got, want] of [
+        [
+          loss(IMG, ALIGNED, ALL, 1 / 0.07),
+          closedForm(IMG, ALIGNED, IMG.map(() => true), 1 / 0.07),
+        ],
+        [
+          loss(IMG, ALIGNED, present, 5),
+          closedForm(IMG, ALIGNED, IMG.map((_, i) => i !== 1), 5),
+        ],
+        [
+          loss(IMG, shifted, ALL, 1e4),
+          closedForm(IMG, shifted, IMG.map(() => true), 100),
+        ],
+      ]
+    ) {
+      assert.ok(
+        Math.abs(got - want) < 1e-4 * Math.max(1, want),
+        `${got} vs ${want}`,
+      );
+    }
+  } finally {
+    await initBackend("cpu");
+  }
 });

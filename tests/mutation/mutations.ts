@@ -26,6 +26,7 @@ export interface Mutation {
 
 const JEPA = "tests/models/jepa_objective_test.ts";
 const ATT = "tests/kernels/wasm/attention_test.ts";
+const NCE = "tests/kernels/wasm/infonce_relu_test.ts";
 const CON = "tests/models/contrastive_objective_test.ts";
 const WIRING = "tests/models/wiring_test.ts";
 const LEAK = "tests/models/leakage_test.ts";
@@ -1137,5 +1138,69 @@ export const MUTATIONS: Mutation[] = [
     replace: "image[out + j] = (data[offsets[j]] - m) / sd;",
     what: "every volume patch token reads the corner patch",
     tests: [VKA],
+  },
+  {
+    id: "kernels/wasm-infonce-one-direction",
+    file: "kernels/wasm/infonce.ts",
+    search: "total += v[i] * ((d - r[i]) + (d - c[i]));",
+    replace: "total += v[i] * 2 * (d - r[i]);",
+    what: "the fused contrastive loss drops the EHR-to-image direction",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/wasm-infonce-mask-ignored",
+    file: "kernels/wasm/infonce.ts",
+    search: "(x) => Math.fround((1 - x) * MASK)",
+    replace: "() => 0",
+    what: "patients without both modalities stay in the contrastive softmax",
+    tests: [NCE, CON],
+  },
+  {
+    id: "kernels/wasm-infonce-dze-untransposed",
+    file: "kernels/wasm/infonce.ts",
+    search: "{ at: ps, row: 4, col: 4 * n }",
+    replace: "{ at: ps, row: 4 * n, col: 4 }",
+    what: "the EHR embedding gradient uses dS instead of dS^T",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/wasm-infonce-scale-grad",
+    file: "kernels/wasm/infonce.ts",
+    search: "ds += g * S[k * n + l];",
+    replace: "ds += g;",
+    what: "the learnable temperature gets a wrong gradient",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/wasm-relu-grad-tail",
+    file: "kernels/wasm/relu.ts",
+    search: "out[i] = v[i] > 0 ? g[i] : 0;",
+    replace: "out[i] = g[i];",
+    what: "the last size % 4 ReLU gradients pass through negative inputs",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/wasm-relu-grad-mask",
+    file: "kernels/wasm/simd.ts",
+    search: ".v128Zero().f32x4Gt()\n      .v128And()",
+    replace: ".v128Zero().f32x4Gt()\n      .drop()",
+    what: "the SIMD ReLU gradient keeps the mask instead of dy",
+    tests: [NCE],
+  },
+  {
+    id: "models/contrastive-pool-one-side",
+    file: "models/contrastive.ts",
+    search: "tf.stack([imgMask, ehrMask], 1)",
+    replace: "tf.stack([imgMask, imgMask], 1)",
+    what: "the EHR embedding of the contrastive loss pools the image tokens",
+    tests: [CON],
+  },
+  {
+    id: "kernels/wasm-dense-grad-wide-untransposed",
+    file: "kernels/wasm/dense.ts",
+    search: "dst[j * nIn + i] = src[i * nOut + j];",
+    replace: "dst[i * nOut + j] = src[i * nOut + j];",
+    what: "the input gradient of wide dense layers multiplies by w, not w^T",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
   },
 ];

@@ -134,7 +134,15 @@ Deno.test("wasm fused normalize and its gradient match the cpu composite", async
 
 Deno.test("wasm fused dense layer: value and all three gradients match cpu", async () => {
   for (
-    const [r, nIn, nOut] of [[96, 32, 96], [37, 6, 32], [5, 7, 3], [8, 16, 12]]
+    const [r, nIn, nOut] of [
+      [96, 32, 96],
+      [37, 6, 32],
+      [5, 7, 3],
+      [8, 16, 12],
+      // Wide inputs: dx through w^T and the row loops.
+      [13, 68, 7],
+      [21, 128, 32],
+    ]
   ) {
     for (const bias of [true, false]) {
       const x = input([r, nIn], 5), w = input([nIn, nOut], 6);
