@@ -149,7 +149,10 @@ export function noduleFromSource(m: Float64Array, growth: number): Nodule {
     solidFraction: sig(1.5 * at(2)),
     marginMm: 0.3 + 1.2 * sig(-1.5 * at(3)),
     lungShiftHu: 40 * at(4),
-    textureHu: 10 + 60 * sig(1.5 * at(5)),
+    // Heterogeneous nodules (air bronchograms, bubble lucencies, necrosis)
+    // reach 100-200 HU of internal spread; at most 70 HU drowned in the
+    // edge ramp and the 20 HU noise (invisible to every measurement).
+    textureHu: 20 + 140 * sig(1.5 * at(5)),
     // Shifted so that about a third of nodules show a visible core.
     calcification: 0.5 * sig(1.5 * at(6) - 1),
     vesselMm: 0.5 + 2.5 * sig(1.5 * at(7)),
@@ -233,16 +236,36 @@ export function scanFeatures(
 }
 
 /**
+ * Properties that `volume` mode renders but that a 1.75 mm volume does not
+ * show well enough to count in the volume-level image ceiling: the
+ * internal texture (property 5). Its amplitude (20-160 HU) is above the
+ * noise, but its grain (about 2.5 mm) and the nodule's own edge ramp and
+ * solid/ground-glass mix leave it unreadable: logistic regression on the
+ * 16 hand-crafted measurements reads "texture above its median" at AUC
+ * 0.52 (0.57 at a fixed 14 mm diameter) on independent-property cohorts
+ * (benches/property_visibility.ts), where spiculation, margin, solid part
+ * and size read at 0.80-0.94. Counting it would make the ceiling one no
+ * volume method can approach.
+ *
+ * @example
+ * ```ts
+ * VOLUME_UNSEEN_PROPERTIES; // [5]
+ * ```
+ */
+export const VOLUME_UNSEEN_PROPERTIES: readonly number[] = [5];
+
+/**
  * The linear functionals of the latents (z_s, z_i) that a scan reveals,
  * noise-free, as rows over sharedDim + imageDim columns (z_s first):
  * `volume` mode renders the property scores (rows of the image source
- * sqrt(rho) A | sqrt(1 - rho) B), `features` mode measures them through the
+ * sqrt(rho) A | sqrt(1 - rho) B; without {@link VOLUME_UNSEEN_PROPERTIES}),
+ * `features` mode measures them through the
  * detector read-out (bio.featureMix times those rows). The image ceiling
  * (sim/bayes.ts) integrates over everything else.
  *
  * @example
  * ```ts
- * const rows = imageRows(bio, 0.3, "volume"); // NODULE_PROPERTIES rows
+ * const rows = imageRows(bio, 0.3, "volume"); // 9 rows: texture unseen
  * ```
  */
 export function imageRows(
@@ -260,7 +283,14 @@ export function imageRows(
       q[r * dim + ks + j] = cu * bio.imgB[r * ki + j];
     }
   }
-  if (level === "volume") return q;
+  if (level === "volume") {
+    const seen = Array.from({ length: K }, (_, r) => r).filter((r) =>
+      !VOLUME_UNSEEN_PROPERTIES.includes(r)
+    );
+    const v = new Float64Array(seen.length * dim);
+    seen.forEach((r, i) => v.set(q.subarray(r * dim, (r + 1) * dim), i * dim));
+    return v;
+  }
   const f = bio.featureMix.length / K;
   const out = new Float64Array(f * dim);
   for (let k = 0; k < f; k++) {

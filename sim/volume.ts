@@ -98,12 +98,21 @@ export interface Anatomy {
 const SPIKES = 6;
 
 /**
- * Spike length at spiculation 1, as a fraction of the radius. Each spike's
- * bump is at most 1 (the largest of the spike terms, not their sum), so no
- * lobe ever reaches past r (1 + SPIKE_LEN * spiculation): the edge limit of
- * the renderer holds by construction.
+ * Spicule length beyond the surface at spiculation 1, mm. Spicules are
+ * linear strands that radiate from the nodule into the lung (typically
+ * several mm up to about 2 cm), so their length is absolute, not a
+ * fraction of the radius: at 1.75 mm voxels a spicule that is a fraction
+ * of a 3.5 mm radius would be under one voxel long and invisible (the
+ * measurements could not tell spiculation apart, AUC 0.54).
  */
-const SPIKE_LEN = 0.6;
+const SPIKE_MM = 10;
+/**
+ * Spicule radius at its base, mm; it tapers linearly to 0 at the tip. A
+ * 2 mm wide strand is partial-volumed by 1.75 mm voxels and the kernel
+ * blur but still rises well above the lung (a thinner one would drown in
+ * the 20 HU noise).
+ */
+const SPIKE_RADIUS_MM = 1;
 
 /** Extra HU levels: a calcified core (clipped by the window), vessels and the chest wall. */
 const CALC_HU = 700, VESSEL_HU = 40, WALL_HU = 40;
@@ -134,8 +143,13 @@ export function noduleExtentMm(
     0.3 * spacingMm,
     Math.hypot(nodule.marginMm, blur * spacingMm),
   );
+  // A spicule's edge is the kernel blur only (see drawNodule).
+  const ws = Math.max(0.3, blur) * spacingMm;
   const e = Math.pow(nodule.elongation ?? 1, 2 / 3);
-  return (r0 * (1 + SPIKE_LEN * nodule.spiculation) + 2 * w) * e;
+  return Math.max(
+    r0 + 2 * w,
+    r0 + SPIKE_MM * nodule.spiculation + SPIKE_RADIUS_MM + 2 * ws,
+  ) * e;
 }
 
 /**
@@ -339,16 +353,21 @@ function drawNodule(
 ): void {
   const sp = acq.spacingMm;
   const r0 = nodule.diameterMm / 2 / sp;
-  const spikeAmp = SPIKE_LEN * nodule.spiculation;
+  // Spicules: segments from the surface outward, in voxels.
+  const spikeLen = SPIKE_MM * nodule.spiculation / sp;
+  const spikeR = SPIKE_RADIUS_MM / sp;
   // Edge width in voxels: margin and kernel blur add in quadrature.
   const w = Math.max(0.3, Math.hypot(nodule.marginMm / sp, acq.blur));
+  // A spicule's edge is the kernel blur only (a strand has no margin).
+  const ws = Math.max(0.3, acq.blur);
   // Elongation e at constant volume: semi-axes r0 e^(2/3) along the axis
   // and r0 e^(-1/3) across it. Distances are measured in the metric that
   // maps the ellipsoid to the sphere of radius r0.
   const el = nodule.elongation ?? 1;
   const along = Math.pow(el, -2 / 3), across = Math.pow(el, 1 / 3);
   const ax = anatomy.axis ?? [1, 0, 0];
-  const reach = (r0 * (1 + spikeAmp) + 2 * w) / along;
+  const reach = Math.max(r0 + 2 * w, r0 + spikeLen + spikeR + 2 * ws) /
+    along;
   const reach2 = reach * reach;
   const [cx, cy, cz] = anatomy.center;
   const lo = (c: number) => Math.max(0, Math.floor(c - reach));
@@ -375,25 +394,34 @@ function drawNodule(
         const dy = across * dy0 + k1 * a * ax[1];
         const dz = across * dz0 + k1 * a * ax[2];
         const r = Math.sqrt(dx * dx + dy * dy + dz * dz) + 1e-9;
-        // The strongest spike term, not their sum: at most 1 (see SPIKE_LEN).
-        let bump = 0;
-        for (let k = 0; k < 3 * SPIKES; k += 3) {
-          const c = (dx * spikes[k] + dy * spikes[k + 1] + dz * spikes[k + 2]) /
-            r;
-          // cos^32: a thin spicule (half height about 12 degrees off its
-          // axis), not a broad lobe that only adds volume.
-          if (c > 0.8) {
-            const c2 = c * c, c4 = c2 * c2, c8 = c4 * c4, c16 = c8 * c8;
-            const c32 = c16 * c16;
-            if (c32 > bump) bump = c32;
+        const t = smoothStep((r0 - r) / w);
+        // The strongest spicule (not their sum, so spicules that cross
+        // never add up): a cone of base radius spikeR at the surface r0
+        // that tapers to 0 at r0 + spikeLen, along each spike direction.
+        let ts = 0;
+        if (spikeLen > 0) {
+          for (let k = 0; k < 3 * SPIKES; k += 3) {
+            const a = dx * spikes[k] + dy * spikes[k + 1] + dz * spikes[k + 2];
+            if (a <= 0) continue;
+            const q = Math.sqrt(Math.max(0, r * r - a * a));
+            // Tapered radius, and an end cap: no thin tail past the tip
+            // (it would be cut at the reach below).
+            const tip = r0 + spikeLen - a;
+            const rs = spikeR * Math.max(0, Math.min(1, tip / spikeLen));
+            const tk = smoothStep((rs - q) / ws) * smoothStep(tip / ws);
+            if (tk > ts) ts = tk;
           }
+          // Inside the body the strand is hidden, and it must not add to
+          // the solid core there.
+          ts *= smoothStep(2 * (r - r0) / w);
         }
-        const rad = r0 * (1 + spikeAmp * bump);
-        const t = smoothStep((rad - r) / w);
-        if (t === 0) continue;
-        const tc = smoothStep((sf * rad - r) / w);
+        if (t === 0 && ts === 0) continue;
+        const tc = smoothStep((sf * r0 - r) / w);
         const bg = out[row + x];
-        let v = bg + t * (GGO_HU - bg) + tc * (SOLID_HU - GGO_HU);
+        // A spicule is a soft-tissue strand: solid where it is whole.
+        const tg = Math.max(t, ts);
+        let v = bg + tg * (GGO_HU - bg) +
+          Math.max(tc, ts) * (SOLID_HU - GGO_HU);
         if (texAmp > 0) {
           const ti = (((z + uz) & MASK) << 12) | (((y + uy) & MASK) << 6) |
             ((x + ux) & MASK);

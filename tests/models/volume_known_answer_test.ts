@@ -15,10 +15,12 @@
  *   patients (about 100 per class) the AUC of a score unrelated to the
  *   label has a standard deviation of about 0.04, so 0.80 is more than 7
  *   of them above chance; the encoder measured 0.89 here (seed 1), 11
- *   voxel counts 0.89. Spiculation is not tested: through the two-level
- *   renderer (sim/volume.ts, spike lobes as a maximum) the encoder reads a
- *   spiculation-only label at 0.45-0.54, even with the diameter held at
- *   16 mm, where 16 nodule measurements reach 0.94 (issue 20 note).
+ *   voxel counts 0.89. Spiculation is not tested: with spicules as
+ *   tapered strands up to 10 mm long (sim/volume.ts) the 16 nodule
+ *   measurements read a spiculation-only label at 0.90 (0.93 at a fixed
+ *   14 mm; tests/sim/rendering_test.ts holds them to 0.75 at 10 mm), but
+ *   this encoder (300 steps, seed 1, same cohort sizes as below) reads it
+ *   at 0.59, and at 0.47 with the diameter held at 14 mm.
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../../kernels/backend.ts";

@@ -969,10 +969,28 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "sim/spike-lobes-summed",
     file: "sim/volume.ts",
-    search: "if (c32 > bump) bump = c32;",
-    replace: "bump += c32;",
-    what: "spike terms add up past the edge limit: lobes are cut flat",
+    search: "if (tk > ts) ts = tk;",
+    replace: "ts += tk;",
+    what: "spicule terms add up: crossing spicules grow denser than tissue",
     tests: [RENDER],
+  },
+  {
+    id: "sim/spicules-sub-voxel",
+    file: "sim/volume.ts",
+    search: "const SPIKE_MM = 10;",
+    replace: "const SPIKE_MM = 2;",
+    what:
+      "spicules too short for 1.75 mm voxels: spiculation is invisible to the volume measurements",
+    tests: [RENDER],
+  },
+  {
+    id: "sim/ceiling-counts-unseen-texture",
+    file: "sim/features.ts",
+    search: "export const VOLUME_UNSEEN_PROPERTIES: readonly number[] = [5];",
+    replace: "export const VOLUME_UNSEEN_PROPERTIES: readonly number[] = [];",
+    what:
+      "the volume ceiling counts the texture that no measurement reads from the volume",
+    tests: [BAYES],
   },
   {
     id: "sim/fov-back-to-32mm",

@@ -89,23 +89,29 @@ Deno.test("what a volume shows and what the detector reports agree", () => {
   );
   const reported = F.patients.map((p) => p.scans[0].data[0]);
   const rho = spearman(measured, reported);
-  // Segmentation picks up attached vessels and the voxels are 1.75 mm.
+  // Segmentation picks up attached vessels and spicules, and the voxels
+  // are 1.75 mm (0.67 on this cohort).
   assert.ok(rho > 0.6, `measured volume vs detector size feature: ${rho}`);
 });
 
-Deno.test("the image ceiling is the same at both levels, lower when the detector reads fewer properties", () => {
+Deno.test("the image ceiling is the same at both levels but for the texture the volume does not show, lower when the detector reads fewer properties", () => {
   const cv = V.truth!.bayesAuc, cf = F.truth!.bayesAuc;
-  assert.ok(Math.abs(cv.image - cf.image) < 1e-9, `${cv.image} vs ${cf.image}`);
+  // The volume level counts nine of the ten properties
+  // (VOLUME_UNSEEN_PROPERTIES): never more than the detector's ten.
+  assert.ok(cv.image <= cf.image + 1e-9, `${cv.image} vs ${cf.image}`);
   assert.equal(cv.ehr, cf.ehr);
   assert.equal(cv.full, cf.full);
-  // With 12 image-side latents, ten properties show ten directions of
-  // them; eight detector features show only eight.
-  const wide = { "latent.imageDim": 8 };
-  const ten = generateCohorts(withOverrides(vol, wide), 5).internal.truth!
+  // With 16 image-side latents, nine rendered properties show nine
+  // directions of them; eight detector features show only eight.
+  const wide = { "latent.imageDim": 12 };
+  const nine = generateCohorts(withOverrides(vol, wide), 5).internal.truth!
     .bayesAuc;
   const eight = generateCohorts(
     withOverrides(feat, { ...wide, "imaging.featureDim": 8 }),
     5,
   ).internal.truth!.bayesAuc;
-  assert.ok(eight.image < ten.image - 0.005, `${eight.image} vs ${ten.image}`);
+  assert.ok(
+    eight.image < nine.image - 0.005,
+    `${eight.image} vs ${nine.image}`,
+  );
 });
