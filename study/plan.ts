@@ -131,6 +131,12 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
     study.scenarioOverrides,
   );
   const seeds = Array.from({ length: study.seeds }, (_, i) => seed + i);
+  // Every variant sets its own label fraction (job.ts): the main and
+  // scenario-sweep rows use the study's own `finetune.labelFraction`, so a
+  // fraction given in `experiment` is honoured, not silently replaced by 1.
+  const mainFraction =
+    resolveExperimentConfig(study.experiment, "study experiment").finetune
+      .labelFraction;
   const jobs: Job[] = [];
   const add = (
     scenario: Scenario,
@@ -175,7 +181,7 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
           });
         }
       }
-      const variants: Variant[] = [{ labelFraction: 1, rows: main }];
+      const variants: Variant[] = [{ labelFraction: mainFraction, rows: main }];
       for (const sw of labelSweeps) {
         for (const v of sw.values) {
           const row: RowSpec = {
@@ -214,7 +220,7 @@ export function planStudy(study: StudyConfig, seed: number): Job[] {
       for (const s of seeds) {
         for (const method of study.methods) {
           add(scenario, method, s, [{
-            labelFraction: 1,
+            labelFraction: mainFraction,
             rows: [{
               study: `sweep/${sw.knob}`,
               sweep: { knob: sw.knob, value: v },

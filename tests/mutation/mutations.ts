@@ -881,6 +881,16 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/study/plan_test.ts"],
   },
   {
+    id: "study/experiment-label-fraction-ignored",
+    file: "study/plan.ts",
+    search:
+      "const variants: Variant[] = [{ labelFraction: mainFraction, rows: main }];",
+    replace: "const variants: Variant[] = [{ labelFraction: 1, rows: main }];",
+    what:
+      "a study's finetune.labelFraction is silently replaced by 1 on the main rows",
+    tests: [PLAN],
+  },
+  {
     id: "sim/label-noise-ignored",
     file: "sim/generate.ts",
     search: "const flip = rng.bernoulli(s.label.labelNoise);",

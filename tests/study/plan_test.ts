@@ -135,3 +135,19 @@ Deno.test("workers take the costliest jobs first (pretraining before plain finet
   };
   assert.ok(makespan(order) <= makespan(jobs));
 });
+
+Deno.test("a label fraction in the study's experiment applies to the main and retrained rows", () => {
+  const study: StudyConfig = {
+    ...small(),
+    experiment: { finetune: { labelFraction: 0.3 } },
+  };
+  const jobs = planStudy(study, 7);
+  for (const j of jobs) {
+    const main = j.variants.find((v) =>
+      v.rows.some((r) => !r.study.startsWith("sweep/labelFraction"))
+    )!;
+    assert.equal(main.labelFraction, 0.3, `${j.method}/${j.seed}`);
+  }
+  // Without it, the main rows see every label.
+  assert.equal(planStudy(small(), 7)[0].variants[0].labelFraction, 1);
+});
