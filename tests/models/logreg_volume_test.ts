@@ -49,7 +49,7 @@ Deno.test("logreg-volume fits on train + val measurements and scores every cohor
   assert.equal(r.labels.train + r.labels.val, 200);
 });
 
-Deno.test("logreg-volume reads size: a noise-free size label gives AUC >= 0.95", async () => {
+Deno.test("logreg-volume reads size: a noise-free size label gives AUC >= 0.95 at home, >= 0.90 abroad", async () => {
   const set: CohortSet = generateCohorts(s, 4);
   // Relabel: malignant when the drawn diameter exceeds 7 mm (the median).
   for (const c of [set.internal, ...set.externals]) {
@@ -59,10 +59,17 @@ Deno.test("logreg-volume reads size: a noise-free size label gives AUC >= 0.95",
     }
   }
   const r = await finetune(set, "logreg-volume", null, cfg, 1);
+  // The home scanner reads size almost perfectly. The external scanner is
+  // noisier and blurrier, and since spicules became strands up to 10 mm
+  // long that a thresholded segmentation partly merges with the body, the
+  // same fit transfers less well there (0.930 at commit c242f95, 0.95+
+  // with the earlier sub-voxel spicules): 0.90 still separates a size
+  // reading from patch means (the unwired mutation) by a wide margin.
+  const floor: Record<string, number> = { internal: 0.95, external: 0.9 };
   for (const name of ["internal", "external"]) {
     const { labels, scores } = r.predictions[name];
     const a = aucMannWhitney(labels, scores);
-    assert.ok(a >= 0.95, `${name}: AUC ${a}`);
+    assert.ok(a >= floor[name], `${name}: AUC ${a}`);
   }
 });
 
