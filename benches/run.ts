@@ -187,15 +187,15 @@ export async function runBenches(opts: RunBenchOptions): Promise<BenchLine[]> {
   log(`wrote ${path}`);
   if (opts.writeResults) {
     const committed = opts.resultsPath ?? join(here, "RESULTS.md");
-    // The GPU section comes from another machine (benches/gpu_bundle.sh):
-    // kept in its own file and carried into the committed RESULTS.md.
-    let gpu = "";
-    try {
-      gpu = Deno.readTextFileSync(join(here, "RESULTS_GPU.md"));
-    } catch {
-      // No GPU results recorded.
-    }
-    writeAtomic(committed, gpu ? `${md}\n${gpu}` : md);
+    // Sections measured apart from this bench (the GPU bundle on another
+    // machine, before/after runs of benches/before_after.ts) live in their
+    // own benches/RESULTS_*.md files and are carried into RESULTS.md.
+    const carried = [...Deno.readDirSync(here)]
+      .map((e) => e.name)
+      .filter((n) => /^RESULTS_.+\.md$/.test(n))
+      .sort()
+      .map((n) => Deno.readTextFileSync(join(here, n)));
+    writeAtomic(committed, [md, ...carried].join("\n"));
     log(`wrote ${committed}`);
   }
   return lines;

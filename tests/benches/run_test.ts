@@ -41,7 +41,8 @@ Deno.test("bench writes RESULTS.md to a fresh out/bench-<time>/ by default and r
     assert.equal(Deno.readTextFileSync(committed), before);
 
     // --write-results: the committed file (here a stand-in) gets the same
-    // table plus the GPU section kept in benches/RESULTS_GPU.md.
+    // table plus the sections kept in benches/RESULTS_*.md (GPU bundle,
+    // before/after runs), in file-name order.
     const standIn = join(dir, "committed.md");
     await runBenches({
       quick: true,
@@ -54,7 +55,7 @@ Deno.test("bench writes RESULTS.md to a fresh out/bench-<time>/ by default and r
     assert.ok(existsSync(join(dir, "o2", "RESULTS.md")));
     const written = Deno.readTextFileSync(standIn);
     assert.match(written, /sim: features generation/);
-    assert.match(written, /## GPU: NVIDIA H200/);
+    assert.match(written, /## Before \/ after:[^]*## GPU: NVIDIA H200/);
     assert.equal(Deno.readTextFileSync(committed), before);
   } finally {
     Deno.chdir(cwd);
