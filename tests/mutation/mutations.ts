@@ -235,9 +235,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-positives-shifted",
     file: "models/contrastive.ts",
-    search: "const eye = tf.eye(x.n);",
+    search: "const eye = tf.eye(n);",
     replace:
-      "const eye = tf.concat([tf.eye(x.n).slice([0, 1]), tf.eye(x.n).slice([0, 0], [-1, 1])], 1);",
+      "const eye = tf.concat([tf.eye(n).slice([0, 1]), tf.eye(n).slice([0, 0], [-1, 1])], 1);",
     what: "positives shifted by one patient",
     tests: [CON],
   },
@@ -252,8 +252,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-no-scale-cap",
     file: "models/contrastive.ts",
-    search: 'tf.minimum(p["con/logitScale"], Math.log(100)).exp()',
-    replace: 'p["con/logitScale"].exp()',
+    search: "const scale = tf.minimum(logScale, Math.log(100)).exp();",
+    replace: "const scale = logScale.exp();",
     what: "logit scale not capped at 100",
     tests: [CON],
   },
@@ -268,8 +268,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-not-normalised",
     file: "models/contrastive.ts",
-    search: 'const zi = unit(dense(enc.pool(out, imgMask), p, "con/image"));',
-    replace: 'const zi = dense(enc.pool(out, imgMask), p, "con/image");',
+    search: 'const zi = unit(dense(pi, p, "con/image"));',
+    replace: 'const zi = dense(pi, p, "con/image");',
     what: "image embeddings not unit-normalised (dot product, not cosine)",
     tests: [CON],
   },
