@@ -12,34 +12,12 @@ import {
   setCustomKernels,
   setRelaxedFma,
 } from "../../../kernels/mod.ts";
-import {
-  ParamSet,
-  pretrain,
-  resolveExperimentConfig,
-} from "../../../models/mod.ts";
-import { keyBias, stack, stackSpecs } from "../../../models/transformer.ts";
+import { pretrain, resolveExperimentConfig } from "../../../models/mod.ts";
+import { composite, stackLossAndGrads } from "../attention_reference.ts";
 import { easySet } from "../../models/fixtures.ts";
 
 function normals(n: number, seed: string): Float32Array {
   return Float32Array.from(new RngStreams(7).get(seed).normals(n));
-}
-
-// The stock path of models/transformer.ts: heads by reshape + transpose,
-// scaled q, logits + bias, softmax, weighted v, back to token rows.
-function composite(
-  qkv: tf.Tensor2D,
-  bias: tf.Tensor,
-  n: number,
-  h: number,
-  scale: number,
-): tf.Tensor2D {
-  const N = qkv.shape[0] / n, w = qkv.shape[1] / 3, d = w / h;
-  const [q, k, v] = tf.unstack(
-    qkv.reshape([n, N, 3, w]).transpose([2, 0, 1, 3]),
-  ).map((t) => t.reshape([n, N, h, d]).transpose([0, 2, 1, 3]));
-  const logits = tf.matMul(q.mul(scale), k, false, true).add(bias);
-  return tf.matMul(tf.softmax(logits), v).transpose([0, 2, 1, 3])
-    .reshape([n * N, w]) as tf.Tensor2D;
 }
 
 // [n, N, heads, d, bias kind]: batch 1 and odd batches, odd token counts
@@ -198,35 +176,8 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
 });
 
 Deno.test("wasm stack() with the fused attention: output and every parameter gradient match cpu; stock kernels skip it", async () => {
-  const shape = { width: 12, depth: 2, heads: 3, mlpRatio: 2, decay: false };
-  const n = 3, N = 7;
-  const specs = stackSpecs("enc", shape);
-  const x0 = normals(n * N * shape.width, "stack-x");
-  const keep = Float32Array.from(
-    { length: n * N },
-    (_, i) => i % 4 === 2 ? 0 : 1,
-  );
+  const { run, names } = stackLossAndGrads(3);
   const kernels: string[] = [];
-  const run = () => {
-    const set = ParamSet.create(specs, new RngStreams(5).get("init"));
-    const x = tf.tensor3d(x0, [n, N, shape.width]);
-    const { value, grads } = tf.variableGrads(
-      () =>
-        // The bias is disposed before the backward pass: the kernel's
-        // gradient must get it through the tape.
-        tf.tidy(() => {
-          const bias = keyBias(tf.tensor2d(keep, [n, N]));
-          const y = stack(x, set.dict, "enc", shape, bias, null);
-          bias.dispose();
-          return y;
-        }).square().sum() as tf.Scalar,
-      set.vars,
-    );
-    const out = [value, ...set.vars.map((v) => grads[v.name])];
-    set.dispose();
-    x.dispose();
-    return out;
-  };
   const want = await on("cpu", run);
   const profiled = async () => {
     let vals: Float32Array[] = [];
@@ -238,9 +189,7 @@ Deno.test("wasm stack() with the fused attention: output and every parameter gra
   };
   const got = await profiled();
   assert.ok(kernels.includes(ATTENTION) && kernels.includes(ATTENTION_GRAD));
-  got.forEach((g, i) =>
-    assertClose(g, want[i], 5e-5, i ? specs[i - 1].name : "loss")
-  );
+  got.forEach((g, i) => assertClose(g, want[i], 5e-5, names[i]));
   setCustomKernels(false);
   try {
     const stock = await profiled();

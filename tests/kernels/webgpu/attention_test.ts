@@ -1,29 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { RngStreams } from "../../../core/rng.ts";
 import { ATTENTION, ATTENTION_GRAD } from "../../../kernels/names.ts";
-import { ParamSet } from "../../../models/params.ts";
-import { keyBias, stack, stackSpecs } from "../../../models/transformer.ts";
+import { composite, stackLossAndGrads } from "../attention_reference.ts";
 import { assertClose, cpuAndGpu, normals, skipWebGpu } from "./helpers.ts";
-
-// The composite models/transformer.ts runs without the kernel: qkv
-// [n*N, 3w] -> heads, scaled q, logits + bias, softmax, weighted v, back to
-// token rows.
-function composite(
-  qkv: tf.Tensor2D,
-  bias: tf.Tensor,
-  n: number,
-  h: number,
-  scale: number,
-): tf.Tensor2D {
-  const N = qkv.shape[0] / n, w = qkv.shape[1] / 3, d = w / h;
-  const [q, k, v] = tf.unstack(
-    qkv.reshape([n, N, 3, w]).transpose([2, 0, 1, 3]),
-  ).map((t) => t.reshape([n, N, h, d]).transpose([0, 2, 1, 3]));
-  const logits = tf.matMul(q.mul(scale), k, false, true).add(bias);
-  return tf.matMul(tf.softmax(logits), v).transpose([0, 2, 1, 3])
-    .reshape([n * N, w]) as tf.Tensor2D;
-}
 
 // [n, N, heads, d, bias kind]: the model's shapes, odd token counts, one
 // token, head sizes not a multiple of 4, shared and per-query biases.
@@ -123,39 +102,10 @@ Deno.test({
     "webgpu stack() with the fused attention: output and gradients match cpu, bias disposed before the backward pass",
   ignore: skipWebGpu,
   fn: async () => {
-    const shape = { width: 12, depth: 2, heads: 2, mlpRatio: 2, decay: false };
-    const n = 3, N = 7;
-    const specs = stackSpecs("enc", shape);
-    const x0 = normals(n * N * shape.width, "stack-x");
-    const keep = Float32Array.from(
-      { length: n * N },
-      (_, i) => i % 4 === 2 ? 0 : 1,
-    );
-    const run = () => {
-      const set = ParamSet.create(specs, new RngStreams(5).get("init"));
-      const x = tf.tensor3d(x0, [n, N, shape.width]);
-      const { value, grads } = tf.variableGrads(
-        () =>
-          // The key bias is disposed before the backward pass (the
-          // kernel's gradient must get it through the tape).
-          tf.tidy(() => {
-            const bias = keyBias(tf.tensor2d(keep, [n, N]));
-            const y = stack(x, set.dict, "enc", shape, bias, null);
-            bias.dispose();
-            return y;
-          }).square().sum() as tf.Scalar,
-        set.vars,
-      );
-      const out = [value, ...set.vars.map((v) => grads[v.name])];
-      set.dispose();
-      x.dispose();
-      return out;
-    };
+    const { run, names } = stackLossAndGrads(2);
     const got = await cpuAndGpu(run);
     assert.match(got.programs, /MmjepaAttentionGrad/);
-    got.gpu.forEach((g, i) =>
-      assertClose(g, got.cpu[i], 1e-4, i ? specs[i - 1].name : "loss")
-    );
+    got.gpu.forEach((g, i) => assertClose(g, got.cpu[i], 1e-4, names[i]));
     // Once more outside tf.profile (which changes when tfjs-webgpu submits
     // and frees buffers), submitting after every dispatch.
     assert.ok(await tf.setBackend("webgpu"));
