@@ -7,6 +7,7 @@
  * @module
  */
 import {
+  bool,
   configError,
   defaults,
   int,
@@ -63,6 +64,17 @@ export type Protocol = typeof PROTOCOLS[number];
 export const JEPA_LOSSES = ["l2", "smooth-l1"] as const;
 /** JEPA regression losses. */
 export type JepaLoss = typeof JEPA_LOSSES[number];
+/**
+ * How JEPA targets are normalized (see models/jepa.ts targetTokens).
+ *
+ * @example
+ * ```ts
+ * TARGET_NORMS; // ["layer", "layer+batch"]
+ * ```
+ */
+export const TARGET_NORMS = ["layer", "layer+batch", "layer+instance"] as const;
+/** How JEPA targets are normalized. */
+export type TargetNorm = typeof TARGET_NORMS[number];
 /**
  * Which JEPA encoder finetuning starts from.
  *
@@ -133,6 +145,12 @@ export interface ModelConfig {
    * ReLU); 0: the patch embedding reads raw voxels. Volume mode only.
    */
   stemChannels: number;
+  /**
+   * Volume mode: the embedding the head reads weights each patch by a
+   * Gaussian of its distance from the scan centre with this sigma, in
+   * patches (models/supervised.ts centreWeights); 0: the plain mean.
+   */
+  poolCentre: number;
 }
 
 /** Self-supervised pretraining settings. */
@@ -174,6 +192,12 @@ export interface PretrainConfig {
   /** JEPA regression loss. */
   loss: JepaLoss;
   /**
+   * JEPA targets: `layer` (I-JEPA: each target token layer-normalized) or
+   * `layer+batch` (then each position and channel standardized across the
+   * batch's patients, so only what differs between patients is a target).
+   */
+  targetNorm: TargetNorm;
+  /**
    * Which JEPA encoder finetuning starts from. I-JEPA evaluates the EMA
    * target, which after 100k+ steps is the better one; with momentum 0.996
    * over the few hundred steps a study affords, the target stays within a
@@ -195,6 +219,17 @@ export interface PretrainConfig {
   blockFraction: number;
   /** Target blocks per patient for `block` masks, where tokens allow. */
   targetBlocks: number;
+  /**
+   * Volume mode: share of image target blocks placed to overlap the scan's
+   * central patches, where a nodule-centred ROI holds the nodule (0:
+   * anywhere, as I-JEPA).
+   */
+  centreTargets: number;
+  /**
+   * Volume mode: pretraining batches get the finetuning augmentation
+   * (`finetune.augment`, `augmentShift`, `augmentJitter`), seeded per step.
+   */
+  augment: boolean;
   /** Weight of the contrastive term in jepa+contrastive. */
   contrastiveWeight: number;
   /** Read the loss back (and check it) every this many steps. */
@@ -232,6 +267,12 @@ export interface FinetuneConfig {
   augmentShift: number;
   /** Volume training batches: intensity scale and offset jitter (standardized units). */
   augmentJitter: number;
+  /**
+   * `full` finetuning of a pretrained encoder starts from a converged
+   * logistic probe head fitted on its frozen embeddings of the training
+   * labels (LP-FT) instead of a random head. No effect without pretraining.
+   */
+  probeFirst: boolean;
   /**
    * Early stopping reads the validation loss smoothed exponentially with
    * this weight on the past (0: the raw loss; see LoopConfig.smoothing).
@@ -302,6 +343,7 @@ const MODEL_SCHEMA = obj<ModelConfig>({
   timeEncoding: oneOf(TIME_ENCODINGS, "sinusoidal"),
   positions: oneOf(PATCH_POSITIONS, "sincos"),
   stemChannels: int(0, 256, 8),
+  poolCentre: num(0, 64, 0),
 });
 
 const PRETRAIN_SCHEMA = obj<PretrainConfig>({
@@ -317,11 +359,14 @@ const PRETRAIN_SCHEMA = obj<PretrainConfig>({
   emaStart: num(0, 1, 0.99),
   emaEnd: num(0, 1, 1),
   loss: oneOf(JEPA_LOSSES, "l2"),
+  targetNorm: oneOf(TARGET_NORMS, "layer"),
   downstream: oneOf(DOWNSTREAM_ENCODERS, "context"),
   crossModalShare: num(0, 1, 1),
   masks: list(oneOf(MASK_STRATEGIES), { min: 1, def: ["block", "time"] }),
   blockFraction: num(0.01, 0.99, 0.4),
   targetBlocks: int(1, 64, 2),
+  centreTargets: num(0, 1, 0),
+  augment: bool(false),
   contrastiveWeight: num(0, 1e3, 1),
   readEvery: int(1, 1e6, 25),
 });
@@ -340,6 +385,7 @@ const FINETUNE_SCHEMA = obj<FinetuneConfig>({
   augment: oneOf(SYMMETRY_SETS, "all"),
   augmentShift: int(0, 64, 2),
   augmentJitter: num(0, 1, 0.05),
+  probeFirst: bool(false),
   valSmoothing: nullable(num(0, 0.99)),
   minDelta: nullable(num(0, 1)),
 });

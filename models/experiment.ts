@@ -267,6 +267,7 @@ export async function pretrain(
         hid,
         m,
         pc.loss,
+        pc.targetNorm,
       ));
     }
     if (con) {
@@ -297,6 +298,23 @@ export async function pretrain(
     return total / Math.max(1, count);
   };
 
+  // Training batches only, as in finetuning: the finetuning settings'
+  // symmetries, shifts and jitter, a seeded transform per patient and step.
+  const aug: AugmentSettings = {
+    symmetries: cfg.finetune.augment,
+    shift: cfg.finetune.augmentShift,
+    jitter: cfg.finetune.augmentJitter,
+  };
+  const pretrainAugment = pc.augment && layout.mode === "volume" &&
+      augments(aug)
+    ? (n: number, step: number): VolumeTransform[] => {
+      const rng = streams.get(`pretrain/augment/${step}`);
+      return Array.from(
+        { length: n },
+        () => drawTransform(rng, layout.scanShape, aug),
+      );
+    }
+    : null;
   const task: TrainTask = {
     phase: `${method} pretraining`,
     sets: [online, ...(pred ? [pred] : []), ...(con ? [con] : [])],
@@ -308,7 +326,14 @@ export async function pretrain(
         pc.batchSize,
         streams.get(`pretrain/batch/${step}`),
       );
-      const h = hostBatch(fit, idx, layout, norm, reads);
+      const h = hostBatch(
+        fit,
+        idx,
+        layout,
+        norm,
+        reads,
+        pretrainAugment?.(idx.length, step),
+      );
       return objective(h, masksFor(h, `pretrain/mask/${step}`));
     },
     afterStep(step) {
@@ -369,6 +394,77 @@ export async function pretrain(
     pred?.dispose();
     con?.dispose();
     target?.dispose();
+    enc.dispose();
+  }
+}
+
+/**
+ * The encoder every method of `seed` starts from, untrained, as a
+ * {@link Pretrained} (0 steps): the baseline a frozen-feature probe of a
+ * pretrained encoder is compared with.
+ *
+ * @example
+ * ```ts
+ * const random = await randomInitEncoder(set, "jepa-image", cfg, 1);
+ * const emb = await frozenEmbeddings(random, patients);
+ * random.dispose();
+ * ```
+ */
+export async function randomInitEncoder(
+  set: CohortSet,
+  method: Method,
+  cfg: ExperimentConfig,
+  seed: number,
+): Promise<Pretrained> {
+  await ensureBackend();
+  const { layout, norm } = setup(set, cfg);
+  const enc = new Encoder(layout, cfg.model);
+  const encoder = ParamSet.create(
+    enc.specs(),
+    new RngStreams(seed).get("init/enc"),
+    false,
+  );
+  enc.dispose();
+  return {
+    method,
+    layout,
+    model: cfg.model,
+    norm,
+    encoder,
+    curve: [],
+    heldOutCurve: [],
+    plateau: false,
+    steps: 0,
+    seconds: 0,
+    dispose: () => encoder.dispose(),
+  };
+}
+
+/**
+ * Fused embeddings [n * width] of `patients` from a frozen encoder (what
+ * a linear probe reads), through the modalities its method uses.
+ *
+ * @example
+ * ```ts
+ * const emb = await frozenEmbeddings(pre, patientsIn(set.internal, ["test"]));
+ * ```
+ */
+export async function frozenEmbeddings(
+  pre: Pretrained,
+  patients: Patient[],
+): Promise<Float32Array> {
+  await ensureBackend();
+  const enc = new Encoder(pre.layout, pre.model);
+  try {
+    return await embedAll(
+      enc,
+      pre.encoder,
+      patients,
+      pre.layout,
+      pre.norm,
+      methodUses(pre.method),
+    );
+  } finally {
     enc.dispose();
   }
 }
@@ -706,15 +802,14 @@ export async function finetune(
     const t0 = performance.now();
     let curve: number[] = [], steps = 0;
     let score: (ps: Patient[]) => Promise<number[]>;
-    if (linear) {
-      // A converged probe: the frozen encoder is judged, not the optimizer.
-      const fitOn = [...trainSet, ...valSet];
+    // A converged probe on frozen embeddings, written into the head with
+    // its standardization undone: one scoring path.
+    const probeHead = async (fitOn: Patient[]) => {
       const probe = fitLogistic(
         await embed(encP, fitOn),
         labelsOf(fitOn),
         m.width,
       );
-      // Undo the probe's standardization into the head: one scoring path.
       const w = new Float32Array(m.width);
       let b = probe.b;
       for (let j = 0; j < m.width; j++) {
@@ -727,8 +822,17 @@ export async function finetune(
         );
         head.vars[head.names.indexOf("head/b")].assign(tf.tensor1d([b]));
       });
+    };
+    if (linear) {
+      // The frozen encoder is judged, not the optimizer.
+      await probeHead([...trainSet, ...valSet]);
       score = scoreAll;
     } else {
+      // LP-FT (Kumar et al. 2022): a pretrained encoder's finetuning starts
+      // from the probe head fitted on the training labels, so the first
+      // gradients do not come from a random head (validation labels stay
+      // out: they judge the stopping).
+      if (pre && fc.probeFirst) await probeHead(trainSet);
       const task: TrainTask = {
         phase: `${method} finetuning`,
         sets: [encP, head],

@@ -11,7 +11,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { JepaLoss, ModelConfig } from "./config.ts";
+import type { JepaLoss, ModelConfig, TargetNorm } from "./config.ts";
 import type { Encoder } from "./encoder.ts";
 import { EMA, hasKernel } from "../kernels/mod.ts";
 import {
@@ -144,8 +144,57 @@ export function targetTokens(
   enc: Encoder,
   target: Params,
   x: Inputs,
+  norm: TargetNorm = "layer",
 ): tf.Tensor {
-  return layerNorm(enc.forward(target, x, x.present), null, null);
+  const t = layerNorm(enc.forward(target, x, x.present), null, null);
+  if (norm === "layer+batch") return batchStandardize(t, x.present);
+  if (norm === "layer+instance") return instanceStandardize(t, x.present);
+  return t;
+}
+
+/**
+ * Standardizes each channel across one patient's present tokens ([n, N,
+ * w], `present` [n, N]), as data2vec's instance-normalized targets: what
+ * every token of a scan shares (its overall density, scanner gain and
+ * noise) cancels, and what stays is how the tokens differ from each
+ * other, e.g. the nodule against the lung around it.
+ *
+ * @example
+ * ```ts
+ * const t = instanceStandardize(layerNorm(out, null, null), x.present);
+ * ```
+ */
+export function instanceStandardize(
+  t: tf.Tensor,
+  present: tf.Tensor,
+): tf.Tensor {
+  const m = present.expandDims(2);
+  const count = tf.maximum(m.sum(1, true), 1);
+  const mean = t.mul(m).sum(1, true).div(count);
+  const centred = t.sub(mean).mul(m);
+  const variance = centred.square().sum(1, true).div(count);
+  return centred.div(variance.add(1e-4).sqrt());
+}
+
+/**
+ * Standardizes each token position and channel across the patients of a
+ * batch that have that token ([n, N, w], `present` [n, N]): what stays is
+ * only what differs between patients at that position, so a target that
+ * the position alone predicts counts for nothing, and a target encoder
+ * that collapses to the positions still has unit-variance targets to fit.
+ *
+ * @example
+ * ```ts
+ * const t = batchStandardize(layerNorm(out, null, null), x.present);
+ * ```
+ */
+export function batchStandardize(t: tf.Tensor, present: tf.Tensor): tf.Tensor {
+  const m = present.expandDims(2);
+  const count = tf.maximum(m.sum(0), 1);
+  const mean = t.mul(m).sum(0).div(count);
+  const centred = t.sub(mean).mul(m);
+  const variance = centred.square().sum(0).div(count);
+  return centred.div(variance.add(1e-4).sqrt());
 }
 
 /**
@@ -248,8 +297,9 @@ export function jepaLoss(
   hidden: tf.Tensor,
   m: ModelConfig,
   loss: JepaLoss,
+  norm: TargetNorm = "layer",
 ): tf.Scalar {
-  const wanted = targetTokens(enc, target, x);
+  const wanted = targetTokens(enc, target, x, norm);
   const predicted = predictHidden(enc, online, pred, x, context, hidden, m);
   return jepaRegression(predicted, wanted, hidden, loss);
 }

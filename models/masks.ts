@@ -34,6 +34,7 @@ function blockOnSide(
   isImage: boolean,
   fraction: number,
   rng: Rng,
+  centreShare = 0,
 ): number[] {
   if (isImage && L.patchesPerScan > 1) {
     // A cube of patches inside one present scan.
@@ -41,10 +42,18 @@ function blockOnSide(
     const scan = scans[rng.int(scans.length)];
     const g = Math.round(Math.cbrt(L.patchesPerScan));
     const s = Math.min(g, Math.max(1, Math.round(g * Math.cbrt(fraction))));
+    // A centred block overlaps the scan's central patches (the middle one
+    // or two per axis), where a nodule-centred ROI holds its finding. The
+    // extra draw happens only when the share is set, so other settings
+    // keep their mask streams.
+    const centred = centreShare > 0 && rng.uniform() < centreShare;
+    const lo = Math.floor((g - 1) / 2), hi = Math.ceil((g - 1) / 2);
+    const from = centred ? Math.max(0, lo - s + 1) : 0;
+    const to = centred ? Math.min(g - s, hi) : g - s;
     const [z0, y0, x0] = [
-      rng.int(g - s + 1),
-      rng.int(g - s + 1),
-      rng.int(g - s + 1),
+      from + rng.int(to - from + 1),
+      from + rng.int(to - from + 1),
+      from + rng.int(to - from + 1),
     ];
     const out: number[] = [];
     for (let z = z0; z < z0 + s; z++) {
@@ -74,6 +83,11 @@ export interface MaskPolicy {
   blockFraction: number;
   /** Blocks per `block` target. */
   targetBlocks: number;
+  /**
+   * Volume mode: share of image blocks that overlap the scan's central
+   * patches (0 or absent: anywhere).
+   */
+  centreTargets?: number;
 }
 
 /**
@@ -167,6 +181,7 @@ export function drawMask(
           side === image,
           policy.blockFraction / k,
           rng,
+          policy.centreTargets ?? 0,
         )
       ) {
         if (inSide.has(t)) hidden.add(t);
