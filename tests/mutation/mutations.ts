@@ -1249,4 +1249,13 @@ export const MUTATIONS: Mutation[] = [
     what: "mean-max pooling takes the max over hidden and padding tokens too",
     tests: [STEM],
   },
+  {
+    id: "models/stem-layer-input-grad",
+    file: "models/tokenizers.ts",
+    search: "linear(h, w, p[`${stemName(k)}/b`], { inputGrad: k > 0 }),",
+    replace: "linear(h, w, p[`${stemName(k)}/b`], { inputGrad: false }),",
+    what:
+      "the second stem layer passes no gradient to the first: layer 1 never trains",
+    tests: [STEM],
+  },
 ];
