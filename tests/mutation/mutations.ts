@@ -1258,4 +1258,12 @@ export const MUTATIONS: Mutation[] = [
       "the second stem layer passes no gradient to the first: layer 1 never trains",
     tests: [STEM],
   },
+  {
+    id: "models/meanmax-pool-ignored",
+    file: "models/encoder.ts",
+    search: 'if ((this.model.pooling ?? "mean") === "mean") return mean;',
+    replace: "return mean;",
+    what: "model.pooling meanmax silently pools by the mean",
+    tests: [VKA],
+  },
 ];
