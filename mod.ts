@@ -94,6 +94,8 @@ export {
   type PartialExperimentConfig,
   PATCH_POSITIONS,
   type PatchPositions,
+  type Pooling,
+  POOLINGS,
   type PretrainConfig,
   type Protocol,
   PROTOCOLS,

@@ -70,6 +70,12 @@ export interface Layout {
    * and one matrix product. Absent (older saved models): raster.
    */
   voxelOrder?: "raster" | "subcube";
+  /**
+   * Levels of `subcube` nesting: with 2, the 2^3 subcubes themselves come
+   * in 2^3 groups (a 4^3 block after another), so a second strided stem
+   * layer is again one reshape and one product; and so on. Absent: 1.
+   */
+  subcubeLevels?: number;
 }
 
 /**
@@ -163,6 +169,7 @@ export function makeLayout(cohort: Cohort, model: ModelConfig): Layout {
     voxelOrder: mode === "volume" && model.patchSize % 2 === 0
       ? "subcube"
       : "raster",
+    subcubeLevels: subcubeLevels(model),
   };
 }
 
@@ -176,6 +183,7 @@ function patchOffsets(
   H: number,
   W: number,
   order: "raster" | "subcube",
+  levels = 1,
 ): Int32Array {
   const out = new Int32Array(p * p * p);
   let o = 0;
@@ -187,21 +195,42 @@ function patchOffsets(
     }
     return out;
   }
-  const h = p / 2;
-  for (let Z = 0; Z < h; Z++) {
-    for (let Y = 0; Y < h; Y++) {
-      for (let X = 0; X < h; X++) {
-        for (let z = 0; z < 2; z++) {
-          for (let y = 0; y < 2; y++) {
-            for (let x = 0; x < 2; x++) {
-              out[o++] = ((2 * Z + z) * H + 2 * Y + y) * W + 2 * X + x;
-            }
-          }
+  // Blocks of edge b = 2^levels in raster order; inside a block, its 2^3
+  // halves in raster order, recursively down to single voxels (with
+  // levels 1: 2x2x2 subcubes in raster order, raster inside each).
+  const b = 1 << levels;
+  const nest = (z: number, y: number, x: number, e: number): void => {
+    if (e === 1) {
+      out[o++] = (z * H + y) * W + x;
+      return;
+    }
+    const h = e / 2;
+    for (let dz = 0; dz < 2; dz++) {
+      for (let dy = 0; dy < 2; dy++) {
+        for (let dx = 0; dx < 2; dx++) {
+          nest(z + dz * h, y + dy * h, x + dx * h, h);
         }
       }
     }
+  };
+  const g = p / b;
+  for (let Z = 0; Z < g; Z++) {
+    for (let Y = 0; Y < g; Y++) {
+      for (let X = 0; X < g; X++) nest(Z * b, Y * b, X * b, b);
+    }
   }
   return out;
+}
+
+/**
+ * Levels of subcube nesting a model's stem needs: `stemDepth` when the
+ * stem is on and the patch edge allows it, else 1.
+ */
+function subcubeLevels(
+  model: Pick<ModelConfig, "patchSize" | "stemChannels" | "stemDepth">,
+): number {
+  const d = model.stemChannels > 0 ? model.stemDepth ?? 1 : 1;
+  return model.patchSize % (1 << d) === 0 ? d : 1;
 }
 
 /** Per-dimension standardization fitted on a patient pool. */
@@ -362,7 +391,7 @@ export function hostBatch(
   const p = Math.round(Math.cbrt(L.imageDim));
   const offsets = perFeature
     ? new Int32Array(0)
-    : patchOffsets(p, H, W, L.voxelOrder ?? "raster");
+    : patchOffsets(p, H, W, L.voxelOrder ?? "raster", L.subcubeLevels ?? 1);
   const scratch = perFeature ? null : new Float32Array(scanLength);
   for (let b = 0; b < n; b++) {
     const pt = patients[idx[b]];

@@ -107,6 +107,18 @@ export const SYMMETRY_SETS = ["all", "flips", "none"] as const;
 /** A cube-symmetry set of volume augmentation. */
 export type SymmetrySet = typeof SYMMETRY_SETS[number];
 
+/**
+ * How the encoder pools tokens.
+ *
+ * @example
+ * ```ts
+ * POOLINGS; // ["mean", "meanmax"]
+ * ```
+ */
+export const POOLINGS = ["mean", "meanmax"] as const;
+/** How the encoder pools tokens. */
+export type Pooling = typeof POOLINGS[number];
+
 /** Encoder and predictor shape. */
 export interface ModelConfig {
   /** Token width. */
@@ -151,6 +163,19 @@ export interface ModelConfig {
    * patches (models/supervised.ts centreWeights); 0: the plain mean.
    */
   poolCentre: number;
+  /**
+   * Strided 2^3 layers in the stem (each one reshape, one product and a
+   * ReLU; layer k has stemChannels * 2^(k-1) channels), so the patch
+   * embedding reads (patchSize / 2^stemDepth)^3 cells. Needs patchSize
+   * divisible by 2^stemDepth. Volume mode with stemChannels > 0 only.
+   */
+  stemDepth: number;
+  /**
+   * How {@link Encoder.pool} reduces tokens: `mean` (masked mean) or
+   * `meanmax` (masked mean and masked max, averaged: a local finding in one
+   * patch is not diluted by the other tokens).
+   */
+  pooling: Pooling;
 }
 
 /** Self-supervised pretraining settings. */
@@ -344,6 +369,8 @@ const MODEL_SCHEMA = obj<ModelConfig>({
   positions: oneOf(PATCH_POSITIONS, "sincos"),
   stemChannels: int(0, 256, 8),
   poolCentre: num(0, 64, 0),
+  stemDepth: int(1, 4, 1),
+  pooling: oneOf(POOLINGS, "mean"),
 });
 
 const PRETRAIN_SCHEMA = obj<PretrainConfig>({
@@ -478,6 +505,22 @@ export function resolveExperimentConfig(
       at("model.stemChannels"),
       `0, or an even model.patchSize for the 2^3 stem (patchSize is ${m.patchSize})`,
       m.stemChannels,
+    );
+  }
+  if (m.stemChannels > 0 && m.patchSize % (1 << m.stemDepth) !== 0) {
+    throw configError(
+      at("model.stemDepth"),
+      `a depth with 2^stemDepth dividing model.patchSize (${m.patchSize})`,
+      m.stemDepth,
+    );
+  }
+  if (m.poolCentre > 0 && m.pooling !== "mean") {
+    // Centre weighting replaces the encoder's pooling in the head, so a
+    // second pooling choice would be silently ignored.
+    throw configError(
+      at("model.pooling"),
+      `"mean" while model.poolCentre is set (${m.poolCentre}); use one of the two`,
+      m.pooling,
     );
   }
   if (cfg.pretrain.emaEnd < cfg.pretrain.emaStart) {

@@ -109,11 +109,22 @@ export class Encoder {
     return stack(content.add(pos), p, "enc", this.shape, bias, x.dt);
   }
 
-  /** Masked mean over tokens where `mask` [n, N] is 1; zeros when none. */
+  /**
+   * Pools tokens where `mask` [n, N] is 1 (zeros when none): their mean,
+   * or with `model.pooling` `meanmax` the average of their mean and their
+   * per-channel max.
+   */
   pool(out: tf.Tensor, mask: tf.Tensor): tf.Tensor {
     const m = mask.expandDims(2);
     const count = tf.maximum(m.sum(1), 1);
-    return out.mul(m).sum(1).div(count);
+    const mean = out.mul(m).sum(1).div(count);
+    // Older saved models have no pooling field: the mean.
+    if ((this.model.pooling ?? "mean") === "mean") return mean;
+    // Masked max: excluded tokens sit far below any value; a patient with
+    // no token gets 0 (the max of -1e9 rows is multiplied away).
+    const any = tf.minimum(m.sum(1), 1);
+    const max = out.add(m.sub(1).mul(1e9)).max(1).mul(any);
+    return mean.add(max).mul(0.5);
   }
 
   /** Frees the constants. */

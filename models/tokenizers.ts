@@ -50,9 +50,26 @@ function embeddingRows(L: Layout, positions: "sincos" | "learned"): number {
   return 3 + patchRows(L, positions) + L.ehrGroups;
 }
 
+/** Channels of each strided stem layer (empty: no stem). */
+function stemLayers(
+  L: Layout,
+  m: Pick<ModelConfig, "stemChannels" | "stemDepth">,
+): number[] {
+  if (!hasStem(L, m)) return [];
+  return Array.from(
+    { length: m.stemDepth ?? 1 },
+    (_, k) => m.stemChannels * (1 << k),
+  );
+}
+
 /** Whether the strided 2^3 stem is used. */
 function hasStem(L: Layout, m: Pick<ModelConfig, "stemChannels">): boolean {
   return L.mode === "volume" && m.stemChannels > 0;
+}
+
+/** Parameter prefix of stem layer k (0-based). */
+function stemName(k: number): string {
+  return k === 0 ? "enc/stem" : `enc/stem${k + 1}`;
 }
 
 /**
@@ -91,14 +108,18 @@ export function sinCos3d(g: number, w: number): Float32Array {
  * ```
  */
 export function tokenizerSpecs(L: Layout, m: ModelConfig): ParamSpec[] {
-  const stem = hasStem(L, m);
+  const layers = stemLayers(L, m);
+  const stem: ParamSpec[] = [];
+  let cin = 1, cells = L.imageDim;
+  layers.forEach((c, k) => {
+    // Layer 1 keeps the name of the one-layer stem (saved models load).
+    stem.push(...denseSpecs(stemName(k), 8 * cin, c));
+    cin = c;
+    cells /= 8;
+  });
   return [
-    ...(stem ? denseSpecs("enc/stem", 8, m.stemChannels) : []),
-    ...denseSpecs(
-      "enc/image",
-      stem ? L.imageDim / 8 * m.stemChannels : L.imageDim,
-      m.width,
-    ),
+    ...stem,
+    ...denseSpecs("enc/image", cells * cin, m.width),
     ...denseSpecs("enc/ehr", L.ehrGroups * L.groupSize, L.ehrGroups * m.width),
     ...denseSpecs("enc/demo", 6, m.width),
     {
@@ -250,17 +271,23 @@ export function tokenize(
   const n = x.n;
   let img: tf.Tensor;
   if (p["enc/stem/w"]) {
-    // Strided 2^3 stem: the voxels arrive subcube by subcube (voxelOrder),
-    // so a 2x2x2 convolution with stride 2 is one product over rows of 8.
-    const ch = p["enc/stem/w"].shape[1] as number;
-    const sub = relu(linear(
-      x.image.reshape([-1, 8]) as tf.Tensor2D,
-      p["enc/stem/w"] as tf.Tensor2D,
-      p["enc/stem/b"],
-      { inputGrad: false },
-    ));
+    // Strided 2^3 stem layers: the voxels arrive in nested 2^3 subcubes
+    // (voxelOrder, subcubeLevels), so each 2x2x2 convolution with stride
+    // 2 is one product over rows of 8 cells, and its output rows are again
+    // in nested order for the next layer.
+    let h: tf.Tensor2D = x.image.reshape([-1, 8]) as tf.Tensor2D;
+    let cells = L.imageDim, ch = 1;
+    for (let k = 0; p[`${stemName(k)}/w`]; k++) {
+      const w = p[`${stemName(k)}/w`] as tf.Tensor2D;
+      if (k > 0) h = h.reshape([-1, 8 * ch]);
+      h = relu(
+        linear(h, w, p[`${stemName(k)}/b`], { inputGrad: k > 0 }),
+      ) as tf.Tensor2D;
+      ch = w.shape[1];
+      cells /= 8;
+    }
     img = linear(
-      sub.reshape([n * L.nImage, L.imageDim / 8 * ch]) as tf.Tensor2D,
+      h.reshape([n * L.nImage, cells * ch]) as tf.Tensor2D,
       p["enc/image/w"] as tf.Tensor2D,
       p["enc/image/b"],
     ).reshape([n, L.nImage, width]);

@@ -52,6 +52,7 @@ const AUG = "tests/models/augment_test.ts";
 const VKA = "tests/models/volume_known_answer_test.ts";
 const PLATEAU = "tests/models/plateau_test.ts";
 const BATCH = "tests/models/batch_test.ts";
+const STEM = "tests/models/stem_test.ts";
 
 /**
  * Every mutation.
@@ -1230,5 +1231,39 @@ export const MUTATIONS: Mutation[] = [
     replace: "dst[i * nOut + j] = src[i * nOut + j];",
     what: "the input gradient of wide dense layers multiplies by w, not w^T",
     tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
+  {
+    id: "models/stem-nested-order-axes",
+    file: "models/batch.ts",
+    search: "nest(z + dz * h, y + dy * h, x + dx * h, h);",
+    replace: "nest(z + dx * h, y + dy * h, x + dz * h, h);",
+    what:
+      "nested 2^3 subcubes come in x-slowest order: the stem's cells no longer match a convolution",
+    tests: [STEM],
+  },
+  {
+    id: "models/meanmax-pool-unmasked",
+    file: "models/encoder.ts",
+    search: "const max = out.add(m.sub(1).mul(1e9)).max(1).mul(any);",
+    replace: "const max = out.max(1).mul(any);",
+    what: "mean-max pooling takes the max over hidden and padding tokens too",
+    tests: [STEM],
+  },
+  {
+    id: "models/stem-layer-input-grad",
+    file: "models/tokenizers.ts",
+    search: "linear(h, w, p[`${stemName(k)}/b`], { inputGrad: k > 0 }),",
+    replace: "linear(h, w, p[`${stemName(k)}/b`], { inputGrad: false }),",
+    what:
+      "the second stem layer passes no gradient to the first: layer 1 never trains",
+    tests: [STEM],
+  },
+  {
+    id: "models/meanmax-pool-ignored",
+    file: "models/encoder.ts",
+    search: 'if ((this.model.pooling ?? "mean") === "mean") return mean;',
+    replace: "return mean;",
+    what: "model.pooling meanmax silently pools by the mean",
+    tests: [VKA],
   },
 ];
