@@ -115,6 +115,10 @@ export const EMA = "MmjepaEma";
  * 1, N]; attributes `n`, `heads`, `scale`. Outputs `[o, lse]`: o [n*N, w]
  * = softmax(scale * q k^T + bias) v per head, in token-major order, and
  * lse [n*heads*N], each row's log-sum-exp of the logits (for the gradient).
+ * Optional attribute `skipHidden` (1): the caller never reads the rows of
+ * hidden tokens (keys whose bias is -1e6 or less for every query), so a
+ * kernel may skip them as queries (o and lse 0 there, and the gradient
+ * takes their dy as 0); other rows are unchanged.
  *
  * @example
  * ```ts

@@ -322,7 +322,7 @@ export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
 function fusedAttention(
   qkv: tf.Tensor2D,
   bias: tf.Tensor,
-  attrs: { n: number; heads: number; scale: number },
+  attrs: { n: number; heads: number; scale: number; skipHidden: number },
 ): tf.Tensor2D {
   const f = tf.customGrad(
     // deno-lint-ignore no-explicit-any
@@ -357,6 +357,13 @@ function fusedAttention(
  *
  * @param bias additive attention bias, [n, 1, 1, N] (key padding) or [n, 1, N, N]
  * @param dt |t_i - t_j| in months [n, 1, N, N], needed when the stack decays
+ * @param opts.hiddenUnread the caller never reads the output rows of
+ *   hidden tokens (keys that no query may attend to), so the fused
+ *   attention may skip them as queries (a third of a volume batch's
+ *   tokens are padding): those rows then differ from the tf-op values
+ *   (their attention output is 0) and get no gradient; every other row,
+ *   and every gradient when the loss does not depend on those rows, is
+ *   the same
  *
  * @example
  * ```ts
@@ -370,6 +377,7 @@ export function stack(
   s: StackShape,
   bias: tf.Tensor,
   dt: tf.Tensor | null,
+  opts: { hiddenUnread?: boolean } = {},
 ): tf.Tensor {
   const [n, N, w] = x.shape;
   const h = s.heads, d = w / h;
@@ -388,7 +396,7 @@ export function stack(
       const att = fusedAttention(
         proj.reshape([n * N, 3 * w]) as tf.Tensor2D,
         bias,
-        { n, heads: h, scale },
+        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
       );
       x = x.add(dense(att.reshape([n, N, w]), p, `${b}/proj`));
       x = x.add(mlp(x, p, b));

@@ -18,6 +18,10 @@
  * then dv = P^T do, dP = do v^T, dS = scale P (dP - rowsum(dP P)),
  * dq = dS k, dk = dS^T q; dropped keys get dk = dv = 0 exactly.
  *
+ * With the `skipHidden` attribute the dropped keys are dropped as queries
+ * too (their q and dy rows are not gathered; o, lse and dq are 0 there):
+ * the work per patient goes from N x kept to kept x kept.
+ *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -42,6 +46,8 @@ interface Geometry {
   /** Bias patients (1 or n) and bias query rows (1 or N). */
   nb: number;
   Nb: number;
+  /** Whether rows of tokens no query may attend to are skipped (attr skipHidden). */
+  skip: boolean;
 }
 
 function geometry(args: KernelArgs): Geometry {
@@ -59,7 +65,17 @@ function geometry(args: KernelArgs): Geometry {
       `MmjepaAttention (wasm): qkv [${qkv.shape}], bias [${bias.shape}] do not fit n ${n}, heads ${heads}`,
     );
   }
-  return { n, heads, scale, N, w, d, nb, Nb };
+  return {
+    n,
+    heads,
+    scale,
+    N,
+    w,
+    d,
+    nb,
+    Nb,
+    skip: Boolean(args.attrs?.skipHidden),
+  };
 }
 
 const f32Bits = (v: number): number =>
@@ -151,8 +167,9 @@ function gatherRows(
   }
 }
 
-// The kept columns of patient p's bias rows: [Nb, nk]; returns the bytes
-// between rows (0 when one row serves every query).
+// The kept columns of patient p's bias rows: [Nb, nk], or [nq, nk] for
+// the query rows in q when Nb = N; returns the bytes between rows (0 when
+// one row serves every query).
 function gatherBias(
   heap: Float32Array,
   biasAt: number,
@@ -160,35 +177,91 @@ function gatherBias(
   g: Geometry,
   p: number,
   k: Gathered,
+  q: Queries,
 ): number {
   const { N, Nb } = g, { nk, idx } = k;
   const src = (biasAt >> 2) + (g.nb > 1 ? p : 0) * Nb * N, dst = dstAt >> 2;
-  for (let i = 0; i < Nb; i++) {
+  const rows = Nb > 1 ? q.nq : 1;
+  for (let i = 0; i < rows; i++) {
+    const from = src + (Nb > 1 && q.idx ? q.idx[i] : i) * N;
     for (let j = 0; j < nk; j++) {
-      heap[dst + i * nk + j] = heap[src + i * N + idx[j]];
+      heap[dst + i * nk + j] = heap[from + idx[j]];
     }
   }
   return Nb > 1 ? 4 * nk : 0;
 }
 
-// S_h = q_h @ k_h^T over the kept keys, every head of patient p, into
-// s [heads, N, nk]; kT holds the gathered k^T [w, nk].
+// The query rows of patient p: every token's, read in place from qkv, or
+// (skipHidden) only the kept keys' own rows, gathered into a scratch block.
+interface Queries {
+  /** Query rows. */
+  nq: number;
+  /** Their token indices; null: all N in order. */
+  idx: Int32Array | null;
+  /** Byte address of the first row's q and the bytes between rows. */
+  at: number;
+  row: number;
+}
+
+function queriesOf(
+  heap: Float32Array,
+  g: Geometry,
+  qkvAt: number,
+  qAt: number,
+  p: number,
+  k: Gathered,
+): Queries {
+  const { N, w } = g;
+  if (!g.skip || k.nk === N) {
+    return { nq: N, idx: null, at: qkvAt + 4 * p * N * 3 * w, row: 12 * w };
+  }
+  gatherRows(heap, qkvAt, qAt, g, p, 0, k);
+  return { nq: k.nk, idx: k.idx, at: qAt, row: 4 * w };
+}
+
+// Rows [nq, w] of src (row stride srcRow bytes) to the query rows of dst
+// (dstRow bytes apart, from patient p's first row); the rows of skipped
+// queries get zeros.
+function scatterQueries(
+  heap: Float32Array,
+  src: number,
+  srcRow: number,
+  dst: number,
+  dstRow: number,
+  w: number,
+  N: number,
+  q: Queries,
+): void {
+  const idx = q.idx!, s = src >> 2, sr = srcRow >> 2, d0 = dst >> 2;
+  const dr = dstRow >> 2;
+  for (let j = 0, t = 0; j < N; j++) {
+    const row = d0 + j * dr;
+    if (t < q.nq && idx[t] === j) {
+      heap.copyWithin(row, s + t * sr, s + t * sr + w);
+      t++;
+    } else {
+      heap.fill(0, row, row + w);
+    }
+  }
+}
+
+// S_h = q_h @ k_h^T over the query rows and kept keys, every head of
+// patient p, into s [heads, nq, nk]; kT holds the gathered k^T [w, nk].
 function scores(
   be: WasmBackendLike,
   g: Geometry,
-  qkvAt: number,
+  q: Queries,
   kT: number,
   s: number,
-  p: number,
   nk: number,
 ): void {
-  const { N, w, d, heads } = g;
+  const { d, heads } = g;
   matMulInto(
     be,
-    { at: qkvAt + 4 * p * N * 3 * w, row: 12 * w, col: 4 },
+    { at: q.at, row: q.row, col: 4 },
     { at: kT, row: 4 * nk, col: 4 },
     s,
-    N,
+    q.nq,
     d,
     nk,
     0,
@@ -201,6 +274,7 @@ function scores(
 // Scratch of one call: sized for every key kept.
 function scratchSet(be: WasmBackendLike, g: Geometry, backward: boolean) {
   const { N, w, heads } = g;
+  const rows = g.skip ? w * N : 0;
   return {
     kT: scratch(be, w * N),
     v: scratch(be, w * N),
@@ -209,11 +283,63 @@ function scratchSet(be: WasmBackendLike, g: Geometry, backward: boolean) {
     stats: scratch(be, 2 * heads * N),
     dp: backward ? scratch(be, heads * N * N) : null,
     dkv: backward ? scratch(be, 2 * w * N) : null,
+    // Gathered query rows, and their o (forward) or dy and dq (backward).
+    q: scratch(be, rows),
+    qo: scratch(be, rows),
+    qd: backward ? scratch(be, rows) : null,
   };
 }
 
+// softmaxRows over the [heads, nq, nk] scores of one patient: one call
+// when one bias row serves all, else one per head (the bias rows restart).
+function softmaxHeads(
+  k: ReturnType<typeof simdOf>,
+  g: Geometry,
+  ps: number,
+  pb: number,
+  pst: number,
+  bRow: number,
+  nq: number,
+  nk: number,
+  normalize: number,
+  statsPerHead: boolean,
+): void {
+  const quads = nk >> 2, rem = nk & 3, scaleBits = f32Bits(g.scale);
+  if (bRow === 0) {
+    k.softmaxRows(
+      ps,
+      pb,
+      ps,
+      pst,
+      g.heads * nq,
+      quads,
+      rem,
+      0,
+      scaleBits,
+      normalize,
+    );
+    return;
+  }
+  for (let h = 0; h < g.heads; h++) {
+    k.softmaxRows(
+      ps + 4 * h * nq * nk,
+      pb,
+      ps + 4 * h * nq * nk,
+      pst + (statsPerHead ? 8 * h * nq : 0),
+      nq,
+      quads,
+      rem,
+      bRow,
+      scaleBits,
+      normalize,
+    );
+  }
+}
+
 /**
- * Forward kernel: `{ qkv, bias }`, attrs `{ n, heads, scale }` -> `[o, lse]`.
+ * Forward kernel: `{ qkv, bias }`, attrs `{ n, heads, scale, skipHidden? }`
+ * -> `[o, lse]`. With `skipHidden`, the rows of tokens that no query may
+ * attend to get o = 0 and lse = 0 (the caller never reads them).
  *
  * @example
  * ```ts
@@ -230,65 +356,66 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
   const sc = scratchSet(be, g, false);
   // Addresses and views only after every allocation (the heap may grow).
   const qkvAt = addr(be, args.inputs.qkv), biasAt = addr(be, args.inputs.bias);
-  const [pk, pv, pb, ps, pst, po] = [sc.kT, sc.v, sc.bias, sc.s, sc.stats, o]
-    .map((t) => addr(be, t));
+  const [pk, pv, pb, ps, pst, po, pq, pqo] = [
+    sc.kT,
+    sc.v,
+    sc.bias,
+    sc.s,
+    sc.stats,
+    o,
+    sc.q,
+    sc.qo,
+  ].map((t) => addr(be, t));
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
   const biasIn = be.typedArrayFromHeap(args.inputs.bias);
   const lseOut = be.typedArrayFromHeap(lse);
-  const k = simdOf(be), scaleBits = f32Bits(g.scale);
+  const k = simdOf(be);
   const keys: Gathered = { nk: 0, idx: new Int32Array(N) };
   for (let p = 0; p < n; p++) {
     const nk = keys.nk = keptKeys(biasIn, g, p, keys.idx);
-    const quads = nk >> 2, rem = nk & 3;
+    const q = queriesOf(heap, g, qkvAt, pq, p, keys), nq = q.nq;
     gatherT(heap, qkvAt, pk, g, p, w, keys);
     gatherRows(heap, qkvAt, pv, g, p, 2 * w, keys);
-    const bRow = gatherBias(heap, biasAt, pb, g, p, keys);
-    scores(be, g, qkvAt, pk, ps, p, nk);
-    if (bRow === 0) {
-      k.softmaxRows(ps, pb, ps, pst, heads * N, quads, rem, 0, scaleBits, 0);
-    } else {
-      for (let h = 0; h < heads; h++) {
-        k.softmaxRows(
-          ps + 4 * h * N * nk,
-          pb,
-          ps + 4 * h * N * nk,
-          pst + 8 * h * N,
-          N,
-          quads,
-          rem,
-          bRow,
-          scaleBits,
-          0,
-        );
+    const bRow = gatherBias(heap, biasAt, pb, g, p, keys, q);
+    scores(be, g, q, pk, ps, nk);
+    softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 0, true);
+    const st = heap.subarray(pst >> 2, (pst >> 2) + 2 * heads * nq);
+    const lseP = lseOut.subarray(p * heads * N, (p + 1) * heads * N);
+    if (q.idx) lseP.fill(0);
+    for (let h = 0; h < heads; h++) {
+      for (let i = 0; i < nq; i++) {
+        const r = h * nq + i;
+        lseP[h * N + (q.idx ? q.idx[i] : i)] = st[2 * r] +
+          Math.log(st[2 * r + 1]);
       }
-    }
-    const st = heap.subarray(pst >> 2, (pst >> 2) + 2 * heads * N);
-    for (let r = 0; r < heads * N; r++) {
-      lseOut[p * heads * N + r] = st[2 * r] + Math.log(st[2 * r + 1]);
     }
     // o_h = (E_h @ v_h) / rowsum(E_h), E = exp(x - max) unnormalized:
     // dividing the [N, d] product costs N / d times less than P itself.
+    const out = q.idx ? pqo : po + 4 * p * N * w;
     matMulInto(
       be,
       { at: ps, row: 4 * nk, col: 4 },
       { at: pv, row: 4 * w, col: 4 },
-      po + 4 * p * N * w,
-      N,
+      out,
+      nq,
       nk,
       d,
       0,
       heads,
-      4 * N * nk,
+      4 * nq * nk,
       4 * d,
       4 * w,
       4 * d,
     );
-    const o0 = (po >> 2) + p * N * w;
+    const o0 = out >> 2;
     for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < N; i++) {
-        const inv = 1 / st[2 * (h * N + i) + 1], at = o0 + i * w + h * d;
+      for (let i = 0; i < nq; i++) {
+        const inv = 1 / st[2 * (h * nq + i) + 1], at = o0 + i * w + h * d;
         for (let c = 0; c < d; c++) heap[at + c] *= inv;
       }
+    }
+    if (q.idx) {
+      scatterQueries(heap, pqo, 4 * w, po + 4 * p * N * w, 4 * w, w, N, q);
     }
   }
   for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
@@ -296,8 +423,10 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
 }
 
 /**
- * Gradient kernel: `{ dy, qkv, bias, o, lse }`, attrs `{ n, heads, scale }`
- * -> dqkv.
+ * Gradient kernel: `{ dy, qkv, bias, o, lse }`, attrs `{ n, heads, scale,
+ * skipHidden? }` -> dqkv. With `skipHidden`, dy is taken as 0 on the rows
+ * of tokens no query may attend to (the forward pass's unread rows), so
+ * their dq is 0.
  *
  * @example
  * ```ts
@@ -313,7 +442,7 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
   const sc = scratchSet(be, g, true);
   const qkvAt = addr(be, args.inputs.qkv), biasAt = addr(be, args.inputs.bias);
   const dyAt = addr(be, args.inputs.dy);
-  const [pk, pv, pb, ps, pst, pdp, pdkv, pdq] = [
+  const [pk, pv, pb, ps, pst, pdp, pdkv, pdq, pq, pqy, pqd] = [
     sc.kT,
     sc.v,
     sc.bias,
@@ -322,6 +451,9 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
     sc.dp!,
     sc.dkv!,
     dqkv,
+    sc.q,
+    sc.qo,
+    sc.qd!,
   ].map((t) => addr(be, t));
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
   const biasIn = be.typedArrayFromHeap(args.inputs.bias);
@@ -330,28 +462,26 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
   for (let p = 0; p < n; p++) {
     const nk = keys.nk = keptKeys(biasIn, g, p, keys.idx);
     const quads = nk >> 2, rem = nk & 3;
-    const dyP = dyAt + 4 * p * N * w, dqP = pdq + 4 * p * N * 3 * w;
+    const q = queriesOf(heap, g, qkvAt, pq, p, keys), nq = q.nq;
+    // dy rows of the queries, and where their dq goes.
+    let dyP = dyAt + 4 * p * N * w;
+    const dqP = pdq + 4 * p * N * 3 * w;
+    if (q.idx) {
+      for (let t = 0; t < nq; t++) {
+        const from = (dyP >> 2) + q.idx[t] * w;
+        heap.copyWithin((pqy >> 2) + t * w, from, from + w);
+      }
+      dyP = pqy;
+    }
+    const dqOut = q.idx ? { at: pqd, row: 4 * w } : { at: dqP, row: 12 * w };
     // P again, over the kept keys.
     gatherT(heap, qkvAt, pk, g, p, w, keys);
-    const bRow = gatherBias(heap, biasAt, pb, g, p, keys);
-    scores(be, g, qkvAt, pk, ps, p, nk);
+    const bRow = gatherBias(heap, biasAt, pb, g, p, keys, q);
+    scores(be, g, q, pk, ps, nk);
     // From its own max and sum, not from lse: max + log(sum) loses the
     // sum's digits when the max is huge (a row whose keys are all masked
     // has max -1e9, where a float32 step is 64).
-    for (let h = 0; h < (bRow === 0 ? 1 : heads); h++) {
-      k.softmaxRows(
-        ps + 4 * h * N * nk,
-        pb,
-        ps + 4 * h * N * nk,
-        pst,
-        bRow === 0 ? heads * N : N,
-        quads,
-        rem,
-        bRow,
-        scaleBits,
-        1,
-      );
-    }
+    softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 1, false);
     // dv_h = P_h^T @ do_h (P read transposed through its strides), into
     // the kept keys' rows of the dkv scratch [2, nk, w].
     matMulInto(
@@ -360,11 +490,11 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
       { at: dyP, row: 4 * w, col: 4 },
       pdkv + 4 * nk * w,
       nk,
-      N,
+      nq,
       d,
       0,
       heads,
-      4 * N * nk,
+      4 * nq * nk,
       4 * d,
       4 * w,
       4 * d,
@@ -376,7 +506,7 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
       { at: dyP, row: 4 * w, col: 4 },
       { at: pk, row: 4 * nk, col: 4 },
       pdp,
-      N,
+      nq,
       d,
       nk,
       0,
@@ -385,40 +515,41 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
       4 * d * nk,
     );
     // dS = scale * P * (dP - rowsum(dP * P)), in place over dP.
-    k.softmaxGradScaled(pdp, ps, pdp, heads * N, quads, rem, scaleBits);
+    k.softmaxGradScaled(pdp, ps, pdp, heads * nq, quads, rem, scaleBits);
     // dq_h = dS_h @ k_h (k rows gathered), into q's columns of dqkv.
     gatherRows(heap, qkvAt, pv, g, p, w, keys);
     matMulInto(
       be,
       { at: pdp, row: 4 * nk, col: 4 },
       { at: pv, row: 4 * w, col: 4 },
-      dqP,
-      N,
+      dqOut.at,
+      nq,
       nk,
       d,
       0,
       heads,
-      4 * N * nk,
+      4 * nq * nk,
       4 * d,
-      12 * w,
+      dqOut.row,
       4 * d,
     );
     // dk_h = dS_h^T @ q_h, into the dkv scratch.
     matMulInto(
       be,
       { at: pdp, row: 4, col: 4 * nk },
-      { at: qkvAt + 4 * p * N * 3 * w, row: 12 * w, col: 4 },
+      { at: q.at, row: q.row, col: 4 },
       pdkv,
       nk,
-      N,
+      nq,
       d,
       0,
       heads,
-      4 * N * nk,
+      4 * nq * nk,
       4 * d,
       4 * w,
       4 * d,
     );
+    if (q.idx) scatterQueries(heap, pqd, 4 * w, dqP, 12 * w, w, N, q);
     // Scatter dk, dv to the kept keys' rows; the others get exactly 0 (P
     // is 0 there, as in tfjs's softmax).
     const dkv = pdkv >> 2, out = dqP >> 2;

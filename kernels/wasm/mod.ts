@@ -21,6 +21,7 @@ import {
   SOFTMAX_GRAD,
 } from "../names.ts";
 import { attentionGradWasm, attentionWasm } from "./attention.ts";
+import { gatherRowsWasm } from "./gather.ts";
 import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
@@ -33,6 +34,7 @@ import { softmaxGradWasm } from "./softmax.ts";
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
 export { attentionGradWasm, attentionWasm } from "./attention.ts";
 export { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
+export { gatherRowsWasm } from "./gather.ts";
 export {
   addr,
   type KernelArgs,
@@ -52,7 +54,8 @@ export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
  * Replaces wasm's BatchMatMul (batched products go to the SIMD loops, the
- * rest to the stock kernel) and Identity, and registers the fused kernels.
+ * rest to the stock kernel), GatherV2 (whole rows by copies, the rest to
+ * the stock kernel) and Identity, and registers the fused kernels.
  * Call once; kernels/mod.ts does.
  *
  * @example
@@ -69,6 +72,16 @@ export function registerWasmKernels(): void {
       kernelFunc: (args) =>
         simdBatchMatMul(args as unknown as KernelArgs) ??
           (stock.kernelFunc(args) as tf.TensorInfo),
+    });
+  }
+  const gather = tf.getKernel("GatherV2", "wasm");
+  if (gather) {
+    tf.unregisterKernel("GatherV2", "wasm");
+    tf.registerKernel({
+      ...gather,
+      kernelFunc: (args) =>
+        gatherRowsWasm(args as unknown as KernelArgs) ??
+          (gather.kernelFunc(args) as tf.TensorInfo),
     });
   }
   // The engine clones every tensor it saves for the backward pass; stock

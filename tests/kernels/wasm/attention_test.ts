@@ -175,6 +175,86 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
   }
 });
 
+// Per patient, which tokens are hidden (their key masked, -1e6 or less,
+// for every query row), as keptKeys decides: none when some query row
+// has no unmasked key.
+function hiddenRows(t: ReturnType<typeof inputs>): boolean[] {
+  const { n, N } = t, nb = t.shape[0], Nb = t.shape[2];
+  const out: boolean[] = [];
+  for (let p = 0; p < n; p++) {
+    const b0 = (nb > 1 ? p : 0) * Nb * N;
+    const keep = new Array<boolean>(N).fill(false);
+    let rowWithout = false;
+    for (let i = 0; i < Nb; i++) {
+      let any = false;
+      for (let j = 0; j < N; j++) {
+        if (t.b[b0 + i * N + j] > -1e6) keep[j] = any = true;
+      }
+      rowWithout ||= !any;
+    }
+    for (let j = 0; j < N; j++) out.push(!rowWithout && !keep[j]);
+  }
+  return out;
+}
+
+Deno.test("wasm ATTENTION with skipHidden: visible rows and lse as without it, hidden rows 0; the gradient is autodiff's with dy 0 on hidden rows, odd sizes", async () => {
+  let skipped = 0;
+  for (const c of CASES) {
+    const t = inputs(c);
+    const hidden = hiddenRows(t);
+    skipped += hidden.filter((h) => h).length;
+    const dy0 = t.dy.map((v, i) => hidden[Math.floor(i / t.w)] ? 0 : v);
+    const [want, wantLse, wantGrad] = await on("cpu", () => {
+      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+      const bias = tf.tensor(t.b, t.shape);
+      const dy = tf.tensor2d(dy0, [t.n * t.N, t.w]);
+      const N = t.N, d = t.d;
+      const [q, k] = tf.unstack(
+        qkv.reshape([t.n, N, 3, t.w]).transpose([2, 0, 1, 3]),
+      ).map((u) => u.reshape([t.n, N, t.h, d]).transpose([0, 2, 1, 3]));
+      const logits = tf.matMul(q.mul(t.scale), k, false, true).add(bias);
+      return [
+        composite(qkv, bias, t.n, t.h, t.scale),
+        tf.logSumExp(logits, -1).reshape([-1]),
+        tf.grad((x: tf.Tensor) =>
+          composite(x as tf.Tensor2D, bias, t.n, t.h, t.scale).mul(dy).sum()
+        )(qkv),
+      ];
+    });
+    for (let r = 0; r < t.n * t.N; r++) {
+      if (!hidden[r]) continue;
+      want.fill(0, r * t.w, (r + 1) * t.w);
+      const p = Math.floor(r / t.N), i = r % t.N;
+      for (let h = 0; h < t.h; h++) wantLse[(p * t.h + h) * t.N + i] = 0;
+    }
+    const attrs = { n: t.n, heads: t.h, scale: t.scale, skipHidden: 1 };
+    const [got, gotLse, gotGrad] = await on("wasm", () => {
+      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+      const bias = tf.tensor(t.b, t.shape);
+      const [o, lse] = tf.engine().runKernel(
+        ATTENTION,
+        { qkv, bias },
+        attrs,
+      ) as tf.Tensor[];
+      // dy with hidden rows NOT zeroed: the kernel must ignore them.
+      const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
+      return [
+        o,
+        lse,
+        tf.engine().runKernel(
+          ATTENTION_GRAD,
+          { dy, qkv, bias, o, lse },
+          attrs,
+        ) as tf.Tensor,
+      ];
+    });
+    assertClose(got, want, 2e-5, `o, case ${c}`);
+    assertClose(gotLse, wantLse, 2e-5, `lse, case ${c}`);
+    assertClose(gotGrad, wantGrad, 5e-5, `dqkv, case ${c}`);
+  }
+  assert.ok(skipped > 100, `only ${skipped} hidden rows across the cases`);
+});
+
 Deno.test("wasm stack() with the fused attention: output and every parameter gradient match cpu; stock kernels skip it", async () => {
   const { run, names } = stackLossAndGrads(3);
   const kernels: string[] = [];
