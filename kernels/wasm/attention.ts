@@ -22,6 +22,12 @@
  * too (their q and dy rows are not gathered; o, lse and dq are 0 there):
  * the work per patient goes from N x kept to kept x kept.
  *
+ * Up to SMALL_N tokens per patient (the features level has 12) the
+ * per-patient calls and gathers cost more than the arithmetic, so both
+ * kernels run batched over all patients instead: a few SIMD products per
+ * head, masked keys kept in them (their softmax weight is exactly 0), the
+ * bias expanded to every score row.
+ *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -353,6 +359,10 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
   const o = be.makeOutput([n * N, w], "float32");
   const lse = be.makeOutput([n * heads * N], "float32");
   if (n * N === 0 || w === 0) return [o, lse];
+  if (N <= SMALL_N) {
+    attentionSmall(args, be, g, o, lse);
+    return [o, lse];
+  }
   const sc = scratchSet(be, g, false);
   // Addresses and views only after every allocation (the heap may grow).
   const qkvAt = addr(be, args.inputs.qkv), biasAt = addr(be, args.inputs.bias);
@@ -439,6 +449,10 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
   const { n, heads, N, w, d } = g;
   const dqkv = be.makeOutput([n * N, 3 * w], "float32");
   if (n * N === 0 || w === 0) return dqkv;
+  if (N <= SMALL_N) {
+    attentionGradSmall(args, be, g, dqkv);
+    return dqkv;
+  }
   const sc = scratchSet(be, g, true);
   const qkvAt = addr(be, args.inputs.qkv), biasAt = addr(be, args.inputs.bias);
   const dyAt = addr(be, args.inputs.dy);
@@ -570,4 +584,269 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
   }
   for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
   return dqkv;
+}
+
+// Up to this many tokens per patient, attention runs batched over all
+// patients: a few SIMD calls per head for the whole batch instead of about
+// ten per patient (for 12 tokens the per-patient calls and gathers cost
+// several times the arithmetic). Masked keys stay in the products; their
+// softmax weight is exactly 0, as when they are dropped.
+const SMALL_N = 48;
+
+// Small-N scratch: k^T (or v^T) of every patient [n, w, N], the bias
+// expanded to every score row [n, heads, N, N], the scores, their stats
+// and (backward) dP and dy with hidden rows zeroed.
+function smallScratch(be: WasmBackendLike, g: Geometry, backward: boolean) {
+  const { n, N, w, heads } = g;
+  return {
+    t: scratch(be, n * w * N),
+    bias: scratch(be, n * heads * N * N),
+    s: scratch(be, n * heads * N * N),
+    stats: scratch(be, 2 * n * heads * N),
+    dp: backward ? scratch(be, n * heads * N * N) : null,
+    dy: backward && g.skip ? scratch(be, n * N * w) : null,
+  };
+}
+
+// Per token (n * N): whether it is hidden (skipHidden: a key no query may
+// attend to, in a patient where every query row has some key).
+function hiddenTokens(bias: Float32Array, g: Geometry): Uint8Array | null {
+  if (!g.skip) return null;
+  const { n, N } = g, out = new Uint8Array(n * N), idx = new Int32Array(N);
+  for (let p = 0; p < n; p++) {
+    const nk = keptKeys(bias, g, p, idx);
+    out.fill(1, p * N, (p + 1) * N);
+    for (let t = 0; t < nk; t++) out[p * N + idx[t]] = 0;
+  }
+  return out;
+}
+
+// dst[p, c, j] = column col0 + c of token j of patient p (k^T or v^T).
+function transposeAll(
+  heap: Float32Array,
+  qkvAt: number,
+  dstAt: number,
+  g: Geometry,
+  col0: number,
+): void {
+  const { n, N, w } = g, src = qkvAt >> 2, dst = dstAt >> 2;
+  for (let p = 0; p < n; p++) {
+    for (let j = 0; j < N; j++) {
+      const row = src + (p * N + j) * 3 * w + col0, at = dst + p * w * N + j;
+      for (let c = 0; c < w; c++) heap[at + c * N] = heap[row + c];
+    }
+  }
+}
+
+// P = softmax(scale * q k^T + bias) of every patient and head, [n, heads,
+// N, N], normalized; stats gets each row's [max, sum].
+function smallProbs(
+  be: WasmBackendLike,
+  g: Geometry,
+  heap: Float32Array,
+  biasIn: Float32Array,
+  qkvAt: number,
+  sc: ReturnType<typeof smallScratch>,
+): void {
+  const { n, N, w, d, heads, Nb } = g;
+  const [pt, pb, ps, pst] = [sc.t, sc.bias, sc.s, sc.stats].map((t) =>
+    addr(be, t)
+  );
+  transposeAll(heap, qkvAt, pt, g, w);
+  // The bias row of every score row (p, h, i): patient p's Nb rows, then
+  // copies doubling in length up to heads * N rows.
+  const b = pb >> 2, block = heads * N * N;
+  for (let p = 0; p < n; p++) {
+    const src = (g.nb > 1 ? p : 0) * Nb * N, at = b + p * block;
+    heap.set(biasIn.subarray(src, src + Nb * N), at);
+    for (let have = Nb * N; have < block; have *= 2) {
+      heap.copyWithin(at + have, at, at + Math.min(have, block - have));
+    }
+  }
+  for (let h = 0; h < heads; h++) {
+    matMulInto(
+      be,
+      { at: qkvAt + 4 * h * d, row: 12 * w, col: 4 },
+      { at: pt + 4 * h * d * N, row: 4 * N, col: 4 },
+      ps + 4 * h * N * N,
+      N,
+      d,
+      N,
+      0,
+      n,
+      12 * w * N,
+      4 * w * N,
+      4 * N,
+      4 * heads * N * N,
+    );
+  }
+  simdOf(be).softmaxRows(
+    ps,
+    pb,
+    ps,
+    pst,
+    n * heads * N,
+    N >> 2,
+    N & 3,
+    4 * N,
+    f32Bits(g.scale),
+    1,
+  );
+}
+
+function attentionSmall(
+  args: KernelArgs,
+  be: WasmBackendLike,
+  g: Geometry,
+  o: tf.TensorInfo,
+  lse: tf.TensorInfo,
+): void {
+  const { n, heads, N, w, d } = g;
+  const sc = smallScratch(be, g, false);
+  const qkvAt = addr(be, args.inputs.qkv), po = addr(be, o);
+  const heap = new Float32Array(be.wasm.asm.memory.buffer);
+  const biasIn = be.typedArrayFromHeap(args.inputs.bias);
+  smallProbs(be, g, heap, biasIn, qkvAt, sc);
+  const ps = addr(be, sc.s), st = be.typedArrayFromHeap(sc.stats);
+  // o_h = P_h @ v_h, straight into head h's columns of o.
+  for (let h = 0; h < heads; h++) {
+    matMulInto(
+      be,
+      { at: ps + 4 * h * N * N, row: 4 * N, col: 4 },
+      { at: qkvAt + 4 * (2 * w + h * d), row: 12 * w, col: 4 },
+      po + 4 * h * d,
+      N,
+      N,
+      d,
+      0,
+      n,
+      4 * heads * N * N,
+      12 * w * N,
+      4 * w,
+      4 * w * N,
+    );
+  }
+  const lseOut = be.typedArrayFromHeap(lse);
+  for (let r = 0; r < n * heads * N; r++) {
+    lseOut[r] = st[2 * r] + Math.log(st[2 * r + 1]);
+  }
+  const hidden = hiddenTokens(biasIn, g);
+  if (hidden) {
+    const out = be.typedArrayFromHeap(o);
+    for (let t = 0; t < n * N; t++) {
+      if (!hidden[t]) continue;
+      out.fill(0, t * w, (t + 1) * w);
+      const p = Math.floor(t / N), i = t % N;
+      for (let h = 0; h < heads; h++) lseOut[(p * heads + h) * N + i] = 0;
+    }
+  }
+  for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
+}
+
+function attentionGradSmall(
+  args: KernelArgs,
+  be: WasmBackendLike,
+  g: Geometry,
+  dqkv: tf.TensorInfo,
+): void {
+  const { n, heads, N, w, d } = g;
+  const sc = smallScratch(be, g, true);
+  const qkvAt = addr(be, args.inputs.qkv), pdq = addr(be, dqkv);
+  const heap = new Float32Array(be.wasm.asm.memory.buffer);
+  const biasIn = be.typedArrayFromHeap(args.inputs.bias);
+  smallProbs(be, g, heap, biasIn, qkvAt, sc);
+  const [ps, pt, pdp] = [sc.s, sc.t, sc.dp!].map((t) => addr(be, t));
+  // dy, with the rows of hidden tokens taken as 0 (skipHidden).
+  let dyAt = addr(be, args.inputs.dy);
+  const hidden = hiddenTokens(biasIn, g);
+  if (hidden) {
+    const to = addr(be, sc.dy!);
+    heap.copyWithin(to >> 2, dyAt >> 2, (dyAt >> 2) + n * N * w);
+    for (let t = 0; t < n * N; t++) {
+      if (hidden[t]) heap.fill(0, (to >> 2) + t * w, (to >> 2) + (t + 1) * w);
+    }
+    dyAt = to;
+  }
+  transposeAll(heap, qkvAt, pt, g, 2 * w);
+  const batchP = 4 * heads * N * N, batchQkv = 12 * w * N;
+  for (let h = 0; h < heads; h++) {
+    const P = ps + 4 * h * N * N, dP = pdp + 4 * h * N * N;
+    // dv_h = P_h^T @ do_h, into v's columns of dqkv.
+    matMulInto(
+      be,
+      { at: P, row: 4, col: 4 * N },
+      { at: dyAt + 4 * h * d, row: 4 * w, col: 4 },
+      pdq + 4 * (2 * w + h * d),
+      N,
+      N,
+      d,
+      0,
+      n,
+      batchP,
+      4 * w * N,
+      12 * w,
+      batchQkv,
+    );
+    // dP_h = do_h @ v_h^T.
+    matMulInto(
+      be,
+      { at: dyAt + 4 * h * d, row: 4 * w, col: 4 },
+      { at: pt + 4 * h * d * N, row: 4 * N, col: 4 },
+      dP,
+      N,
+      d,
+      N,
+      0,
+      n,
+      4 * w * N,
+      4 * w * N,
+      4 * N,
+      batchP,
+    );
+  }
+  // dS = scale * P * (dP - rowsum(dP * P)), in place over dP.
+  simdOf(be).softmaxGradScaled(
+    pdp,
+    ps,
+    pdp,
+    n * heads * N,
+    N >> 2,
+    N & 3,
+    f32Bits(g.scale),
+  );
+  for (let h = 0; h < heads; h++) {
+    const dS = pdp + 4 * h * N * N;
+    // dq_h = dS_h @ k_h and dk_h = dS_h^T @ q_h, into dqkv.
+    matMulInto(
+      be,
+      { at: dS, row: 4 * N, col: 4 },
+      { at: qkvAt + 4 * (w + h * d), row: 12 * w, col: 4 },
+      pdq + 4 * h * d,
+      N,
+      N,
+      d,
+      0,
+      n,
+      batchP,
+      batchQkv,
+      12 * w,
+      batchQkv,
+    );
+    matMulInto(
+      be,
+      { at: dS, row: 4, col: 4 * N },
+      { at: qkvAt + 4 * h * d, row: 12 * w, col: 4 },
+      pdq + 4 * (w + h * d),
+      N,
+      N,
+      d,
+      0,
+      n,
+      batchP,
+      batchQkv,
+      12 * w,
+      batchQkv,
+    );
+  }
+  for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
 }

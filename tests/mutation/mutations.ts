@@ -871,6 +871,51 @@ export const MUTATIONS: Mutation[] = [
     tests: [ATT],
   },
   {
+    id: "kernels/wasm-attention-small-bias-copies",
+    file: "kernels/wasm/attention.ts",
+    search:
+      "heap.copyWithin(at + have, at, at + Math.min(have, block - have));",
+    replace:
+      "heap.copyWithin(at + have, at + 1, at + 1 + Math.min(have, block - have));",
+    what:
+      "batched small-N attention: score rows past the first get shifted bias rows",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-small-dv-untransposed",
+    file: "kernels/wasm/attention.ts",
+    search: "{ at: P, row: 4, col: 4 * N }",
+    replace: "{ at: P, row: 4 * N, col: 4 }",
+    what: "batched small-N attention: dv = P do instead of P^T do",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-small-transpose",
+    file: "kernels/wasm/attention.ts",
+    search: "for (let c = 0; c < w; c++) heap[at + c * N] = heap[row + c];",
+    replace: "for (let c = 0; c < w; c++) heap[at + c] = heap[row + c];",
+    what: "batched small-N attention: k^T is laid out wrongly",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-small-hidden-out",
+    file: "kernels/wasm/attention.ts",
+    search: "if (!hidden[t]) continue;",
+    replace: "continue;",
+    what:
+      "batched small-N attention with skipHidden: hidden rows are not zeroed",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-small-hidden-dy",
+    file: "kernels/wasm/attention.ts",
+    search: "if (hidden[t]) heap.fill(",
+    replace: "if (false) heap.fill(",
+    what:
+      "batched small-N attention with skipHidden: the gradient uses dy of hidden rows",
+    tests: [ATT],
+  },
+  {
     id: "kernels/wasm-gather-row-offset",
     file: "kernels/wasm/gather.ts",
     search: "const from = src + idx[i] * size;",

@@ -47,6 +47,14 @@ const CASES: [
   [2, 10, 2, 4, "full"],
   [3, 11, 2, 8, "padded"],
   [4, 201, 2, 16, "padded"],
+  // Past SMALL_N (48 tokens: batched over patients below it, per patient
+  // with kept keys gathered above it), odd sizes for the per-patient path.
+  [2, 53, 3, 5, "full"],
+  [3, 61, 2, 7, "shared"],
+  [3, 50, 2, 16, "padded"],
+  [1, 49, 1, 3, "key"],
+  // N = 55: columns j % 5 = 3 masked for every query, per-query biases.
+  [2, 55, 2, 8, "full"],
 ];
 
 function inputs(c: typeof CASES[number]) {
@@ -281,45 +289,52 @@ Deno.test("wasm stack() with the fused attention: output and every parameter gra
   }
 });
 
-Deno.test("volume-mode JEPA on wasm: the same seed gives the same loss curve (1e-4) with stock and mmjepa kernels (fused attention included)", async () => {
-  await initBackend("wasm");
-  const set = easySet({
-    mode: "volume",
-    volumeEdge: 16,
-    sizes: { pretrain: 24, train: 12, val: 6, test: 6 },
-    external: 0,
-  });
-  const cfg = resolveExperimentConfig({
-    pretrain: { steps: 5, readEvery: 1, batchSize: 8 },
-  });
-  const curve = async () => {
-    let names: string[] = [];
-    let pre: Awaited<ReturnType<typeof pretrain>> = null;
-    const info = await tf.profile(async () => {
-      pre = await pretrain(set, "jepa", cfg, 2);
+// Edge 16: 33 tokens per patient (the batched small-N attention); edge 24:
+// 90 (the per-patient path, hidden queries skipped).
+for (const edge of [16, 24]) {
+  Deno.test(`volume-mode JEPA on wasm, edge ${edge}: the same seed gives the same loss curve (1e-4) with stock and mmjepa kernels (fused attention included)`, async () => {
+    await initBackend("wasm");
+    const set = easySet({
+      mode: "volume",
+      volumeEdge: edge,
+      sizes: { pretrain: 24, train: 12, val: 6, test: 6 },
+      external: 0,
     });
-    names = info.kernels.map((k) => k.name);
-    pre!.dispose();
-    return { curve: pre!.curve, names };
-  };
-  const custom = await curve();
-  setCustomKernels(false);
-  let stock: Awaited<ReturnType<typeof curve>>;
-  try {
-    stock = await curve();
-  } finally {
-    setCustomKernels(true);
-  }
-  assert.ok(custom.names.includes(ATTENTION_GRAD), "fused attention not used");
-  assert.ok(!stock.names.includes(ATTENTION));
-  assert.equal(custom.curve.length, 5);
-  custom.curve.forEach((v, i) =>
+    const cfg = resolveExperimentConfig({
+      pretrain: { steps: 5, readEvery: 1, batchSize: 8 },
+    });
+    const curve = async () => {
+      let names: string[] = [];
+      let pre: Awaited<ReturnType<typeof pretrain>> = null;
+      const info = await tf.profile(async () => {
+        pre = await pretrain(set, "jepa", cfg, 2);
+      });
+      names = info.kernels.map((k) => k.name);
+      pre!.dispose();
+      return { curve: pre!.curve, names };
+    };
+    const custom = await curve();
+    setCustomKernels(false);
+    let stock: Awaited<ReturnType<typeof curve>>;
+    try {
+      stock = await curve();
+    } finally {
+      setCustomKernels(true);
+    }
     assert.ok(
-      Math.abs(v - stock.curve[i]) <= 1e-4 * Math.abs(stock.curve[i]),
-      `step ${i}: mmjepa kernels ${v} vs stock ${stock.curve[i]}`,
-    )
-  );
-});
+      custom.names.includes(ATTENTION_GRAD),
+      "fused attention not used",
+    );
+    assert.ok(!stock.names.includes(ATTENTION));
+    assert.equal(custom.curve.length, 5);
+    custom.curve.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - stock.curve[i]) <= 1e-4 * Math.abs(stock.curve[i]),
+        `step ${i}: mmjepa kernels ${v} vs stock ${stock.curve[i]}`,
+      )
+    );
+  });
+}
 
 Deno.test("relaxed-SIMD FMA (off by default, a flag): products and attention gradients still match cpu, and the backend detail records it", async () => {
   await initBackend("wasm");
