@@ -932,6 +932,14 @@ export const MUTATIONS: Mutation[] = [
     tests: ["tests/kernels/wasm/gather_test.ts"],
   },
   {
+    id: "kernels/wasm-split-offset",
+    file: "kernels/wasm/gather.ts",
+    search: "const from = src + b * row + off;",
+    replace: "const from = src + b * row;",
+    what: "every part of a wasm SplitV is the first part's numbers",
+    tests: ["tests/kernels/wasm/gather_test.ts"],
+  },
+  {
     id: "models/image-rows-grad",
     file: "models/tokenizers.ts",
     search:
