@@ -327,7 +327,8 @@ function fusedAttention(
   const f = tf.customGrad(
     // deno-lint-ignore no-explicit-any
     ((x: tf.Tensor2D, save: tf.GradSaveFunc): any => {
-      const [o, lse] = tf.engine().runKernel(
+      // A backend may return P as a third output, for its gradient.
+      const [o, lse, probs] = tf.engine().runKernel(
         ATTENTION,
         { qkv: x, bias },
         // deno-lint-ignore no-explicit-any
@@ -335,13 +336,15 @@ function fusedAttention(
       ) as tf.Tensor[];
       // The bias too: a tidy around the forward pass may dispose it
       // before the backward pass runs, unless the tape keeps it.
-      save([x, o, lse, bias]);
+      save(probs ? [x, o, lse, bias, probs] : [x, o, lse, bias]);
       return {
         value: o,
-        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb]: tf.Tensor[]) =>
+        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb, sp]: tf.Tensor[]) =>
           tf.engine().runKernel(
             ATTENTION_GRAD,
-            { dy, qkv: sx, bias: sb, o: so, lse: sl },
+            sp
+              ? { dy, qkv: sx, bias: sb, o: so, lse: sl, p: sp }
+              : { dy, qkv: sx, bias: sb, o: so, lse: sl },
             // deno-lint-ignore no-explicit-any
             attrs as any,
           ),

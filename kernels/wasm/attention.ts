@@ -3,19 +3,22 @@
  * kernels/names.ts) for the wasm backend. q, k and v are read in place
  * from the fused qkv rows through strides, and each head's output is
  * written straight into its columns of o (and each gradient into its
- * columns of dqkv): no head transposes, no unstack copies, no [N, N]
- * tensor kept for the backward pass (it is recomputed, as in
- * FlashAttention).
+ * columns of dqkv): no head transposes, no unstack copies. The forward
+ * pass returns P over the kept keys, packed per patient (about 5 MB for a
+ * volume batch of 32) as a third output; the gradient takes it back
+ * instead of recomputing the scores and the softmax (that was about a
+ * third of its time), and recomputes when it is not given.
  *
  * Per patient: only the keys some query can attend to (bias above -1e6;
  * padding gets -1e9, whose softmax weight is exactly 0 in float32) are
  * gathered, k^T, v and the bias columns into scratch blocks (about a third
  * of the keys are padding in a volume 32^3 batch, so about a third of the
  * work goes); S = q k^T in the SIMD row kernels; E = exp(scale S + bias -
- * max) with each row's max and sum (lse = max + log sum is an output);
- * o = (E v) / rowsum(E). The gradient recomputes P from S (its own max and
- * sum: from lse it would lose the sum's digits when every key is masked),
- * then dv = P^T do, dP = do v^T, dS = scale P (dP - rowsum(dP P)),
+ * max) with each row's max and sum (lse = max + log sum is an output),
+ * P = E / rowsum(E), o = P v. The gradient (recomputing P from S when it
+ * is not given, with its own max and sum: from lse it would lose the
+ * sum's digits when every key is masked) computes
+ * dv = P^T do, dP = do v^T, dS = scale P (dP - rowsum(dP P)),
  * dq = dS k, dk = dS^T q; dropped keys get dk = dv = 0 exactly.
  *
  * With the `skipHidden` attribute the dropped keys are dropped as queries
@@ -26,7 +29,8 @@
  * per-patient calls and gathers cost more than the arithmetic, so both
  * kernels run batched over all patients instead: a few SIMD products per
  * head, masked keys kept in them (their softmax weight is exactly 0), the
- * bias expanded to every score row.
+ * bias expanded to every score row; P is recomputed there (its third
+ * output is empty).
  *
  * @module
  */
@@ -225,6 +229,27 @@ function queriesOf(
   return { nq: k.nk, idx: k.idx, at: qAt, row: 4 * w };
 }
 
+// Every patient's kept keys, and where its P [heads, nq, nk] sits in the
+// packed P the forward pass returns (floats from the start).
+interface Plan {
+  keys: Gathered[];
+  offsets: number[];
+  total: number;
+}
+
+function planOf(bias: Float32Array, g: Geometry): Plan {
+  const keys: Gathered[] = [], offsets: number[] = [];
+  let total = 0;
+  for (let p = 0; p < g.n; p++) {
+    const idx = new Int32Array(g.N), nk = keptKeys(bias, g, p, idx);
+    const nq = g.skip && nk < g.N ? nk : g.N;
+    keys.push({ nk, idx });
+    offsets.push(total);
+    total += g.heads * nq * nk;
+  }
+  return { keys, offsets, total };
+}
+
 // Rows [nq, w] of src (row stride srcRow bytes) to the query rows of dst
 // (dstRow bytes apart, from patient p's first row); the rows of skipped
 // queries get zeros.
@@ -358,37 +383,39 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
   const { n, heads, N, w, d } = g;
   const o = be.makeOutput([n * N, w], "float32");
   const lse = be.makeOutput([n * heads * N], "float32");
-  if (n * N === 0 || w === 0) return [o, lse];
+  if (n * N === 0 || w === 0) return [o, lse, be.makeOutput([0], "float32")];
   if (N <= SMALL_N) {
     attentionSmall(args, be, g, o, lse);
-    return [o, lse];
+    return [o, lse, be.makeOutput([0], "float32")];
   }
+  const plan = planOf(be.typedArrayFromHeap(args.inputs.bias), g);
+  // P of every patient, packed: the gradient kernel takes it back instead
+  // of recomputing the scores and the softmax.
+  const probs = be.makeOutput([plan.total], "float32");
   const sc = scratchSet(be, g, false);
   // Addresses and views only after every allocation (the heap may grow).
   const qkvAt = addr(be, args.inputs.qkv), biasAt = addr(be, args.inputs.bias);
-  const [pk, pv, pb, ps, pst, po, pq, pqo] = [
+  const [pk, pv, pb, pP, pst, po, pq, pqo] = [
     sc.kT,
     sc.v,
     sc.bias,
-    sc.s,
+    probs,
     sc.stats,
     o,
     sc.q,
     sc.qo,
   ].map((t) => addr(be, t));
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
-  const biasIn = be.typedArrayFromHeap(args.inputs.bias);
   const lseOut = be.typedArrayFromHeap(lse);
   const k = simdOf(be);
-  const keys: Gathered = { nk: 0, idx: new Int32Array(N) };
   for (let p = 0; p < n; p++) {
-    const nk = keys.nk = keptKeys(biasIn, g, p, keys.idx);
+    const keys = plan.keys[p], nk = keys.nk, ps = pP + 4 * plan.offsets[p];
     const q = queriesOf(heap, g, qkvAt, pq, p, keys), nq = q.nq;
     gatherT(heap, qkvAt, pk, g, p, w, keys);
     gatherRows(heap, qkvAt, pv, g, p, 2 * w, keys);
     const bRow = gatherBias(heap, biasAt, pb, g, p, keys, q);
     scores(be, g, q, pk, ps, nk);
-    softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 0, true);
+    softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 1, true);
     const st = heap.subarray(pst >> 2, (pst >> 2) + 2 * heads * nq);
     const lseP = lseOut.subarray(p * heads * N, (p + 1) * heads * N);
     if (q.idx) lseP.fill(0);
@@ -399,8 +426,7 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
           Math.log(st[2 * r + 1]);
       }
     }
-    // o_h = (E_h @ v_h) / rowsum(E_h), E = exp(x - max) unnormalized:
-    // dividing the [N, d] product costs N / d times less than P itself.
+    // o_h = P_h @ v_h.
     const out = q.idx ? pqo : po + 4 * p * N * w;
     matMulInto(
       be,
@@ -417,19 +443,12 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
       4 * w,
       4 * d,
     );
-    const o0 = out >> 2;
-    for (let h = 0; h < heads; h++) {
-      for (let i = 0; i < nq; i++) {
-        const inv = 1 / st[2 * (h * nq + i) + 1], at = o0 + i * w + h * d;
-        for (let c = 0; c < d; c++) heap[at + c] *= inv;
-      }
-    }
     if (q.idx) {
       scatterQueries(heap, pqo, 4 * w, po + 4 * p * N * w, 4 * w, w, N, q);
     }
   }
   for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
-  return [o, lse];
+  return [o, lse, probs];
 }
 
 /**
@@ -470,11 +489,16 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
     sc.qd!,
   ].map((t) => addr(be, t));
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
-  const biasIn = be.typedArrayFromHeap(args.inputs.bias);
+  const plan = planOf(be.typedArrayFromHeap(args.inputs.bias), g);
+  // The forward pass's P when given (and of this plan's size), else P is
+  // recomputed per patient into the scores scratch.
+  const savedP = args.inputs.p;
+  const pSaved = savedP && savedP.shape[0] === plan.total && plan.total > 0
+    ? addr(be, savedP)
+    : 0;
   const k = simdOf(be), scaleBits = f32Bits(g.scale);
-  const keys: Gathered = { nk: 0, idx: new Int32Array(N) };
   for (let p = 0; p < n; p++) {
-    const nk = keys.nk = keptKeys(biasIn, g, p, keys.idx);
+    const keys = plan.keys[p], nk = keys.nk;
     const quads = nk >> 2, rem = nk & 3;
     const q = queriesOf(heap, g, qkvAt, pq, p, keys), nq = q.nq;
     // dy rows of the queries, and where their dq goes.
@@ -488,19 +512,23 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
       dyP = pqy;
     }
     const dqOut = q.idx ? { at: pqd, row: 4 * w } : { at: dqP, row: 12 * w };
-    // P again, over the kept keys.
-    gatherT(heap, qkvAt, pk, g, p, w, keys);
-    const bRow = gatherBias(heap, biasAt, pb, g, p, keys, q);
-    scores(be, g, q, pk, ps, nk);
-    // From its own max and sum, not from lse: max + log(sum) loses the
-    // sum's digits when the max is huge (a row whose keys are all masked
-    // has max -1e9, where a float32 step is 64).
-    softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 1, false);
+    let P = pSaved + 4 * plan.offsets[p];
+    if (!pSaved) {
+      // P again, over the kept keys.
+      P = ps;
+      gatherT(heap, qkvAt, pk, g, p, w, keys);
+      const bRow = gatherBias(heap, biasAt, pb, g, p, keys, q);
+      scores(be, g, q, pk, ps, nk);
+      // From its own max and sum, not from lse: max + log(sum) loses the
+      // sum's digits when the max is huge (a row whose keys are all masked
+      // has max -1e9, where a float32 step is 64).
+      softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 1, false);
+    }
     // dv_h = P_h^T @ do_h (P read transposed through its strides), into
     // the kept keys' rows of the dkv scratch [2, nk, w].
     matMulInto(
       be,
-      { at: ps, row: 4, col: 4 * nk },
+      { at: P, row: 4, col: 4 * nk },
       { at: dyP, row: 4 * w, col: 4 },
       pdkv + 4 * nk * w,
       nk,
@@ -529,7 +557,7 @@ export function attentionGradWasm(args: KernelArgs): tf.TensorInfo {
       4 * d * nk,
     );
     // dS = scale * P * (dP - rowsum(dP * P)), in place over dP.
-    k.softmaxGradScaled(pdp, ps, pdp, heads * nq, quads, rem, scaleBits);
+    k.softmaxGradScaled(pdp, P, pdp, heads * nq, quads, rem, scaleBits);
     // dq_h = dS_h @ k_h (k rows gathered), into q's columns of dqkv.
     gatherRows(heap, qkvAt, pv, g, p, w, keys);
     matMulInto(

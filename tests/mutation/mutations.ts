@@ -822,8 +822,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "kernels/wasm-attention-dv-untransposed",
     file: "kernels/wasm/attention.ts",
-    search: "{ at: ps, row: 4, col: 4 * nk }",
-    replace: "{ at: ps, row: 4 * nk, col: 4 }",
+    search: "{ at: P, row: 4, col: 4 * nk }",
+    replace: "{ at: P, row: 4 * nk, col: 4 }",
     what: "dv = P do instead of P^T do",
     tests: [ATT],
   },
@@ -831,9 +831,9 @@ export const MUTATIONS: Mutation[] = [
     id: "kernels/wasm-attention-grad-unscaled",
     file: "kernels/wasm/attention.ts",
     search:
-      "k.softmaxGradScaled(pdp, ps, pdp, heads * nq, quads, rem, scaleBits);",
+      "k.softmaxGradScaled(pdp, P, pdp, heads * nq, quads, rem, scaleBits);",
     replace:
-      "k.softmaxGradScaled(pdp, ps, pdp, heads * nq, quads, rem, f32Bits(1));",
+      "k.softmaxGradScaled(pdp, P, pdp, heads * nq, quads, rem, f32Bits(1));",
     what: "dq and dk miss the 1/sqrt(d) scale",
     tests: [ATT],
   },
@@ -913,6 +913,22 @@ export const MUTATIONS: Mutation[] = [
     replace: "if (false) heap.fill(",
     what:
       "batched small-N attention with skipHidden: the gradient uses dy of hidden rows",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-saved-p-offset",
+    file: "kernels/wasm/attention.ts",
+    search: "let P = pSaved + 4 * plan.offsets[p];",
+    replace: "let P = pSaved;",
+    what: "the gradient reads the first patient's saved P for every patient",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-attention-saved-p-unnormalized",
+    file: "kernels/wasm/attention.ts",
+    search: "softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 1, true);",
+    replace: "softmaxHeads(k, g, ps, pb, pst, bRow, nq, nk, 0, true);",
+    what: "the forward pass's P (and o) are not divided by the row sums",
     tests: [ATT],
   },
   {

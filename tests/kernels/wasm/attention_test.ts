@@ -162,10 +162,12 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
         )(tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w])),
       ];
     });
-    const [got] = await on("wasm", () => {
+    // With the forward pass's P (what the model passes) and without it
+    // (recomputed).
+    const [got, recomputed] = await on("wasm", () => {
       const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
       const bias = tf.tensor(t.b, t.shape);
-      const [o, lse] = tf.engine().runKernel(
+      const [o, lse, p] = tf.engine().runKernel(
         ATTENTION,
         { qkv, bias },
         attrs,
@@ -174,12 +176,18 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
       return [
         tf.engine().runKernel(
           ATTENTION_GRAD,
+          { dy, qkv, bias, o, lse, p },
+          attrs,
+        ) as tf.Tensor,
+        tf.engine().runKernel(
+          ATTENTION_GRAD,
           { dy, qkv, bias, o, lse },
           attrs,
         ) as tf.Tensor,
       ];
     });
     assertClose(got, want, 5e-5, `dqkv, case ${c}`);
+    assertClose(recomputed, want, 5e-5, `dqkv without P, case ${c}`);
   }
 });
 
@@ -236,29 +244,28 @@ Deno.test("wasm ATTENTION with skipHidden: visible rows and lse as without it, h
       for (let h = 0; h < t.h; h++) wantLse[(p * t.h + h) * t.N + i] = 0;
     }
     const attrs = { n: t.n, heads: t.h, scale: t.scale, skipHidden: 1 };
-    const [got, gotLse, gotGrad] = await on("wasm", () => {
+    const [got, gotLse, gotGrad, recomputed] = await on("wasm", () => {
       const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
       const bias = tf.tensor(t.b, t.shape);
-      const [o, lse] = tf.engine().runKernel(
+      const [o, lse, p] = tf.engine().runKernel(
         ATTENTION,
         { qkv, bias },
         attrs,
       ) as tf.Tensor[];
       // dy with hidden rows NOT zeroed: the kernel must ignore them.
       const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
-      return [
-        o,
-        lse,
+      const grad = (withP: boolean) =>
         tf.engine().runKernel(
           ATTENTION_GRAD,
-          { dy, qkv, bias, o, lse },
+          withP ? { dy, qkv, bias, o, lse, p } : { dy, qkv, bias, o, lse },
           attrs,
-        ) as tf.Tensor,
-      ];
+        ) as tf.Tensor;
+      return [o, lse, grad(true), grad(false)];
     });
     assertClose(got, want, 2e-5, `o, case ${c}`);
     assertClose(gotLse, wantLse, 2e-5, `lse, case ${c}`);
     assertClose(gotGrad, wantGrad, 5e-5, `dqkv, case ${c}`);
+    assertClose(recomputed, wantGrad, 5e-5, `dqkv without P, case ${c}`);
   }
   assert.ok(skipped > 100, `only ${skipped} hidden rows across the cases`);
 });
