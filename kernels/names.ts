@@ -115,6 +115,12 @@ export const EMA = "MmjepaEma";
  * 1, N]; attributes `n`, `heads`, `scale`. Outputs `[o, lse]`: o [n*N, w]
  * = softmax(scale * q k^T + bias) v per head, in token-major order, and
  * lse [n*heads*N], each row's log-sum-exp of the logits (for the gradient).
+ * Optional attribute `skipHidden` (1): the caller never reads the rows of
+ * hidden tokens (keys whose bias is -1e6 or less for every query), so a
+ * kernel may skip them as queries (o and lse 0 there, and the gradient
+ * takes their dy as 0); other rows are unchanged. A backend may return a
+ * third output, its softmax P in a layout of its own, which
+ * {@link ATTENTION_GRAD} then takes as input `p` instead of recomputing it.
  *
  * @example
  * ```ts
@@ -125,7 +131,8 @@ export const ATTENTION = "MmjepaAttention";
 
 /**
  * Gradient of {@link ATTENTION} with respect to qkv: inputs
- * `{ dy, qkv, bias, o, lse }` (dy like o), same attributes; output dqkv
+ * `{ dy, qkv, bias, o, lse, p? }` (dy like o; p the forward pass's third
+ * output where the backend returns one), same attributes; output dqkv
  * with the shape of qkv. The bias gets no gradient (it is a mask).
  *
  * @example

@@ -3,8 +3,9 @@
  * pre-norm transformer, and masked mean pooling per modality and fused.
  *
  * Hidden tokens are excluded as attention keys rather than removed, so
- * every batch keeps one shape; a hidden token's own output is computed but
- * never read, and no visible token can attend to it.
+ * every batch keeps one shape; a hidden token's own output is never read
+ * (so the fused attention skips it as a query, and its value is
+ * unspecified), and no visible token can attend to it.
  *
  * @module
  */
@@ -92,7 +93,8 @@ export class Encoder {
    * [n, N, w] (final layer norm applied). With `sideOnly`, image tokens
    * attend only to image tokens and EHR tokens only to EHR tokens, so each
    * modality's pooled embedding comes from that modality alone. Pass
-   * `emb` when the caller already computed {@link embed}.
+   * `emb` when the caller already computed {@link embed}. Rows of tokens
+   * outside `visible` are unspecified: read only visible rows.
    */
   forward(
     p: Params,
@@ -106,7 +108,9 @@ export class Encoder {
     if (sideOnly) {
       bias = bias.add(tf.scalar(1).sub(this.sameSide).mul(-1e9));
     }
-    return stack(content.add(pos), p, "enc", this.shape, bias, x.dt);
+    return stack(content.add(pos), p, "enc", this.shape, bias, x.dt, {
+      hiddenUnread: true,
+    });
   }
 
   /**

@@ -201,7 +201,8 @@ export function batchStandardize(t: tf.Tensor, present: tf.Tensor): tf.Tensor {
  * JEPA piece 2, context and predictor: the context encoder sees only the
  * context tokens; the predictor gets their embeddings plus, at every hidden
  * token, the learned mask token and that token's position/modality/time
- * embedding, and returns a prediction for every token ([n, N, width]).
+ * embedding, and returns [n, N, width], a prediction at every hidden token
+ * (rows of tokens neither context nor hidden are unspecified).
  *
  * @param context [n, N] 1 on tokens the context encoder sees
  * @param hidden [n, N] 1 on tokens to predict
@@ -234,6 +235,8 @@ export function predictHidden(
       predictorShape(m),
       keyBias(context.add(hidden)),
       null,
+      // Only hidden rows are read (jepaRegression).
+      { hiddenUnread: true },
     ),
     pred,
     "pred/out",

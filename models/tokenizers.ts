@@ -19,8 +19,21 @@ import { linear, relu } from "./transformer.ts";
 export interface Inputs {
   /** Patients. */
   n: number;
-  /** [n, nImage, imageDim]. */
+  /**
+   * [n, nImage, imageDim]; or, when `imageRows` is set, only the present
+   * image tokens' rows [nKept, imageDim], in token order.
+   */
   image: tf.Tensor;
+  /**
+   * int32 [nKept]: which of the n * nImage image token rows `image` holds
+   * (volume mode, when some scan slots are empty); null: all of them.
+   */
+  imageRows?: tf.Tensor | null;
+  /**
+   * int32 [n * nImage]: each image token's row of `image`, or nKept for an
+   * empty slot (its embedding is 0); set together with `imageRows`.
+   */
+  imageSlots?: tf.Tensor | null;
   /** [n * maxEhr, ehrGroups * groupSize]. */
   ehr: tf.Tensor;
   /** [n, 6]. */
@@ -240,9 +253,24 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
     }
     dt = tf.tensor4d(d, [n, 1, N, N]);
   }
+  const kept = keptImageRows(h, L);
+  let image: tf.Tensor, imageRows = null, imageSlots = null;
+  if (kept) {
+    const D = L.imageDim, rows = new Float32Array(kept.rows.length * D);
+    kept.rows.forEach((r, i) =>
+      rows.set(h.image.subarray(r * D, (r + 1) * D), i * D)
+    );
+    image = tf.tensor2d(rows, [kept.rows.length, D]);
+    imageRows = tf.tensor1d(kept.rows, "int32");
+    imageSlots = tf.tensor1d(kept.slots, "int32");
+  } else {
+    image = tf.tensor3d(h.image, [n, L.nImage, L.imageDim]);
+  }
   return {
     n,
-    image: tf.tensor3d(h.image, [n, L.nImage, L.imageDim]),
+    image,
+    imageRows,
+    imageSlots,
     ehr: tf.tensor2d(h.ehr, [n * L.maxEhr, L.ehrGroups * L.groupSize]),
     demo: tf.tensor2d(h.demo, [n, 6]),
     present: tf.tensor2d(h.present, [n, N]),
@@ -250,6 +278,57 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
     dt,
     labels: tf.tensor1d(h.labels),
   };
+}
+
+// Volume mode: the image token rows of present scans, and each token's
+// row among them (rows.length for an empty slot). A third of a volume
+// batch's image tokens are empty slots, and the stem and patch embedding
+// are about a third of a volume step: they run on these rows only. Null
+// when every slot is filled (or none is), or outside volume mode (there
+// the image layer is too small for the gather to pay).
+function keptImageRows(
+  h: HostBatch,
+  L: Layout,
+): { rows: Int32Array; slots: Int32Array } | null {
+  if (L.mode !== "volume") return null;
+  const slots = new Int32Array(h.n * L.nImage), rows: number[] = [];
+  for (let b = 0; b < h.n; b++) {
+    for (let i = 0; i < L.nImage; i++) {
+      const r = b * L.nImage + i;
+      if (h.present[b * L.nTokens + i] === 1) {
+        slots[r] = rows.length;
+        rows.push(r);
+      } else slots[r] = -1;
+    }
+  }
+  if (rows.length === 0 || rows.length === slots.length) return null;
+  for (let r = 0; r < slots.length; r++) {
+    if (slots[r] < 0) slots[r] = rows.length;
+  }
+  return { rows: Int32Array.from(rows), slots };
+}
+
+// Rows [nKept, w] back to every image token [n * nImage, w], zeros in
+// empty slots: a gather from the rows plus a zero row; its gradient is the
+// gather of dy at the kept rows (each is used once), so no scatter kernel
+// is needed (wasm has none).
+function scatterImageRows(
+  rows: tf.Tensor2D,
+  slots: tf.Tensor,
+  kept: tf.Tensor,
+): tf.Tensor2D {
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    ((r: tf.Tensor2D, save: tf.GradSaveFunc): any => {
+      save([kept]);
+      return {
+        value: tf.gather(tf.concat([r, tf.zeros([1, r.shape[1]])]), slots),
+        gradFunc: (dy: tf.Tensor2D, [k]: tf.Tensor[]) => tf.gather(dy, k),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  ) as (r: tf.Tensor2D) => tf.Tensor2D;
+  return f(rows);
 }
 
 /**
@@ -269,7 +348,9 @@ export function tokenize(
   c: TokenizerConstants,
 ): { content: tf.Tensor; pos: tf.Tensor } {
   const n = x.n;
-  let img: tf.Tensor;
+  // Rows of image tokens: all n * nImage, or the present ones only.
+  const rows = x.imageRows ? x.image.shape[0] : n * L.nImage;
+  let img: tf.Tensor2D;
   if (p["enc/stem/w"]) {
     // Strided 2^3 stem layers: the voxels arrive in nested 2^3 subcubes
     // (voxelOrder, subcubeLevels), so each 2x2x2 convolution with stride
@@ -287,18 +368,22 @@ export function tokenize(
       cells /= 8;
     }
     img = linear(
-      h.reshape([n * L.nImage, cells * ch]) as tf.Tensor2D,
+      h.reshape([rows, cells * ch]) as tf.Tensor2D,
       p["enc/image/w"] as tf.Tensor2D,
       p["enc/image/b"],
-    ).reshape([n, L.nImage, width]);
+    );
   } else {
     img = linear(
-      x.image.reshape([n * L.nImage, L.imageDim]) as tf.Tensor2D,
+      x.image.reshape([rows, L.imageDim]) as tf.Tensor2D,
       p["enc/image/w"] as tf.Tensor2D,
       p["enc/image/b"],
       { inputGrad: false },
-    ).reshape([n, L.nImage, width]);
+    );
   }
+  if (x.imageRows && x.imageSlots) {
+    img = scatterImageRows(img, x.imageSlots, x.imageRows);
+  }
+  const img3 = img.reshape([n, L.nImage, width]);
   const ehrW = p["enc/ehr/w"].mul(c.ehrMask) as tf.Tensor2D;
   const ehr = linear(x.ehr as tf.Tensor2D, ehrW, p["enc/ehr/b"], {
     inputGrad: false,
@@ -311,7 +396,7 @@ export function tokenize(
     { inputGrad: false },
   ).reshape([n, 1, width]);
   const keep = x.present.expandDims(2);
-  const content = tf.concat([img, ehr, demo], 1).mul(keep);
+  const content = tf.concat([img3, ehr, demo], 1).mul(keep);
   let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D);
   if (c.fixed) pos = pos.add(c.fixed);
   pos = pos.expandDims(0);

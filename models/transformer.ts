@@ -322,12 +322,13 @@ export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
 function fusedAttention(
   qkv: tf.Tensor2D,
   bias: tf.Tensor,
-  attrs: { n: number; heads: number; scale: number },
+  attrs: { n: number; heads: number; scale: number; skipHidden: number },
 ): tf.Tensor2D {
   const f = tf.customGrad(
     // deno-lint-ignore no-explicit-any
     ((x: tf.Tensor2D, save: tf.GradSaveFunc): any => {
-      const [o, lse] = tf.engine().runKernel(
+      // A backend may return P as a third output, for its gradient.
+      const [o, lse, probs] = tf.engine().runKernel(
         ATTENTION,
         { qkv: x, bias },
         // deno-lint-ignore no-explicit-any
@@ -335,13 +336,15 @@ function fusedAttention(
       ) as tf.Tensor[];
       // The bias too: a tidy around the forward pass may dispose it
       // before the backward pass runs, unless the tape keeps it.
-      save([x, o, lse, bias]);
+      save(probs ? [x, o, lse, bias, probs] : [x, o, lse, bias]);
       return {
         value: o,
-        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb]: tf.Tensor[]) =>
+        gradFunc: (dy: tf.Tensor2D, [sx, so, sl, sb, sp]: tf.Tensor[]) =>
           tf.engine().runKernel(
             ATTENTION_GRAD,
-            { dy, qkv: sx, bias: sb, o: so, lse: sl },
+            sp
+              ? { dy, qkv: sx, bias: sb, o: so, lse: sl, p: sp }
+              : { dy, qkv: sx, bias: sb, o: so, lse: sl },
             // deno-lint-ignore no-explicit-any
             attrs as any,
           ),
@@ -357,6 +360,13 @@ function fusedAttention(
  *
  * @param bias additive attention bias, [n, 1, 1, N] (key padding) or [n, 1, N, N]
  * @param dt |t_i - t_j| in months [n, 1, N, N], needed when the stack decays
+ * @param opts.hiddenUnread the caller never reads the output rows of
+ *   hidden tokens (keys that no query may attend to), so the fused
+ *   attention may skip them as queries (a third of a volume batch's
+ *   tokens are padding): those rows then differ from the tf-op values
+ *   (their attention output is 0) and get no gradient; every other row,
+ *   and every gradient when the loss does not depend on those rows, is
+ *   the same
  *
  * @example
  * ```ts
@@ -370,6 +380,7 @@ export function stack(
   s: StackShape,
   bias: tf.Tensor,
   dt: tf.Tensor | null,
+  opts: { hiddenUnread?: boolean } = {},
 ): tf.Tensor {
   const [n, N, w] = x.shape;
   const h = s.heads, d = w / h;
@@ -388,7 +399,7 @@ export function stack(
       const att = fusedAttention(
         proj.reshape([n * N, 3 * w]) as tf.Tensor2D,
         bias,
-        { n, heads: h, scale },
+        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
       );
       x = x.add(dense(att.reshape([n, N, w]), p, `${b}/proj`));
       x = x.add(mlp(x, p, b));

@@ -21,6 +21,7 @@ import {
   SOFTMAX_GRAD,
 } from "../names.ts";
 import { attentionGradWasm, attentionWasm } from "./attention.ts";
+import { gatherRowsWasm, splitWasm } from "./gather.ts";
 import { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
 import { simdBatchMatMul } from "./batch_mat_mul.ts";
 import type { KernelArgs } from "./heap.ts";
@@ -33,6 +34,7 @@ import { softmaxGradWasm } from "./softmax.ts";
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
 export { attentionGradWasm, attentionWasm } from "./attention.ts";
 export { denseGradWasm, denseParamGradWasm, denseWasm } from "./dense.ts";
+export { gatherRowsWasm, splitWasm } from "./gather.ts";
 export {
   addr,
   type KernelArgs,
@@ -52,7 +54,9 @@ export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
  * Replaces wasm's BatchMatMul (batched products go to the SIMD loops, the
- * rest to the stock kernel) and Identity, and registers the fused kernels.
+ * rest to the stock kernel), GatherV2 (whole rows by copies) and SplitV
+ * (float32 by block copies; other cases to the stock kernels) and
+ * Identity, and registers the fused kernels.
  * Call once; kernels/mod.ts does.
  *
  * @example
@@ -69,6 +73,26 @@ export function registerWasmKernels(): void {
       kernelFunc: (args) =>
         simdBatchMatMul(args as unknown as KernelArgs) ??
           (stock.kernelFunc(args) as tf.TensorInfo),
+    });
+  }
+  const gather = tf.getKernel("GatherV2", "wasm");
+  if (gather) {
+    tf.unregisterKernel("GatherV2", "wasm");
+    tf.registerKernel({
+      ...gather,
+      kernelFunc: (args) =>
+        gatherRowsWasm(args as unknown as KernelArgs) ??
+          (gather.kernelFunc(args) as tf.TensorInfo),
+    });
+  }
+  const split = tf.getKernel("SplitV", "wasm");
+  if (split) {
+    tf.unregisterKernel("SplitV", "wasm");
+    tf.registerKernel({
+      ...split,
+      kernelFunc: (args) =>
+        splitWasm(args as unknown as KernelArgs) ??
+          (split.kernelFunc(args) as tf.TensorInfo[]),
     });
   }
   // The engine clones every tensor it saves for the backward pass; stock

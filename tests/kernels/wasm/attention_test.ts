@@ -47,6 +47,14 @@ const CASES: [
   [2, 10, 2, 4, "full"],
   [3, 11, 2, 8, "padded"],
   [4, 201, 2, 16, "padded"],
+  // Past SMALL_N (48 tokens: batched over patients below it, per patient
+  // with kept keys gathered above it), odd sizes for the per-patient path.
+  [2, 53, 3, 5, "full"],
+  [3, 61, 2, 7, "shared"],
+  [3, 50, 2, 16, "padded"],
+  [1, 49, 1, 3, "key"],
+  // N = 55: columns j % 5 = 3 masked for every query, per-query biases.
+  [2, 55, 2, 8, "full"],
 ];
 
 function inputs(c: typeof CASES[number]) {
@@ -154,10 +162,12 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
         )(tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w])),
       ];
     });
-    const [got] = await on("wasm", () => {
+    // With the forward pass's P (what the model passes) and without it
+    // (recomputed).
+    const [got, recomputed] = await on("wasm", () => {
       const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
       const bias = tf.tensor(t.b, t.shape);
-      const [o, lse] = tf.engine().runKernel(
+      const [o, lse, p] = tf.engine().runKernel(
         ATTENTION,
         { qkv, bias },
         attrs,
@@ -166,13 +176,98 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
       return [
         tf.engine().runKernel(
           ATTENTION_GRAD,
+          { dy, qkv, bias, o, lse, p },
+          attrs,
+        ) as tf.Tensor,
+        tf.engine().runKernel(
+          ATTENTION_GRAD,
           { dy, qkv, bias, o, lse },
           attrs,
         ) as tf.Tensor,
       ];
     });
     assertClose(got, want, 5e-5, `dqkv, case ${c}`);
+    assertClose(recomputed, want, 5e-5, `dqkv without P, case ${c}`);
   }
+});
+
+// Per patient, which tokens are hidden (their key masked, -1e6 or less,
+// for every query row), as keptKeys decides: none when some query row
+// has no unmasked key.
+function hiddenRows(t: ReturnType<typeof inputs>): boolean[] {
+  const { n, N } = t, nb = t.shape[0], Nb = t.shape[2];
+  const out: boolean[] = [];
+  for (let p = 0; p < n; p++) {
+    const b0 = (nb > 1 ? p : 0) * Nb * N;
+    const keep = new Array<boolean>(N).fill(false);
+    let rowWithout = false;
+    for (let i = 0; i < Nb; i++) {
+      let any = false;
+      for (let j = 0; j < N; j++) {
+        if (t.b[b0 + i * N + j] > -1e6) keep[j] = any = true;
+      }
+      rowWithout ||= !any;
+    }
+    for (let j = 0; j < N; j++) out.push(!rowWithout && !keep[j]);
+  }
+  return out;
+}
+
+Deno.test("wasm ATTENTION with skipHidden: visible rows and lse as without it, hidden rows 0; the gradient is autodiff's with dy 0 on hidden rows, odd sizes", async () => {
+  let skipped = 0;
+  for (const c of CASES) {
+    const t = inputs(c);
+    const hidden = hiddenRows(t);
+    skipped += hidden.filter((h) => h).length;
+    const dy0 = t.dy.map((v, i) => hidden[Math.floor(i / t.w)] ? 0 : v);
+    const [want, wantLse, wantGrad] = await on("cpu", () => {
+      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+      const bias = tf.tensor(t.b, t.shape);
+      const dy = tf.tensor2d(dy0, [t.n * t.N, t.w]);
+      const N = t.N, d = t.d;
+      const [q, k] = tf.unstack(
+        qkv.reshape([t.n, N, 3, t.w]).transpose([2, 0, 1, 3]),
+      ).map((u) => u.reshape([t.n, N, t.h, d]).transpose([0, 2, 1, 3]));
+      const logits = tf.matMul(q.mul(t.scale), k, false, true).add(bias);
+      return [
+        composite(qkv, bias, t.n, t.h, t.scale),
+        tf.logSumExp(logits, -1).reshape([-1]),
+        tf.grad((x: tf.Tensor) =>
+          composite(x as tf.Tensor2D, bias, t.n, t.h, t.scale).mul(dy).sum()
+        )(qkv),
+      ];
+    });
+    for (let r = 0; r < t.n * t.N; r++) {
+      if (!hidden[r]) continue;
+      want.fill(0, r * t.w, (r + 1) * t.w);
+      const p = Math.floor(r / t.N), i = r % t.N;
+      for (let h = 0; h < t.h; h++) wantLse[(p * t.h + h) * t.N + i] = 0;
+    }
+    const attrs = { n: t.n, heads: t.h, scale: t.scale, skipHidden: 1 };
+    const [got, gotLse, gotGrad, recomputed] = await on("wasm", () => {
+      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+      const bias = tf.tensor(t.b, t.shape);
+      const [o, lse, p] = tf.engine().runKernel(
+        ATTENTION,
+        { qkv, bias },
+        attrs,
+      ) as tf.Tensor[];
+      // dy with hidden rows NOT zeroed: the kernel must ignore them.
+      const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
+      const grad = (withP: boolean) =>
+        tf.engine().runKernel(
+          ATTENTION_GRAD,
+          withP ? { dy, qkv, bias, o, lse, p } : { dy, qkv, bias, o, lse },
+          attrs,
+        ) as tf.Tensor;
+      return [o, lse, grad(true), grad(false)];
+    });
+    assertClose(got, want, 2e-5, `o, case ${c}`);
+    assertClose(gotLse, wantLse, 2e-5, `lse, case ${c}`);
+    assertClose(gotGrad, wantGrad, 5e-5, `dqkv, case ${c}`);
+    assertClose(recomputed, wantGrad, 5e-5, `dqkv without P, case ${c}`);
+  }
+  assert.ok(skipped > 100, `only ${skipped} hidden rows across the cases`);
 });
 
 Deno.test("wasm stack() with the fused attention: output and every parameter gradient match cpu; stock kernels skip it", async () => {
@@ -201,45 +296,52 @@ Deno.test("wasm stack() with the fused attention: output and every parameter gra
   }
 });
 
-Deno.test("volume-mode JEPA on wasm: the same seed gives the same loss curve (1e-4) with stock and mmjepa kernels (fused attention included)", async () => {
-  await initBackend("wasm");
-  const set = easySet({
-    mode: "volume",
-    volumeEdge: 16,
-    sizes: { pretrain: 24, train: 12, val: 6, test: 6 },
-    external: 0,
-  });
-  const cfg = resolveExperimentConfig({
-    pretrain: { steps: 5, readEvery: 1, batchSize: 8 },
-  });
-  const curve = async () => {
-    let names: string[] = [];
-    let pre: Awaited<ReturnType<typeof pretrain>> = null;
-    const info = await tf.profile(async () => {
-      pre = await pretrain(set, "jepa", cfg, 2);
+// Edge 16: 33 tokens per patient (the batched small-N attention); edge 24:
+// 90 (the per-patient path, hidden queries skipped).
+for (const edge of [16, 24]) {
+  Deno.test(`volume-mode JEPA on wasm, edge ${edge}: the same seed gives the same loss curve (1e-4) with stock and mmjepa kernels (fused attention included)`, async () => {
+    await initBackend("wasm");
+    const set = easySet({
+      mode: "volume",
+      volumeEdge: edge,
+      sizes: { pretrain: 24, train: 12, val: 6, test: 6 },
+      external: 0,
     });
-    names = info.kernels.map((k) => k.name);
-    pre!.dispose();
-    return { curve: pre!.curve, names };
-  };
-  const custom = await curve();
-  setCustomKernels(false);
-  let stock: Awaited<ReturnType<typeof curve>>;
-  try {
-    stock = await curve();
-  } finally {
-    setCustomKernels(true);
-  }
-  assert.ok(custom.names.includes(ATTENTION_GRAD), "fused attention not used");
-  assert.ok(!stock.names.includes(ATTENTION));
-  assert.equal(custom.curve.length, 5);
-  custom.curve.forEach((v, i) =>
+    const cfg = resolveExperimentConfig({
+      pretrain: { steps: 5, readEvery: 1, batchSize: 8 },
+    });
+    const curve = async () => {
+      let names: string[] = [];
+      let pre: Awaited<ReturnType<typeof pretrain>> = null;
+      const info = await tf.profile(async () => {
+        pre = await pretrain(set, "jepa", cfg, 2);
+      });
+      names = info.kernels.map((k) => k.name);
+      pre!.dispose();
+      return { curve: pre!.curve, names };
+    };
+    const custom = await curve();
+    setCustomKernels(false);
+    let stock: Awaited<ReturnType<typeof curve>>;
+    try {
+      stock = await curve();
+    } finally {
+      setCustomKernels(true);
+    }
     assert.ok(
-      Math.abs(v - stock.curve[i]) <= 1e-4 * Math.abs(stock.curve[i]),
-      `step ${i}: mmjepa kernels ${v} vs stock ${stock.curve[i]}`,
-    )
-  );
-});
+      custom.names.includes(ATTENTION_GRAD),
+      "fused attention not used",
+    );
+    assert.ok(!stock.names.includes(ATTENTION));
+    assert.equal(custom.curve.length, 5);
+    custom.curve.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - stock.curve[i]) <= 1e-4 * Math.abs(stock.curve[i]),
+        `step ${i}: mmjepa kernels ${v} vs stock ${stock.curve[i]}`,
+      )
+    );
+  });
+}
 
 Deno.test("relaxed-SIMD FMA (off by default, a flag): products and attention gradients still match cpu, and the backend detail records it", async () => {
   await initBackend("wasm");
