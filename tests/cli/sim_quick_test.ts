@@ -20,7 +20,7 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   if (Deno.build.os === "linux") {
     assert.match(
       stdout,
-      /^Peak resident memory: \d+ MB for the whole process/m,
+      /^Peak resident memory: \d+ MiB for the whole process/m,
     );
   }
   assert.match(stderr, /backend: (wasm|cpu|webgpu)/);
