@@ -33,7 +33,18 @@ export async function simSeconds(args: string[]): Promise<number> {
   try {
     const t0 = performance.now();
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", main, "--quiet", "--out", out, "sim", ...args],
+      // As `deno task sim` runs it (deno.json).
+      args: [
+        "run",
+        "-A",
+        "--v8-flags=--expose-gc",
+        main,
+        "--quiet",
+        "--out",
+        out,
+        "sim",
+        ...args,
+      ],
       stdout: "null",
       stderr: "piped",
     }).output();
@@ -66,7 +77,9 @@ export async function simSeconds(args: string[]): Promise<number> {
 export async function workerRss(args: string[]): Promise<WorkerRssResult> {
   const script = fileURLToPath(new URL("./worker_rss.ts", import.meta.url));
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
+    // The flags of `deno task sim` (deno.json): garbage is collected
+    // between jobs.
+    args: ["run", "-A", "--v8-flags=--expose-gc", script, ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -171,23 +184,22 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
         (quickOne / quickMany).toFixed(2)
       }x from ${cores} workers`,
   });
-  // Memory per worker: every worker's share, one process each.
+  // Memory per worker: every worker's share, one process each, all at
+  // once as a study runs them (VmHWM is per process, so running them
+  // side by side changes no figure, only the wall time).
   const shares = async (what: string, args: string[]) => {
-    const results: WorkerRssResult[] = [];
-    for (let k = 1; k <= Math.max(2, cores); k++) {
-      o.log(`study: peak RSS of worker ${k}'s share, ${what}`);
-      results.push(
-        await workerRss([
-          ...args,
-          "--worker",
-          `${k}`,
-          "--workers",
-          `${Math.max(2, cores)}`,
-        ]),
-      );
-    }
+    const n = Math.max(2, cores);
+    o.log(`study: peak RSS of each of ${n} workers' shares, ${what}`);
+    const results = await Promise.all(
+      Array.from(
+        { length: n },
+        (_, k) =>
+          workerRss([...args, "--worker", `${k + 1}`, "--workers", `${n}`]),
+      ),
+    );
     const line = workerRssLine(what, results);
-    o.log(workerRssText(line));
+    // Printed even with --quiet, and kept in RESULTS.md above the table.
+    (o.notice ?? o.log)(workerRssText(line));
     lines.push(line);
   };
   await shares(

@@ -28,7 +28,7 @@ import { generateCohorts, resolveScenario, type Scenario } from "../sim/mod.ts";
 import { buildCohortSet } from "../real/build.ts";
 import { loadCohortConfig } from "../real/config.ts";
 import { modelDirName, saveFinetuned } from "../real/saved_model.ts";
-import { JobMeter } from "./memory.ts";
+import { collectGarbage, JobMeter } from "./memory.ts";
 
 /** One results row a variant produces. */
 export interface RowSpec {
@@ -174,11 +174,15 @@ export async function runJob(
   onProgress: JobProgress = () => {},
   thread = "main",
 ): Promise<ResultRow[]> {
+  // The previous job's cohorts and batches are garbage now; free them
+  // before this job allocates its own (see collectGarbage).
+  const collected = collectGarbage();
   const started = new Date();
   const t0 = performance.now();
   // Sampled at every loss readback: the peak lies inside training, where
   // batches and gradients are live, not at the job's ends.
   const meter = new JobMeter();
+  meter.collectedBefore = collected;
   const sample = { onProgress: () => void meter.sample() };
   const real = job.cohortConfig;
   const scenario = real

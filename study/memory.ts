@@ -47,6 +47,11 @@ export interface JobMemory {
   tensorsAfter: number;
   /** Samples taken during the job. */
   samples: number;
+  /**
+   * Whether garbage was collected before the job (V8 started with
+   * `--expose-gc`, as `deno task sim` does; see {@link collectGarbage}).
+   */
+  collectedBefore: boolean;
 }
 
 // The wasm backend's linear memory, when wasm is the active backend.
@@ -104,6 +109,9 @@ export class JobMeter {
   private count = 1;
   private readonly read: () => MemorySample;
 
+  /** Whether garbage was collected just before the job began. */
+  collectedBefore = false;
+
   /** Starts metering with a first sample. */
   constructor(read: () => MemorySample = sampleMemory) {
     this.read = read;
@@ -132,8 +140,29 @@ export class JobMeter {
       tensorsBefore: this.before,
       tensorsAfter: end.tensors,
       samples: this.count,
+      collectedBefore: this.collectedBefore,
     };
   }
+}
+
+/**
+ * Runs a full garbage collection when V8 exposes one (`--v8-flags=--expose-gc`,
+ * which `deno task sim` and `deno task train` pass); returns whether it ran.
+ * Between jobs it frees the previous job's cohorts (200 MiB of voxels on
+ * paper-volume) before the next job generates its own: V8 collects
+ * ArrayBuffers lazily, and without it two jobs' cohorts were resident at
+ * once, which put one worker of paper-volume over 1 GiB.
+ *
+ * @example
+ * ```ts
+ * if (!collectGarbage()) console.error("run with --v8-flags=--expose-gc");
+ * ```
+ */
+export function collectGarbage(): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc !== "function") return false;
+  gc();
+  return true;
 }
 
 /**

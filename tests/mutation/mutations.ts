@@ -600,6 +600,23 @@ export const MUTATIONS: Mutation[] = [
     tests: [RUN],
   },
   {
+    id: "study/job-no-gc-between-jobs",
+    file: "study/job.ts",
+    search: "const collected = collectGarbage();",
+    replace: "const collected = false;",
+    what:
+      "a worker keeps the previous job's cohorts until V8 gets to them (two jobs' data resident at once)",
+    tests: ["tests/cli/sim_quick_test.ts"],
+  },
+  {
+    id: "study/memory-gc-never-runs",
+    file: "study/memory.ts",
+    search: 'if (typeof gc !== "function") return false;',
+    replace: "return false;",
+    what: "garbage is never collected between jobs, even with --expose-gc",
+    tests: [MEM],
+  },
+  {
     id: "study/worker-shares-worst-worker",
     file: "study/plan.ts",
     search: "const w = free.indexOf(Math.min(...free));",

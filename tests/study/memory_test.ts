@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../kernels/backend.ts";
 import {
+  collectGarbage,
   JobMeter,
   type MemorySample,
   parseVmHwmKiB,
@@ -106,4 +107,27 @@ Deno.test("threadPeaks: each thread's largest isolate peak, main first, workers 
     ]),
     [["main", 90], ["worker 2", 700], ["worker 10", 5]],
   );
+});
+
+Deno.test("collectGarbage runs only where V8 exposes gc (deno task sim passes --expose-gc)", async () => {
+  // This test process has no --expose-gc.
+  assert.equal(
+    collectGarbage(),
+    typeof (globalThis as { gc?: unknown }).gc === "function",
+  );
+  const mod = new URL("../../study/memory.ts", import.meta.url).href;
+  const code = `const { collectGarbage } = await import(${
+    JSON.stringify(mod)
+  }); console.log(collectGarbage());`;
+  const run = async (flags: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", ...flags, code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(r.success, new TextDecoder().decode(r.stderr));
+    return new TextDecoder().decode(r.stdout).trim();
+  };
+  assert.equal(await run(["--v8-flags=--expose-gc"]), "true");
+  assert.equal(await run([]), "false");
 });
