@@ -198,7 +198,12 @@ export async function runJob(
   const method = job.method as Method;
   const base = resolveExperimentConfig(job.experiment, "study experiment");
   const pre = await pretrain(set, method, base, job.seed, sample);
-  if (pre) onProgress("pretrain");
+  if (pre) {
+    onProgress("pretrain");
+    // Pretraining's batches are garbage now: free them before finetuning
+    // allocates its own, as between jobs.
+    collectGarbage();
+  }
   const pretrainSeconds = (performance.now() - t0) / 1000;
   const rows: ResultRow[] = [];
   try {
