@@ -49,7 +49,8 @@ export const BENCHES: Bench[] = [
   },
   {
     name: "study",
-    description: "wall time of `sim` (default and quick, 1 vs all workers)",
+    description:
+      "wall time of `sim` (default and quick, 1 vs all workers) and peak RSS per study worker",
     run: async (o) => (await import("./study_bench.ts")).run(o),
   },
 ];

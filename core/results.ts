@@ -239,7 +239,8 @@ function comparable(rec: ResultRow): string {
   const copy: Record<string, unknown> = { ...rec };
   for (const k of VOLATILE) delete copy[k];
   if (isRecord(copy.extra)) {
-    const { seconds: _s, ...rest } = copy.extra;
+    // Memory figures vary with the thread and what ran before on it.
+    const { seconds: _s, memory: _m, ...rest } = copy.extra;
     copy.extra = rest;
   }
   return JSON.stringify(copy);

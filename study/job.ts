@@ -28,6 +28,7 @@ import { generateCohorts, resolveScenario, type Scenario } from "../sim/mod.ts";
 import { buildCohortSet } from "../real/build.ts";
 import { loadCohortConfig } from "../real/config.ts";
 import { modelDirName, saveFinetuned } from "../real/saved_model.ts";
+import { collectGarbage, JobMeter } from "./memory.ts";
 
 /** One results row a variant produces. */
 export interface RowSpec {
@@ -158,7 +159,9 @@ function cohortMetrics(
 }
 
 /**
- * Runs a job and returns its results rows, in variant order.
+ * Runs a job and returns its results rows, in variant order. Each row's
+ * `extra.memory` records this isolate's memory through the job (see
+ * study/memory.ts); `thread` names who ran it ("main" or "worker N").
  *
  * @example
  * ```ts
@@ -169,9 +172,18 @@ export async function runJob(
   job: Job,
   backend: BackendInfo,
   onProgress: JobProgress = () => {},
+  thread = "main",
 ): Promise<ResultRow[]> {
+  // The previous job's cohorts and batches are garbage now; free them
+  // before this job allocates its own (see collectGarbage).
+  const collected = collectGarbage();
   const started = new Date();
   const t0 = performance.now();
+  // Sampled at every loss readback: the peak lies inside training, where
+  // batches and gradients are live, not at the job's ends.
+  const meter = new JobMeter();
+  meter.collectedBefore = collected;
+  const sample = { onProgress: () => void meter.sample() };
   const real = job.cohortConfig;
   const scenario = real
     ? null
@@ -185,8 +197,13 @@ export async function runJob(
     : generateCohorts(scenario!, job.seed);
   const method = job.method as Method;
   const base = resolveExperimentConfig(job.experiment, "study experiment");
-  const pre = await pretrain(set, method, base, job.seed);
-  if (pre) onProgress("pretrain");
+  const pre = await pretrain(set, method, base, job.seed, sample);
+  if (pre) {
+    onProgress("pretrain");
+    // Pretraining's batches are garbage now: free them before finetuning
+    // allocates its own, as between jobs.
+    collectGarbage();
+  }
   const pretrainSeconds = (performance.now() - t0) / 1000;
   const rows: ResultRow[] = [];
   try {
@@ -197,7 +214,7 @@ export async function runJob(
         finetune: { ...base.finetune, labelFraction: v.labelFraction },
       };
       const modelDir = real?.modelDir;
-      const res = await finetune(set, method, pre, cfg, job.seed, {}, {
+      const res = await finetune(set, method, pre, cfg, job.seed, sample, {
         // Encoder diagnostics once per job: on its first (full-label) variant.
         diagnostics: v === job.variants[0],
         keep: modelDir
@@ -269,5 +286,8 @@ export async function runJob(
   } finally {
     pre?.dispose();
   }
+  // Volatile like the timings: results files compare without it.
+  const memory = meter.finish(thread);
+  for (const r of rows) r.extra!.memory = memory;
   return rows;
 }

@@ -367,3 +367,31 @@ export function longestFirst(
     .sort((a, b) => b.c - a.c || a.k - b.k)
     .map(({ j }) => j);
 }
+
+/**
+ * The jobs each of `workers` workers would run, in order, if every job took
+ * its estimated cost: the pool hands the next job of {@link longestFirst}
+ * to whichever worker is free first (ties to the lower worker). Real run
+ * times differ from the estimate, so this is a plan, not a record; the
+ * benchmarks use it to replay one worker's share in a process of its own.
+ *
+ * @example
+ * ```ts
+ * const [first, second] = workerSequences(planStudy(study, 42), 2);
+ * ```
+ */
+export function workerSequences(
+  jobs: Job[],
+  workers: number,
+  cost: (job: Job) => number = jobCost,
+): Job[][] {
+  const n = Math.max(1, Math.min(workers, jobs.length));
+  const free = new Array<number>(n).fill(0);
+  const seqs: Job[][] = Array.from({ length: n }, () => []);
+  for (const job of longestFirst(jobs, cost)) {
+    const w = free.indexOf(Math.min(...free));
+    seqs[w].push(job);
+    free[w] += cost(job);
+  }
+  return seqs;
+}

@@ -17,7 +17,7 @@ import { longestFirst } from "./plan.ts";
 
 /** Messages to a worker. */
 export type WorkerRequest =
-  | { type: "init"; backend: string }
+  | { type: "init"; backend: string; worker: number }
   | { type: "job"; job: Job };
 
 /** Messages from a worker. */
@@ -157,7 +157,9 @@ export async function runJobs(
             reject(err);
           }
         };
-        w.postMessage({ type: "init", backend } as WorkerRequest);
+        w.postMessage(
+          { type: "init", backend, worker: i + 1 } as WorkerRequest,
+        );
       }
     });
   } finally {

@@ -20,6 +20,7 @@ import { FULL_ONLY_SWEEPS, type StudyConfig } from "./config.ts";
 import { planStudy, type Shard, shardJobs } from "./plan.ts";
 import { type Job, jobRunIds } from "./job.ts";
 import { runJobs } from "./pool.ts";
+import { peakRssMiB, threadPeaks } from "./memory.ts";
 
 /** Options of {@link runStudy}. */
 export interface RunStudyOptions {
@@ -117,6 +118,8 @@ export async function runStudy(
   }
   const progress = new Progress("study", units, { quiet: opts.quiet });
   const rows: ResultRow[] = [];
+  // This run's rows only (a resume adds earlier ones below), for memory.
+  const ran: ResultRow[] = [];
   let saved = mine.length - jobs.length;
   const backend = await withInterruptNotice(
     opts.argv ?? ["sim"],
@@ -131,6 +134,7 @@ export async function runStudy(
           ),
         onRows: (r) => {
           rows.push(...r);
+          ran.push(...r);
           appendResults(resultsPath, r);
           saved++;
         },
@@ -145,6 +149,7 @@ export async function runStudy(
     console.error(`backend: ${backend.name} (${backend.detail})`);
   }
   const wallSeconds = (performance.now() - t0) / 1000;
+  const memory = memoryLines(ran, opts.workers);
   const reportPath = join(opts.outDir, "report.md");
   await writeStaged(opts.outDir, (tmp) =>
     writeReport(rows, tmp, {
@@ -157,7 +162,7 @@ export async function runStudy(
         `Study wall time: ${
           wallSeconds.toFixed(1)
         } s with ${opts.workers} worker(s) on ${backend.name} (measured by this run, including data generation and training)`,
-        ...peakMemoryNote(opts.workers),
+        ...memory,
       ],
     }));
   for (const line of headline(rows, study.referenceMethod)) print(line);
@@ -166,27 +171,37 @@ export async function runStudy(
       wallSeconds.toFixed(1)
     } s on ${opts.workers} worker(s), backend ${backend.name}`,
   );
-  for (const n of peakMemoryNote(opts.workers)) print(n);
+  for (const n of memory) print(n);
   print(`results: ${resultsPath}`);
   print(`report:  ${reportPath}`);
   return { resultsPath, reportPath, rows, backend, wallSeconds };
 }
 
-// Workers are threads of this process, so the process's high-water mark
-// (Linux VmHWM) is what a cluster job must request; none where /proc lacks it.
-function peakMemoryNote(workers: number): string[] {
-  try {
-    const status = Deno.readTextFileSync("/proc/self/status");
-    const kb = Number(status.match(/^VmHWM:\s+(\d+) kB/m)?.[1]);
-    if (!Number.isFinite(kb) || kb <= 0) return [];
-    return [
+// Two figures, because workers are threads of this process: each
+// isolate's own peak (V8 heap + ArrayBuffers + tfjs wasm memory, sampled at
+// every loss readback; what one worker needs), and the process's
+// high-water mark (Linux VmHWM; what a cluster job must request). The
+// latter is left out where /proc lacks it.
+function memoryLines(rows: ResultRow[], workers: number): string[] {
+  const peaks = threadPeaks(rows);
+  const lines = peaks.length > 0
+    ? [
+      `Peak memory per ${
+        workers > 1 ? "worker" : "thread"
+      } (its isolate's V8 heap + ArrayBuffers + tfjs wasm memory, sampled at each loss readback): ${
+        peaks.map(([t, mib]) => `${t} ${mib.toFixed(0)} MiB`).join(", ")
+      }`,
+    ]
+    : [];
+  const rss = peakRssMiB();
+  if (rss !== null) {
+    lines.push(
       `Peak resident memory: ${
-        (kb / 1024).toFixed(0)
-      } MB for the whole process (${workers} worker thread(s) and the main thread)`,
-    ];
-  } catch {
-    return [];
+        rss.toFixed(0)
+      } MiB for the whole process (${workers} worker thread(s) and the main thread; Linux VmHWM)`,
+    );
   }
+  return lines;
 }
 
 // Progress units of a job (one per pretraining and per finetune); also the

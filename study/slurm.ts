@@ -196,7 +196,9 @@ export function slurmScripts(spec: SlurmSpec): SlurmScripts {
     }/ (k = 0), and so on.`,
     ...prologue,
     `I=$((SLURM_ARRAY_TASK_ID + 1))`,
-    `exec "$DENO" run -A ${q(spec.mainTs)} ${
+    // --expose-gc as `deno task sim`: workers free one job's data before
+    // the next (study/memory.ts).
+    `exec "$DENO" run -A --v8-flags=--expose-gc ${q(spec.mainTs)} ${
       simArgv(spec.sim, spec.outDir).map(q).join(" ")
     }${workers} --shard "$I/${n}" --resume`,
     "",

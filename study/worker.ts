@@ -11,12 +11,14 @@ import type { WorkerReply, WorkerRequest } from "./pool.ts";
 
 const post = (m: WorkerReply) => self.postMessage(m);
 let backend: Awaited<ReturnType<typeof initBackend>> | null = null;
+let thread = "worker";
 
 self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const msg = e.data;
   try {
     if (msg.type === "init") {
       backend = await initBackend(msg.backend as BackendChoice);
+      thread = `worker ${msg.worker}`;
       post({ type: "ready", backend });
       return;
     }
@@ -25,6 +27,7 @@ self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
       msg.job,
       backend,
       (phase) => post({ type: "progress", index: msg.job.index, phase }),
+      thread,
     );
     post({ type: "done", index: msg.job.index, rows });
   } catch (err) {

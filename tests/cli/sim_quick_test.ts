@@ -7,7 +7,19 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const out = Deno.makeTempDirSync();
   const main = new URL("../../main.ts", import.meta.url).pathname;
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", main, "sim", "--quick", "--out", out, "--seed", "3"],
+    // The V8 flag `deno task sim` passes (deno.json).
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      main,
+      "sim",
+      "--quick",
+      "--out",
+      out,
+      "--seed",
+      "3",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -20,7 +32,7 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   if (Deno.build.os === "linux") {
     assert.match(
       stdout,
-      /^Peak resident memory: \d+ MB for the whole process/m,
+      /^Peak resident memory: \d+ MiB for the whole process/m,
     );
   }
   assert.match(stderr, /backend: (wasm|cpu|webgpu)/);
@@ -28,6 +40,13 @@ Deno.test("sim --quick writes results, a report with figures, and says where", a
   const rows = readFileSync(join(out, "results.jsonl"), "utf8").trim()
     .split("\n").map((l) => JSON.parse(l));
   const studies = new Set(rows.map((x) => x.study));
+  // Every job records its worker's memory, and ran after a collection
+  // freed the previous job's data.
+  for (const x of rows) {
+    assert.match(x.extra.memory.thread, /^(main|worker \d+)$/);
+    assert.ok(x.extra.memory.isolatePeakMiB > 0);
+    assert.equal(x.extra.memory.collectedBefore, true, x.method);
+  }
   for (
     const s of [
       "paper",

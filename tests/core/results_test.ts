@@ -107,3 +107,26 @@ Deno.test("malformed lines are reported by file and line, good lines kept", () =
   assert.match(problems[2].message, /missing field\(s\): study, scenario/);
   assert.ok(problems.every((p) => p.file === f));
 });
+
+Deno.test("a rerun that differs only in timings and memory figures is a duplicate, not a conflict", () => {
+  const dir = Deno.makeTempDirSync();
+  const a = join(dir, "a.jsonl");
+  const b = join(dir, "b.jsonl");
+  const with_ = (seconds: number, memory: number, auc: number): ResultRow => ({
+    ...row(1),
+    metrics: { internal: { n: 10, nPositive: 5, auc, brier: 0.2 } },
+    extra: {
+      seconds: { pretrain: seconds },
+      memory: { thread: `worker ${memory}`, isolatePeakMiB: memory },
+      steps: { pretrain: 40 },
+    },
+  });
+  appendResults(a, [with_(1, 1, 0.7)]);
+  appendResults(b, [with_(2, 2, 0.7)]);
+  const { rows, duplicates } = readResults([a, b]);
+  assert.equal(rows.length, 1);
+  assert.equal(duplicates, 1);
+  // A different number is still a conflict.
+  appendResults(b, [with_(2, 2, 0.8)]);
+  assert.throws(() => readResults([a, b]), /run-1/);
+});

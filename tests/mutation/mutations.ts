@@ -53,6 +53,9 @@ const VKA = "tests/models/volume_known_answer_test.ts";
 const PLATEAU = "tests/models/plateau_test.ts";
 const BATCH = "tests/models/batch_test.ts";
 const STEM = "tests/models/stem_test.ts";
+const MEM = "tests/study/memory_test.ts";
+const RUN = "tests/study/run_test.ts";
+const SBENCH = "tests/benches/study_bench_test.ts";
 
 /**
  * Every mutation.
@@ -160,8 +163,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-no-target-layernorm",
     file: "models/jepa.ts",
-    search: "return layerNorm(enc.forward(target, x, x.present), null, null);",
-    replace: "return enc.forward(target, x, x.present);",
+    search:
+      "const t = layerNorm(enc.forward(target, x, x.present), null, null);",
+    replace: "const t = enc.forward(target, x, x.present);",
     what: "targets not layer-normalised",
     tests: [JEPA],
   },
@@ -525,9 +529,10 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "study/job-finetunes-base-config",
     file: "study/job.ts",
-    search: "const res = await finetune(set, method, pre, cfg, job.seed, {}, {",
+    search:
+      "const res = await finetune(set, method, pre, cfg, job.seed, sample, {",
     replace:
-      "const res = await finetune(set, method, pre, base, job.seed, {}, {",
+      "const res = await finetune(set, method, pre, base, job.seed, sample, {",
     what: "the variant's config is recorded but not trained on",
     tests: [SWEEP],
   },
@@ -546,6 +551,104 @@ export const MUTATIONS: Mutation[] = [
     replace: "noiseHu: internal.noiseHu,",
     what: "acquisition-shift strength leaves the noise alone",
     tests: [SWEEP, PLAN],
+  },
+  // ---- study/ memory per worker (issue 17)
+  {
+    id: "study/memory-reads-vmpeak",
+    file: "study/memory.ts",
+    search: "/^VmHWM:\\s+(\\d+) kB\\s*$/m",
+    replace: "/^VmPeak:\\s+(\\d+) kB\\s*$/m",
+    what: "the peak RSS reported is the virtual size, not the resident set",
+    tests: [MEM],
+  },
+  {
+    id: "study/memory-footprint-drops-wasm",
+    file: "study/memory.ts",
+    search: "footprintMiB: round((u.heapTotal + u.external + wasm) / MIB),",
+    replace: "footprintMiB: round((u.heapTotal + u.external) / MIB),",
+    what: "a worker's footprint leaves out the tfjs wasm heap",
+    tests: [RUN],
+  },
+  {
+    id: "study/memory-job-peak-is-last-sample",
+    file: "study/memory.ts",
+    search: "if (s.footprintMiB > this.peak.footprintMiB) this.peak = s;",
+    replace: "this.peak = s;",
+    what: "a job's peak is its last sample, not its largest",
+    tests: [MEM],
+  },
+  {
+    id: "study/memory-isolate-peak-resets",
+    file: "study/memory.ts",
+    search: "isolatePeak = Math.max(isolatePeak, s.footprintMiB);",
+    replace: "isolatePeak = s.footprintMiB;",
+    what: "a worker's peak forgets its earlier, larger jobs",
+    tests: [MEM],
+  },
+  {
+    id: "study/memory-all-workers-one-name",
+    file: "study/pool.ts",
+    search: "worker: i + 1 }",
+    replace: "worker: 1 }",
+    what: "every worker's memory is recorded under worker 1",
+    tests: [RUN],
+  },
+  {
+    id: "study/job-pretrained-not-disposed",
+    file: "study/job.ts",
+    search: "    pre?.dispose();\n",
+    replace: "\n",
+    what: "a job leaks its pretrained encoder's tensors into the next job",
+    tests: [RUN],
+  },
+  {
+    id: "study/job-no-gc-between-jobs",
+    file: "study/job.ts",
+    search: "const collected = collectGarbage();",
+    replace: "const collected = false;",
+    what:
+      "a worker keeps the previous job's cohorts until V8 gets to them (two jobs' data resident at once)",
+    tests: ["tests/cli/sim_quick_test.ts"],
+  },
+  {
+    id: "study/memory-gc-never-runs",
+    file: "study/memory.ts",
+    search: 'if (typeof gc !== "function") return false;',
+    replace: "return false;",
+    what: "garbage is never collected between jobs, even with --expose-gc",
+    tests: [MEM],
+  },
+  {
+    id: "study/worker-shares-worst-worker",
+    file: "study/plan.ts",
+    search: "const w = free.indexOf(Math.min(...free));",
+    replace: "const w = free.indexOf(Math.max(...free));",
+    what: "the replayed worker shares give each job to the busiest worker",
+    tests: [PLAN],
+  },
+  {
+    id: "benches/worker-rss-smallest-worker",
+    file: "benches/study_bench.ts",
+    search: "? Math.max(...known.map((r) => r.peakRssMiB!))",
+    replace: "? Math.min(...known.map((r) => r.peakRssMiB!))",
+    what: "the per-worker RSS line reports the lightest worker",
+    tests: [SBENCH],
+  },
+  {
+    id: "benches/worker-rss-target-strict",
+    file: "benches/study_bench.ts",
+    search: "met: peak <= WORKER_RSS_TARGET_MIB",
+    replace: "met: peak < WORKER_RSS_TARGET_MIB",
+    what: "exactly 1 GiB per worker counts as not met",
+    tests: [SBENCH],
+  },
+  {
+    id: "core/results-memory-not-volatile",
+    file: "core/results.ts",
+    search: "const { seconds: _s, memory: _m, ...rest } = copy.extra;",
+    replace: "const { seconds: _s, ...rest } = copy.extra;",
+    what: "a rerun's different memory figures make its rows a conflict",
+    tests: ["tests/core/results_test.ts"],
   },
   // ---- reports/
   {
@@ -996,8 +1099,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/fused-attention-scale",
     file: "models/transformer.ts",
-    search: "{ n, heads: h, scale },",
-    replace: "{ n, heads: h, scale: 1 },",
+    search: "{ n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },",
+    replace:
+      "{ n, heads: h, scale: 1, skipHidden: opts.hiddenUnread ? 1 : 0 },",
     what: "the fused attention path forgets the 1/sqrt(d) scale",
     tests: [ATT],
   },

@@ -163,6 +163,9 @@ async function runTests(
   const text = new TextDecoder().decode(out.stdout) +
     new TextDecoder().decode(out.stderr);
   const failed = text.split("\n").find((l) => / \.\.\. FAILED/.test(l));
+  // The summary line counts failures even when a slow test's "has been
+  // running for over 1m0s" notice split its "... FAILED" line.
+  const summaryFailed = Number(/\| (\d+) failed/.exec(text)?.[1] ?? 0) > 0;
   const note = out.signal === "SIGKILL"
     ? `timed out after ${timeout} s`
     : (failed?.replace(/ \.\.\. FAILED.*/, "").trim() ??
@@ -170,7 +173,7 @@ async function runTests(
   const timedOut = out.signal === "SIGKILL";
   return {
     ok: out.success,
-    testFailed: failed !== undefined || timedOut,
+    testFailed: failed !== undefined || summaryFailed || timedOut,
     seconds,
     note,
   };

@@ -6,6 +6,7 @@ import {
   longestFirst,
   planStudy,
   sweepCohortName,
+  workerSequences,
 } from "../../study/plan.ts";
 
 function small(): StudyConfig {
@@ -150,4 +151,34 @@ Deno.test("a label fraction in the study's experiment applies to the main and re
   }
   // Without it, the main rows see every label.
   assert.equal(planStudy(small(), 7)[0].variants[0].labelFraction, 1);
+});
+
+Deno.test("workerSequences: each job once, the costliest to worker 1, each next job to the worker free first", () => {
+  const study = {
+    ...small(),
+    methods: ["imaging-only", "jepa", "logreg-both", "jepa+contrastive"],
+  };
+  const jobs = planStudy(study, 7);
+  const seqs = workerSequences(jobs, 2);
+  assert.equal(seqs.length, 2);
+  assert.deepEqual(
+    seqs.flat().map((j) => j.index).sort((a, b) => a - b),
+    jobs.map((j) => j.index).sort((a, b) => a - b),
+  );
+  const order = longestFirst(jobs);
+  assert.equal(seqs[0][0], order[0]);
+  assert.equal(seqs[1][0], order[1]);
+  // Replaying the shares reproduces the pool's greedy loads: no worker
+  // starts a job later than the other worker's current finish.
+  const load = seqs.map((s) => s.reduce((n, j) => n + jobCost(j), 0));
+  const biggest = Math.max(...jobs.map(jobCost));
+  assert.ok(Math.abs(load[0] - load[1]) <= biggest, `${load}`);
+  // Hand-made costs: 5 to worker 1; 4 then 3 to worker 2 (free at 4 < 5);
+  // then 2 to worker 1 (free at 5 < 7).
+  const fake = [3, 5, 2, 4].map((c, i) => ({ ...jobs[0], index: i, c }));
+  const byCost = (j: typeof fake[number]) => j.c;
+  const s2 = workerSequences(fake, 2, byCost as (j: unknown) => number);
+  assert.deepEqual(s2.map((s) => s.map((j) => j.index)), [[1, 2], [3, 0]]);
+  // More workers than jobs: one share per job.
+  assert.equal(workerSequences(fake.slice(0, 1), 4).length, 1);
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DivergenceError, UserError } from "../../core/errors.ts";
 import { errorFromWorker } from "../../study/pool.ts";
 import type { ResultRow } from "../../core/results.ts";
+import type { JobMemory } from "../../study/memory.ts";
 import type { StudyConfig } from "../../study/config.ts";
 import { runStudy } from "../../study/run.ts";
 
@@ -36,12 +37,14 @@ function tiny(extra: Partial<StudyConfig> = {}): StudyConfig {
   };
 }
 
-// Timing fields are the only ones allowed to differ between reruns.
+// Timing and memory fields are the only ones allowed to differ between
+// reruns.
 function stable(rows: ResultRow[]): unknown[] {
   return rows.map((r) => {
     const { startedAt: _s, wallSeconds: _w, gitCommit: _g, ...rest } = r;
     const extra = { ...(r.extra ?? {}) };
     delete extra.seconds;
+    delete extra.memory;
     return { ...rest, extra };
   });
 }
@@ -81,9 +84,72 @@ Deno.test("same seed, same results file; two workers equal one", async () => {
   }
   assert.ok(existsSync(join(a, "report.md")));
   assert.ok(lines.some((l) => l.startsWith("report:")));
+  // Who ran each job: this thread with 1 worker, the workers with 2.
+  for (const r of ra) assert.equal(memoryOf(r).thread, "main");
+  assert.deepEqual(
+    [...new Set(read(join(c, "results.jsonl")).map((r) => memoryOf(r).thread))]
+      .sort(),
+    ["worker 1", "worker 2"],
+  );
   assert.ok(
     lines.some((l) => /^ {2}jepa +internal \d\.\d{3} +external/.test(l)),
   );
+});
+
+function memoryOf(r: ResultRow): JobMemory {
+  return r.extra!.memory as JobMemory;
+}
+
+Deno.test("each worker records its own memory next to the metrics; the study prints per-worker and process peaks", async () => {
+  const lines: string[] = [];
+  const out = Deno.makeTempDirSync();
+  await runStudy(tiny({ sweeps: [] }), {
+    seed: 5,
+    backend: "wasm",
+    outDir: out,
+    workers: 2,
+    quiet: true,
+    print: (l) => lines.push(l),
+  });
+  const rows = read(join(out, "results.jsonl"));
+  assert.equal(rows.length, 2);
+  const peaks = new Map<string, number>();
+  for (const r of rows) {
+    const m = memoryOf(r);
+    assert.match(m.thread, /^worker [12]$/);
+    const p = m.atPeak;
+    // The wasm backend's memory is counted (tfjs starts it at 16 MiB).
+    assert.ok(p.wasmMiB >= 16, JSON.stringify(m));
+    assert.ok(p.heapMiB > 0 && p.externalMiB >= 0);
+    assert.ok(
+      Math.abs(p.footprintMiB - (p.heapMiB + p.externalMiB + p.wasmMiB)) <
+        0.2,
+    );
+    assert.equal(m.jobPeakMiB, p.footprintMiB);
+    assert.ok(m.isolatePeakMiB >= m.jobPeakMiB);
+    assert.ok(m.samples > 2, "sampled during training, not only at the ends");
+    // Nothing a job created outlives it (the pretrained model included).
+    assert.equal(m.tensorsAfter, m.tensorsBefore, `${r.method} leaked`);
+    peaks.set(m.thread, Math.max(peaks.get(m.thread) ?? 0, m.isolatePeakMiB));
+  }
+  const line = lines.find((l) => l.startsWith("Peak memory per worker"));
+  assert.ok(line, lines.join("\n"));
+  for (const [t, mib] of peaks) {
+    assert.ok(line.includes(`${t} ${mib.toFixed(0)} MiB`), line);
+  }
+  const md = readFileSync(join(out, "report.md"), "utf8");
+  assert.ok(md.includes(line), "the report's provenance states it too");
+  if (Deno.build.os === "linux") {
+    const rss = lines.find((l) => l.startsWith("Peak resident memory:"));
+    assert.match(
+      rss ?? "",
+      /^Peak resident memory: \d+ MiB for the whole process \(2 worker thread\(s\) and the main thread; Linux VmHWM\)$/,
+    );
+    // The process holds both workers.
+    assert.ok(
+      Number(/(\d+) MiB/.exec(rss!)![1]) >= Math.max(...peaks.values()),
+    );
+  }
 });
 
 Deno.test("a worker's divergence reaches the CLI as a DivergenceError", () => {
