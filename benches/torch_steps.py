@@ -82,6 +82,7 @@ def key_bias(keep):
 
 class Layout:
     def __init__(self, s):
+        self.mode = s["mode"]
         self.n_image = s["nImage"]
         self.image_dim = s["imageDim"]
         self.pps = s["patchesPerScan"]
@@ -112,7 +113,17 @@ class Layout:
 def encoder_params(L, m):
     p, decay = {}, set()
     w, G, gs = m["width"], L.groups, L.group_size
-    dense_params(p, decay, "enc/image", L.image_dim, w)
+    # The volume stem of models/tokenizers.ts: stemDepth strided 2^3 layers
+    # (layer k: stemChannels * 2^k channels), each one product over rows of
+    # 8 cells, then the patch embedding over the last layer's cells.
+    fan_in, cells, ch = L.image_dim, L.image_dim, 1
+    if L.mode == "volume" and m.get("stemChannels", 0) > 0:
+        for k in range(m.get("stemDepth", 1)):
+            out = m["stemChannels"] * 2 ** k
+            dense_params(p, decay, stem_name(k), 8 * ch, out)
+            cells, ch = cells // 8, out
+        fan_in = cells * ch
+    dense_params(p, decay, "enc/image", fan_in, w)
     dense_params(p, decay, "enc/ehr", G * gs, G * w)
     dense_params(p, decay, "enc/demo", 6, w)
     p["enc/embed"] = torch.randn(L.rows, w) * 0.02
@@ -123,9 +134,18 @@ def encoder_params(L, m):
     return p, decay, mask
 
 
+def stem_name(k):
+    return "enc/stem" if k == 0 else f"enc/stem{k + 1}"
+
+
 def embed(p, x, L, w, ehr_mask):
     n = x["image"].shape[0]
-    img = dense(x["image"], p, "enc/image")
+    h, k = x["image"], 0
+    while stem_name(k) + "/w" in p:
+        fan_in = p[stem_name(k) + "/w"].shape[0]
+        h = torch.relu(dense(h.reshape(-1, fan_in), p, stem_name(k)))
+        k += 1
+    img = dense(h.reshape(n, L.n_image, -1), p, "enc/image")
     ehr = (x["ehr"] @ (p["enc/ehr/w"] * ehr_mask) + p["enc/ehr/b"]).reshape(n, L.n_ehr, w)
     demo = dense(x["demo"], p, "enc/demo").reshape(n, 1, w)
     keep = x["present"][:, :, None]
