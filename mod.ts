@@ -101,6 +101,8 @@ export {
   PROTOCOLS,
   SYMMETRY_SETS,
   type SymmetrySet,
+  TARGET_NORMS,
+  type TargetNorm,
   TIME_ENCODINGS,
   type TimeEncoding,
 } from "./models/config.ts";
