@@ -31,3 +31,21 @@ export async function centralDifference(
   tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
   return numeric;
 }
+
+/**
+ * Reads a scalar loss function's value without leaking tensors: what
+ * {@link centralDifference} calls at each probe.
+ *
+ * @example
+ * ```ts
+ * const lossValue = lossReader(() => tf.scalar(1));
+ * ```
+ */
+export function lossReader(lossFn: () => tf.Scalar): () => Promise<number> {
+  return async () => {
+    const l = tf.tidy(lossFn);
+    const v = (await l.data())[0];
+    l.dispose();
+    return v;
+  };
+}

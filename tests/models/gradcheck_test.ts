@@ -15,7 +15,7 @@ import {
 } from "../../models/supervised.ts";
 import { toInputs } from "../../models/tokenizers.ts";
 import { easySet } from "./fixtures.ts";
-import { centralDifference } from "./central_difference.ts";
+import { centralDifference, lossReader } from "./central_difference.ts";
 
 await initBackend("cpu");
 
@@ -54,12 +54,7 @@ Deno.test("finite differences match gradients of a tiny encoder", async () => {
     );
     return sup.add(contrastiveLoss(enc, params.dict, x).mul(0.5)) as tf.Scalar;
   };
-  const lossValue = async () => {
-    const l = tf.tidy(lossFn);
-    const v = (await l.data())[0];
-    l.dispose();
-    return v;
-  };
+  const lossValue = lossReader(lossFn);
   const { grads, value } = tf.variableGrads(lossFn, params.vars);
   value.dispose();
   // 1e-3: small enough that curvature is negligible, large enough for float32.

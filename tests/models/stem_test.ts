@@ -20,7 +20,7 @@ import {
   headSpecs,
 } from "../../models/supervised.ts";
 import { UserError } from "../../core/errors.ts";
-import { centralDifference } from "./central_difference.ts";
+import { centralDifference, lossReader } from "./central_difference.ts";
 
 // wasm: the fused dense kernels skip the input gradient where told to, so
 // the gradient check sees what a stem layer passes back in training.
@@ -214,12 +214,7 @@ Deno.test("finite differences match gradients through a two-layer stem and mean-
       x.labels,
     ) as tf.Scalar;
   };
-  const lossValue = async () => {
-    const l = tf.tidy(lossFn);
-    const v = (await l.data())[0];
-    l.dispose();
-    return v;
-  };
+  const lossValue = lossReader(lossFn);
   const { grads, value } = tf.variableGrads(lossFn, params.vars);
   value.dispose();
   const eps = 1e-3;
