@@ -149,6 +149,30 @@ Deno.test("wasm ATTENTION matches the tf-op attention on cpu: output and log-sum
   }
 });
 
+// The fused kernels on one case: o, lse, and dqkv for t.dy with the
+// forward pass's P handed over (what the model does) and without it
+// (recomputed).
+function fusedForwardAndGrads(
+  t: ReturnType<typeof inputs>,
+  attrs: Record<string, number>,
+): tf.Tensor[] {
+  const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
+  const bias = tf.tensor(t.b, t.shape);
+  const [o, lse, p] = tf.engine().runKernel(
+    ATTENTION,
+    { qkv, bias },
+    attrs,
+  ) as tf.Tensor[];
+  const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
+  const grad = (withP: boolean) =>
+    tf.engine().runKernel(
+      ATTENTION_GRAD,
+      withP ? { dy, qkv, bias, o, lse, p } : { dy, qkv, bias, o, lse },
+      attrs,
+    ) as tf.Tensor;
+  return [o, lse, grad(true), grad(false)];
+}
+
 Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, odd sizes", async () => {
   for (const c of CASES) {
     const t = inputs(c);
@@ -162,30 +186,10 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
         )(tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w])),
       ];
     });
-    // With the forward pass's P (what the model passes) and without it
-    // (recomputed).
-    const [got, recomputed] = await on("wasm", () => {
-      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
-      const bias = tf.tensor(t.b, t.shape);
-      const [o, lse, p] = tf.engine().runKernel(
-        ATTENTION,
-        { qkv, bias },
-        attrs,
-      ) as tf.Tensor[];
-      const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
-      return [
-        tf.engine().runKernel(
-          ATTENTION_GRAD,
-          { dy, qkv, bias, o, lse, p },
-          attrs,
-        ) as tf.Tensor,
-        tf.engine().runKernel(
-          ATTENTION_GRAD,
-          { dy, qkv, bias, o, lse },
-          attrs,
-        ) as tf.Tensor,
-      ];
-    });
+    const [, , got, recomputed] = await on(
+      "wasm",
+      () => fusedForwardAndGrads(t, attrs),
+    );
     assertClose(got, want, 5e-5, `dqkv, case ${c}`);
     assertClose(recomputed, want, 5e-5, `dqkv without P, case ${c}`);
   }
@@ -244,24 +248,11 @@ Deno.test("wasm ATTENTION with skipHidden: visible rows and lse as without it, h
       for (let h = 0; h < t.h; h++) wantLse[(p * t.h + h) * t.N + i] = 0;
     }
     const attrs = { n: t.n, heads: t.h, scale: t.scale, skipHidden: 1 };
-    const [got, gotLse, gotGrad, recomputed] = await on("wasm", () => {
-      const qkv = tf.tensor2d(t.qkv, [t.n * t.N, 3 * t.w]);
-      const bias = tf.tensor(t.b, t.shape);
-      const [o, lse, p] = tf.engine().runKernel(
-        ATTENTION,
-        { qkv, bias },
-        attrs,
-      ) as tf.Tensor[];
-      // dy with hidden rows NOT zeroed: the kernel must ignore them.
-      const dy = tf.tensor2d(t.dy, [t.n * t.N, t.w]);
-      const grad = (withP: boolean) =>
-        tf.engine().runKernel(
-          ATTENTION_GRAD,
-          withP ? { dy, qkv, bias, o, lse, p } : { dy, qkv, bias, o, lse },
-          attrs,
-        ) as tf.Tensor;
-      return [o, lse, grad(true), grad(false)];
-    });
+    // t.dy keeps its hidden rows (not zeroed): the kernel must ignore them.
+    const [got, gotLse, gotGrad, recomputed] = await on(
+      "wasm",
+      () => fusedForwardAndGrads(t, attrs),
+    );
     assertClose(got, want, 2e-5, `o, case ${c}`);
     assertClose(gotLse, wantLse, 2e-5, `lse, case ${c}`);
     assertClose(gotGrad, wantGrad, 5e-5, `dqkv, case ${c}`);
