@@ -169,6 +169,30 @@ function setup(set: CohortSet, cfg: ExperimentConfig) {
   return { layout, norm: fitNormalizer(pool, layout), pool };
 }
 
+// A seeded transform per patient and step for a volume level's training
+// batches, or null where augmentation changes nothing. Pretraining and
+// finetuning draw from their own streams, so one does not shift the other.
+function batchAugmenter(
+  layout: Layout,
+  fc: ExperimentConfig["finetune"],
+  streams: RngStreams,
+  phase: "pretrain" | "finetune",
+): ((n: number, step: number) => VolumeTransform[]) | null {
+  const aug: AugmentSettings = {
+    symmetries: fc.augment,
+    shift: fc.augmentShift,
+    jitter: fc.augmentJitter,
+  };
+  if (layout.mode !== "volume" || !augments(aug)) return null;
+  return (n, step) => {
+    const rng = streams.get(`${phase}/augment/${step}`);
+    return Array.from(
+      { length: n },
+      () => drawTransform(rng, layout.scanShape, aug),
+    );
+  };
+}
+
 function batchIndices(n: number, size: number, rng: Rng): number[] {
   return rng.permutation(n).slice(0, Math.min(n, size));
 }
@@ -298,22 +322,10 @@ export async function pretrain(
     return total / Math.max(1, count);
   };
 
-  // Training batches only, as in finetuning: the finetuning settings'
-  // symmetries, shifts and jitter, a seeded transform per patient and step.
-  const aug: AugmentSettings = {
-    symmetries: cfg.finetune.augment,
-    shift: cfg.finetune.augmentShift,
-    jitter: cfg.finetune.augmentJitter,
-  };
-  const pretrainAugment = pc.augment && layout.mode === "volume" &&
-      augments(aug)
-    ? (n: number, step: number): VolumeTransform[] => {
-      const rng = streams.get(`pretrain/augment/${step}`);
-      return Array.from(
-        { length: n },
-        () => drawTransform(rng, layout.scanShape, aug),
-      );
-    }
+  // Training batches only, with the finetuning settings' symmetries,
+  // shifts and jitter.
+  const pretrainAugment = pc.augment
+    ? batchAugmenter(layout, cfg.finetune, streams, "pretrain")
     : null;
   const task: TrainTask = {
     phase: `${method} pretraining`,
@@ -783,21 +795,8 @@ export async function finetune(
   };
 
   const trainLabels = labelsOf(trainSet);
-  // Training batches only: a seeded transform per patient and step.
-  const aug: AugmentSettings = {
-    symmetries: fc.augment,
-    shift: fc.augmentShift,
-    jitter: fc.augmentJitter,
-  };
-  const augmentFor = layout.mode === "volume" && augments(aug)
-    ? (n: number, step: number): VolumeTransform[] => {
-      const rng = streams.get(`finetune/augment/${step}`);
-      return Array.from(
-        { length: n },
-        () => drawTransform(rng, layout.scanShape, aug),
-      );
-    }
-    : null;
+  // Training batches only.
+  const augmentFor = batchAugmenter(layout, fc, streams, "finetune");
   try {
     const t0 = performance.now();
     let curve: number[] = [], steps = 0;

@@ -16,7 +16,7 @@ import {
 import { fitNormalizer, hostBatch, makeLayout } from "../../models/batch.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
 import { Encoder } from "../../models/encoder.ts";
-import { finetune } from "../../models/experiment.ts";
+import { finetune, pretrain } from "../../models/experiment.ts";
 import { ParamSet } from "../../models/params.ts";
 import {
   sinCos3d,
@@ -228,4 +228,30 @@ Deno.test("augment: volume finetuning is seeded, and the augmentation changes it
   assert.deepEqual(a.curves.finetune, b.curves.finetune);
   assert.deepEqual(a.predictions.internal, b.predictions.internal);
   assert.notDeepEqual(a.curves.finetune, c.curves.finetune);
+});
+
+Deno.test("augment: pretrain.augment is seeded and changes volume pretraining's batches", async () => {
+  const set = easySet({
+    mode: "volume",
+    volumeEdge: 8,
+    sizes: { pretrain: 40, train: 10, val: 10, test: 10 },
+    external: 0,
+  });
+  const curve = async (augment: boolean) => {
+    const pre = await pretrain(
+      set,
+      "jepa-image",
+      resolveExperimentConfig({
+        model: { patchSize: 4 },
+        pretrain: { steps: 6, readEvery: 3, batchSize: 16, augment },
+      }),
+      1,
+    );
+    const c = pre!.curve;
+    pre!.dispose();
+    return c;
+  };
+  const a = await curve(true), b = await curve(true), c = await curve(false);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
 });

@@ -1353,6 +1353,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [AUG],
   },
   {
+    id: "models/pretrain-augment-ignored",
+    file: "models/experiment.ts",
+    search: "        pretrainAugment?.(idx.length, step),",
+    replace: "        undefined,",
+    what:
+      "pretrain.augment is accepted but pretraining batches are not augmented",
+    tests: [AUG],
+  },
+  {
     id: "models/augment-not-in-training-batches",
     file: "models/experiment.ts",
     search: "const t = augmentFor?.(idx.length, step);",
