@@ -19,6 +19,7 @@ import {
   DEFAULT_PRETRAIN,
   resolveExperimentConfig,
 } from "../../models/config.ts";
+import { finetune, pretrain } from "../../models/experiment.ts";
 import { batchStandardize, instanceStandardize } from "../../models/jepa.ts";
 import { drawMask } from "../../models/masks.ts";
 import { centreWeights } from "../../models/supervised.ts";
@@ -134,4 +135,28 @@ Deno.test("centreTargets 1: every one-patch image block is a central patch, none
     }
   }
   assert.ok(blocks > 100);
+});
+
+Deno.test("finetune.probeFirst (LP-FT) starts a pretrained encoder's finetuning from a fitted head: a lower first training loss", async () => {
+  await initBackend("wasm");
+  const set = easySet({
+    sizes: { pretrain: 200, train: 120, val: 40, test: 40 },
+    external: 0,
+  });
+  const cfg = (probeFirst: boolean) =>
+    resolveExperimentConfig({
+      pretrain: { steps: 20, readEvery: 10 },
+      finetune: { steps: 1, readEvery: 1, patience: 1000, probeFirst },
+    });
+  const pre = await pretrain(set, "jepa", cfg(false), 1);
+  try {
+    const first = async (probeFirst: boolean) =>
+      (await finetune(set, "jepa", pre, cfg(probeFirst), 1, {}, {
+        diagnostics: false,
+      })).curves.finetune[0];
+    const lp = await first(true), plain = await first(false);
+    assert.ok(lp < plain - 0.02, `LP-FT ${lp} vs random head ${plain}`);
+  } finally {
+    pre?.dispose();
+  }
 });

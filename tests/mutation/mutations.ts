@@ -1362,6 +1362,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [AUG],
   },
   {
+    id: "models/probe-first-ignored",
+    file: "models/experiment.ts",
+    search: "if (pre && fc.probeFirst) await probeHead(trainSet);",
+    replace: "if (pre && !fc.probeFirst) await probeHead(trainSet);",
+    what:
+      "finetune.probeFirst (LP-FT) is accepted but finetuning starts from a random head",
+    tests: ["tests/models/jepa_volume_options_test.ts"],
+  },
+  {
     id: "models/augment-not-in-training-batches",
     file: "models/experiment.ts",
     search: "const t = augmentFor?.(idx.length, step);",
