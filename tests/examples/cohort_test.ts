@@ -4,12 +4,11 @@
  * scores exactly on the cpu backend; and make.ts still regenerates it.
  */
 import assert from "node:assert/strict";
-import { cpSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readResults } from "../../core/results.ts";
-import { runPredict, runTrainOnConfig } from "../../real/mod.ts";
+import { runPredict } from "../../real/mod.ts";
 import { makeExampleCohort } from "../../examples/cohort/make.ts";
-import { readPredictions } from "../real/fixtures.ts";
+import { readPredictions, trainExampleCopy } from "../real/fixtures.ts";
 
 const EXAMPLE = new URL("../../examples/cohort/", import.meta.url).pathname;
 
@@ -32,22 +31,7 @@ Deno.test("examples/cohort: make.ts regenerates the committed files", () => {
 Deno.test("examples/cohort: train, then predict with the saved models, gives the same scores", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "example_run_" });
   try {
-    // A copy, so the run's ROI cache does not land in the repository.
-    cpSync(EXAMPLE, join(dir, "cohort"), { recursive: true });
-    const cfg = join(dir, "cohort", "cohort.yaml");
-    const out = join(dir, "run");
-    await runTrainOnConfig({
-      configPath: cfg,
-      seed: 1,
-      backend: "cpu",
-      outDir: out,
-      workers: 1,
-      quiet: true,
-      skipBad: false,
-      print: () => {},
-    });
-    const { rows, problems } = readResults([join(out, "results.jsonl")]);
-    assert.deepEqual(problems, []);
+    const { cfg, out, rows } = await trainExampleCopy(dir);
     assert.deepEqual(rows.map((r) => r.method).sort(), [
       "imaging-only",
       "jepa",

@@ -6,10 +6,21 @@
  *
  * @module
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import assert from "node:assert/strict";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import type { CohortSet } from "../../cohort/types.ts";
+import { readResults, type ResultRow } from "../../core/results.ts";
+import { runTrainOnConfig } from "../../real/mod.ts";
 import {
   exportCohorts,
   generateCohorts,
@@ -143,4 +154,54 @@ export function readPredictions(
   const byKey = new Map(pred.map((p) => [`${p.cohort}/${p.patient_id}`, p]));
   return (cohort, id) =>
     byKey.get(`${cohort === "internal" ? internalName : cohort}/${id}`);
+}
+
+const EXAMPLE_COHORT = join(
+  import.meta.dirname!,
+  "..",
+  "..",
+  "examples",
+  "cohort",
+);
+
+/**
+ * `task train` (seed 1, cpu) on a copy of examples/cohort/ in `dir` (a
+ * copy, so the run's ROI cache does not land in the repository), with
+ * the config's `methods` line replaced when `methods` is given. Returns
+ * the copied config, the run folder and its rows, which must load without
+ * problems.
+ *
+ * @example
+ * ```ts
+ * const { rows } = await trainExampleCopy(dir, ["logreg-volume"]);
+ * ```
+ */
+export async function trainExampleCopy(
+  dir: string,
+  methods?: string[],
+): Promise<{ cfg: string; out: string; rows: ResultRow[] }> {
+  cpSync(EXAMPLE_COHORT, join(dir, "cohort"), { recursive: true });
+  const cfg = join(dir, "cohort", "cohort.yaml");
+  if (methods) {
+    const yaml = readFileSync(cfg, "utf8");
+    assert.match(yaml, /^methods: .*$/m);
+    writeFileSync(
+      cfg,
+      yaml.replace(/^methods: .*$/m, `methods: [${methods.join(", ")}]`),
+    );
+  }
+  const out = join(dir, "run");
+  await runTrainOnConfig({
+    configPath: cfg,
+    seed: 1,
+    backend: "cpu",
+    outDir: out,
+    workers: 1,
+    quiet: true,
+    skipBad: false,
+    print: () => {},
+  });
+  const { rows, problems } = readResults([join(out, "results.jsonl")]);
+  assert.deepEqual(problems, []);
+  return { cfg, out, rows };
 }
