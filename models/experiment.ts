@@ -29,6 +29,11 @@ import {
   type ModelConfig,
 } from "./config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "./contrastive.ts";
+import {
+  radiomicsLoss,
+  radiomicsSpecs,
+  radiomicsTargets,
+} from "./radiomics_pretext.ts";
 import { Encoder } from "./encoder.ts";
 import { emaUpdateFrom, jepaLoss, momentumAt, predictorSpecs } from "./jepa.ts";
 import { maskBatch } from "./masks.ts";
@@ -267,7 +272,23 @@ export async function pretrain(
   const con = useCon
     ? ParamSet.create(contrastiveSpecs(m.width), streams.get("init/con"))
     : null;
+  const rad = objectives.includes("radiomics")
+    ? ParamSet.create(radiomicsSpecs(m.width), streams.get("init/rad"))
+    : null;
   const target = useJepa ? variableFrom(online.flat(), false) : null;
+  // The measurements each pool patient's encoder output should predict,
+  // standardized over the whole pool (held-out patients included: no
+  // label is involved).
+  const radTargets = rad
+    ? radiomicsTargets([...fit, ...heldOut], set.internal.imaging.shape)
+    : null;
+  const rowsOf = (from: Float32Array, dim: number, rows: number[]) => {
+    const out = new Float32Array(rows.length * dim);
+    rows.forEach((r, i) =>
+      out.set(from.subarray(r * dim, (r + 1) * dim), i * dim)
+    );
+    return out;
+  };
   // What the method reads (both modalities for the multimodal objectives).
   const reads = methodUses(method);
 
@@ -275,6 +296,7 @@ export async function pretrain(
   const objective = (
     h: HostBatch,
     masks: { context: Float32Array; target: Float32Array } | null,
+    poolRows: number[],
   ): tf.Scalar => {
     const x = toInputs(h, layout, m);
     let loss = tf.scalar(0);
@@ -298,6 +320,16 @@ export async function pretrain(
       const c = contrastiveLoss(enc, { ...online.dict, ...con.dict }, x);
       loss = loss.add(pred ? c.mul(pc.contrastiveWeight) : c);
     }
+    if (rad && radTargets) {
+      const t = tf.tensor2d(
+        rowsOf(radTargets.values, radTargets.dim, poolRows),
+        [h.n, radTargets.dim],
+      );
+      const has = tf.tensor1d(rowsOf(radTargets.has, 1, poolRows));
+      loss = loss.add(
+        radiomicsLoss(enc, { ...online.dict, ...rad.dict }, x, t, has),
+      );
+    }
     return loss as tf.Scalar;
   };
 
@@ -309,12 +341,16 @@ export async function pretrain(
   // measures the same thing.
   const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
     const h = hostBatch(heldOut, idx, layout, norm, reads);
-    return { h, masks: masksFor(h, `pretrain/held-out/mask/${i}`) };
+    return {
+      h,
+      masks: masksFor(h, `pretrain/held-out/mask/${i}`),
+      poolRows: idx.map((k) => fit.length + k),
+    };
   });
   const heldOutLoss = async (): Promise<number> => {
     let total = 0, count = 0;
-    for (const { h, masks } of heldBatches) {
-      const l = tf.tidy(() => objective(h, masks).mul(h.n));
+    for (const { h, masks, poolRows } of heldBatches) {
+      const l = tf.tidy(() => objective(h, masks, poolRows).mul(h.n));
       total += (await l.data())[0];
       count += h.n;
       l.dispose();
@@ -329,7 +365,12 @@ export async function pretrain(
     : null;
   const task: TrainTask = {
     phase: `${method} pretraining`,
-    sets: [online, ...(pred ? [pred] : []), ...(con ? [con] : [])],
+    sets: [
+      online,
+      ...(pred ? [pred] : []),
+      ...(con ? [con] : []),
+      ...(rad ? [rad] : []),
+    ],
     state: target ? { target } : {},
     identity: { method, seed, model: m, pretrain: pc, pool: pool.length },
     loss(step) {
@@ -346,7 +387,7 @@ export async function pretrain(
         reads,
         pretrainAugment?.(idx.length, step),
       );
-      return objective(h, masksFor(h, `pretrain/mask/${step}`));
+      return objective(h, masksFor(h, `pretrain/mask/${step}`), idx);
     },
     afterStep(step) {
       if (target) {
@@ -405,6 +446,7 @@ export async function pretrain(
     online.dispose();
     pred?.dispose();
     con?.dispose();
+    rad?.dispose();
     target?.dispose();
     enc.dispose();
   }

@@ -10,7 +10,7 @@
 import { UserError } from "../core/errors.ts";
 
 /** Self-supervised objectives a method can pretrain with. */
-export type Objective = "jepa" | "contrastive";
+export type Objective = "jepa" | "contrastive" | "radiomics";
 
 /** One method. */
 export interface MethodSpec {
@@ -24,6 +24,11 @@ export interface MethodSpec {
    * deep model.
    */
   model: "encoder" | "logistic";
+  /**
+   * The method measures nodules in voxels (core/radiomics.ts), so it runs
+   * on volume-level cohorts only.
+   */
+  volumeOnly?: boolean;
   /** One line for `--help` and the README. */
   description: string;
 }
@@ -85,6 +90,14 @@ export const METHOD_SPECS = {
     description:
       "JEPA pretraining on the scans alone (hidden blocks of a volume predicted from the rest), then imaging-only finetuning",
   },
+  "radiomics-image": {
+    uses: IMAGE,
+    objectives: ["radiomics"],
+    model: "encoder",
+    volumeOnly: true,
+    description:
+      "the image encoder pretrained to regress the 16 nodule measurements of logreg-volume from unlabeled volumes (models/radiomics_pretext.ts), then imaging-only finetuning; volume mode only",
+  },
   "logreg-image": {
     uses: IMAGE,
     objectives: [],
@@ -101,6 +114,7 @@ export const METHOD_SPECS = {
     uses: IMAGE,
     objectives: [],
     model: "logistic",
+    volumeOnly: true,
     description:
       "logistic regression on 16 nodule measurements of the latest volume (core/radiomics.ts: volume, solid part, density, edge, shape, surroundings); volume mode only",
   },

@@ -1,7 +1,7 @@
 /**
  * Models and training: tokenizers, the multimodal transformer encoder,
- * JEPA / contrastive / supervised objectives, AdamW, the training loop,
- * safetensors checkpoints and representation probes.
+ * JEPA / contrastive / radiomics-pretext / supervised objectives, AdamW,
+ * the training loop, safetensors checkpoints and representation probes.
  *
  * @example
  * ```ts
@@ -20,6 +20,7 @@ export * from "./encoder.ts";
 export * from "./masks.ts";
 export * from "./jepa.ts";
 export * from "./contrastive.ts";
+export * from "./radiomics_pretext.ts";
 export * from "./supervised.ts";
 export * from "./optim.ts";
 export * from "./train.ts";

@@ -12,7 +12,12 @@ import { UserError } from "../core/errors.ts";
 import { Progress } from "../core/progress.ts";
 import { withInterruptNotice, writeStaged } from "../core/outdir.ts";
 import { appendResults, readResults, type ResultRow } from "../core/results.ts";
-import { METHOD_SPECS, parseMethod } from "../models/methods.ts";
+import {
+  type Method,
+  METHOD_SPECS,
+  type MethodSpec,
+  parseMethod,
+} from "../models/methods.ts";
 import { resolveExperimentConfig } from "../models/mod.ts";
 import { resolveScenario, type Scenario } from "../sim/mod.ts";
 import { writeReport } from "../reports/mod.ts";
@@ -243,6 +248,12 @@ export function validateJobs(
     if (!j.cohortConfig) {
       const sc = resolveScenario(j.scenario, where);
       if (!allowUndefinedAuc) checkCohortSizes(sc, j, where);
+      const spec = METHOD_SPECS[j.method as Method] as MethodSpec | undefined;
+      if (spec?.volumeOnly && sc.imaging.level !== "volume") {
+        throw new UserError(
+          `${where}: ${j.method} measures nodules in volumes, but the scenario's imaging.level is ${sc.imaging.level}; run it on volumes (--level volume, or --preset paper-volume) or drop it from --methods`,
+        );
+      }
     }
     resolveExperimentConfig(j.experiment, `${where} experiment`);
   }

@@ -978,6 +978,12 @@ export function buildCorpus(): Corpus {
     "scenarioOverrides: { externals.0.size: 4 }\n",
     /externals\.0\.size \(.*\) = 4 patients/,
   );
+  study(
+    "a volume-only method on features (--check)",
+    "methods: [imaging-only, radiomics-image]\nsweeps: []\n",
+    /radiomics-image seed \d+: radiomics-image measures nodules in volumes, but the scenario's imaging\.level is features; run it on volumes \(--level volume/,
+    ["--check"],
+  );
   study("experiment typo", "experiment: { finetnue: {} }\n", /finetnue/);
   study("a list", "- 1\n", /expected a mapping of study settings/);
   cases.push({

@@ -21,8 +21,13 @@ const cfg = resolveExperimentConfig({
   finetune: { steps: 60, batchSize: 64, readEvery: 10 },
 });
 
-// logreg-volume measures voxels: it runs on volumes (tests/sim/radiomics_test.ts).
-for (const method of METHODS.filter((m) => m !== "logreg-volume")) {
+// logreg-volume and radiomics-image measure voxels: they run on volumes
+// (tests/sim/radiomics_test.ts, tests/models/radiomics_pretext_test.ts).
+for (
+  const method of METHODS.filter((m) =>
+    m !== "logreg-volume" && m !== "radiomics-image"
+  )
+) {
   Deno.test(`easy scenario: ${method} reaches test AUC >= 0.85`, async () => {
     const before = tf.memory().numTensors;
     const r = await runExperiment(set, method, cfg, 1);

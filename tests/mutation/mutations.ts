@@ -56,6 +56,7 @@ const STEM = "tests/models/stem_test.ts";
 const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
+const RAD = "tests/models/radiomics_pretext_test.ts";
 
 /**
  * Every mutation.
@@ -1525,5 +1526,33 @@ export const MUTATIONS: Mutation[] = [
     replace: "return mean;",
     what: "model.pooling meanmax silently pools by the mean",
     tests: [VKA],
+  },
+  {
+    id: "models/radiomics-targets-misaligned",
+    file: "models/experiment.ts",
+    search: "return objective(h, masksFor(h, `pretrain/mask/${step}`), idx);",
+    replace:
+      "return objective(h, masksFor(h, `pretrain/mask/${step}`), idx.map((k) => (k + 1) % fit.length));",
+    what:
+      "the radiomics pretext regresses each volume onto another patient's measurements",
+    tests: [RAD],
+  },
+  {
+    id: "models/radiomics-loss-dropped",
+    file: "models/experiment.ts",
+    search: "radiomicsLoss(enc, { ...online.dict, ...rad.dict }, x, t, has),",
+    replace:
+      "radiomicsLoss(enc, { ...online.dict, ...rad.dict }, x, t, has).mul(0),",
+    what: "radiomics-image pretrains nothing: the encoder stays at random init",
+    tests: [RAD],
+  },
+  {
+    id: "models/radiomics-targets-unstandardized",
+    file: "models/radiomics_pretext.ts",
+    search: "values[i * dim + j] = (raw[i * dim + j] - mean) / sd;",
+    replace: "values[i * dim + j] = raw[i * dim + j];",
+    what:
+      "raw measurements (volumes in the thousands of mm^3) swamp the pretext loss",
+    tests: [RAD],
   },
 ];
