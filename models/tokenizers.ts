@@ -214,6 +214,54 @@ export class TokenizerConstants {
   }
 }
 
+// Sinusoidal codes by width, then by time value. A batch repeats a few
+// hundred distinct times (every token of a scan or an EHR record shares
+// one, and the same patients come back every epoch), while computing a
+// code costs width / 2 sines and cosines: a 128-patient features batch
+// spent more time here than in its attention kernels. Cleared when it
+// grows past CODE_CACHE_MAX entries, so memory stays bounded.
+const codeCache = new Map<number, Map<number, Float32Array>>();
+const divisors = new Map<number, Float64Array>();
+const CODE_CACHE_MAX = 1 << 16;
+
+/**
+ * The sinusoidal time code of `t` months at width `w` (even): entries 2k
+ * and 2k + 1 are sin and cos of t / 1000^(k / (w / 2)), periods from 2*pi
+ * months to about 2*pi*1000 months (centuries). Memoized; treat the
+ * returned array as read-only.
+ *
+ * @example
+ * ```ts
+ * timeCode(0, 4); // Float32Array [0, 1, 0, 1]
+ * ```
+ */
+export function timeCode(t: number, w: number): Float32Array {
+  let byTime = codeCache.get(w);
+  if (!byTime) codeCache.set(w, byTime = new Map());
+  let code = byTime.get(t);
+  if (code) return code;
+  const half = w / 2;
+  let div = divisors.get(w);
+  if (!div) {
+    // The same divisor as Math.pow(1000, k / half) in the division below,
+    // so codes keep their values to the bit.
+    div = Float64Array.from(
+      { length: half },
+      (_, k) => Math.pow(1000, k / half),
+    );
+    divisors.set(w, div);
+  }
+  code = new Float32Array(w);
+  for (let k = 0; k < half; k++) {
+    const a = t / div[k];
+    code[2 * k] = Math.sin(a);
+    code[2 * k + 1] = Math.cos(a);
+  }
+  if (byTime.size >= CODE_CACHE_MAX) byTime.clear();
+  byTime.set(t, code);
+  return code;
+}
+
 /**
  * Host batch to tensors, computing time encodings on the host.
  *
@@ -227,16 +275,9 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
   let time: tf.Tensor | null = null;
   if (m.timeEncoding === "sinusoidal" || m.timeEncoding === "both") {
     const enc = new Float32Array(n * N * w);
-    const half = w / 2;
     for (let i = 0; i < n * N; i++) {
       if (h.present[i] === 0) continue;
-      const t = h.times[i];
-      for (let k = 0; k < half; k++) {
-        // Periods from 2*pi months to about 2*pi*1000 months (centuries).
-        const a = t / Math.pow(1000, k / half);
-        enc[i * w + 2 * k] = Math.sin(a);
-        enc[i * w + 2 * k + 1] = Math.cos(a);
-      }
+      enc.set(timeCode(h.times[i], w), i * w);
     }
     time = tf.tensor3d(enc, [n, N, w]);
   }

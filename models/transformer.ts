@@ -280,21 +280,20 @@ export function linear(
     opts.inputGrad === false && hasKernel(DENSE) &&
     hasKernel(DENSE_PARAM_GRAD)
   ) {
-    return fusedDenseOnData(
-      x,
-      w,
-      b ? b.reshape([-1]) as tf.Tensor1D : null,
-    );
+    return fusedDenseOnData(x, w, b ? vector(b) : null);
   }
   if (hasKernel(DENSE) && hasKernel(DENSE_GRAD)) {
-    return b
-      ? fusedDenseBias(x, w, b.reshape([-1]) as tf.Tensor1D)
-      : fusedDense(x, w);
+    return b ? fusedDenseBias(x, w, vector(b)) : fusedDense(x, w);
   }
   const y: tf.Tensor2D = tf.getBackend() === "wasm"
     ? plainGradMatMul(x, w)
     : tf.matMul(x, w);
   return b ? y.add(b) : y;
+}
+
+// A bias as a vector; no Reshape op when it already is one.
+function vector(b: tf.Tensor): tf.Tensor1D {
+  return (b.rank === 1 ? b : b.reshape([-1])) as tf.Tensor1D;
 }
 
 /**
@@ -307,6 +306,11 @@ export function linear(
  */
 export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
   const w = p[`${name}/w`];
+  // Rows in, rows out: no Reshape ops (each costs an op, a saved clone and
+  // a backward op on the tape; a features step is op-bound).
+  if (x.rank === 2) {
+    return linear(x as tf.Tensor2D, w as tf.Tensor2D, p[`${name}/b`] ?? null);
+  }
   const lead = x.shape.slice(0, -1) as number[];
   const y = linear(
     x.reshape([-1, w.shape[0]]) as tf.Tensor2D,
@@ -385,6 +389,25 @@ export function stack(
   const [n, N, w] = x.shape;
   const h = s.heads, d = w / h;
   const scale = 1 / Math.sqrt(d);
+  if (
+    hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
+    !(s.decay && dt) && fusable(bias.shape, n, N, d)
+  ) {
+    // Fused attention reads and writes token rows [n * N, .]: the whole
+    // stack runs on rows, one reshape in and one out.
+    let r = x.reshape([n * N, w]);
+    for (let l = 0; l < s.depth; l++) {
+      const b = `${prefix}/block${l}`;
+      const att = fusedAttention(
+        dense(layerNorm(r, null, null), p, `${b}/qkv`) as tf.Tensor2D,
+        bias,
+        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
+      );
+      r = r.add(dense(att, p, `${b}/proj`));
+      r = r.add(mlp(r, p, b));
+    }
+    return layerNorm(r, p, `${prefix}/norm`).reshape([n, N, w]);
+  }
   for (let l = 0; l < s.depth; l++) {
     const b = `${prefix}/block${l}`;
     // Block norms have no gain or bias: the dense layer after each absorbs them.
@@ -392,19 +415,6 @@ export function stack(
     // blocks: on wasm a split along an inner axis, and any 5D transpose,
     // are several times slower than these 4D transposes.
     const proj = dense(layerNorm(x, null, null), p, `${b}/qkv`);
-    if (
-      hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
-      !(s.decay && dt) && fusable(bias.shape, n, N, d)
-    ) {
-      const att = fusedAttention(
-        proj.reshape([n * N, 3 * w]) as tf.Tensor2D,
-        bias,
-        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
-      );
-      x = x.add(dense(att.reshape([n, N, w]), p, `${b}/proj`));
-      x = x.add(mlp(x, p, b));
-      continue;
-    }
     const qkv = proj.reshape([n, N, 3, w]).transpose([2, 0, 1, 3]);
     const [q, k, v] = tf.unstack(qkv).map((t) =>
       t.reshape([n, N, h, d]).transpose([0, 2, 1, 3])

@@ -56,6 +56,7 @@ const STEM = "tests/models/stem_test.ts";
 const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
+const TIME = "tests/models/time_code_test.ts";
 
 /**
  * Every mutation.
@@ -1525,5 +1526,15 @@ export const MUTATIONS: Mutation[] = [
     replace: "return mean;",
     what: "model.pooling meanmax silently pools by the mean",
     tests: [VKA],
+  },
+  // ---- issue 17: features steps (memoized time codes, fused contrastive head)
+  {
+    id: "models/time-code-cache-keyed-by-width-only",
+    file: "models/tokenizers.ts",
+    search: "let code = byTime.get(t);",
+    replace: "let code = byTime.values().next().value;",
+    what:
+      "every token gets the time code of the first time value seen: time encoding carries nothing",
+    tests: [TIME],
   },
 ];
