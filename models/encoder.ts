@@ -47,6 +47,10 @@ export class Encoder {
   readonly ehrTokens: tf.Tensor;
   /** [1, 1, N, N]: 1 where query and key are on the same modality side. */
   readonly sameSide: tf.Tensor;
+  /** [1, 1, N, N]: 0 where query and key are on the same side, else -1e9. */
+  readonly sideBias: tf.Tensor;
+  // 1 on image tokens, by token.
+  readonly #isImage: Float32Array;
 
   /** Builds constants for a layout and config. */
   constructor(layout: Layout, model: ModelConfig) {
@@ -73,6 +77,8 @@ export class Encoder {
       for (let j = 0; j < N; j++) same[i * N + j] = img[i] === img[j] ? 1 : 0;
     }
     this.sameSide = tf.tensor4d(same, [1, 1, N, N]);
+    this.sideBias = tf.tidy(() => tf.scalar(1).sub(this.sameSide).mul(-1e9));
+    this.#isImage = img;
   }
 
   /** Parameter specs (names start with "enc/"). */
@@ -104,13 +110,42 @@ export class Encoder {
     emb?: { content: tf.Tensor; pos: tf.Tensor },
   ): tf.Tensor {
     const { content, pos } = emb ?? this.embed(p, x);
-    let bias = keyBias(visible);
-    if (sideOnly) {
-      bias = bias.add(tf.scalar(1).sub(this.sameSide).mul(-1e9));
+    let bias: tf.Tensor;
+    if (visible === x.present && x.presentHost) {
+      bias = this.#hostBias(x.presentHost, x.n, sideOnly);
+    } else {
+      bias = keyBias(visible);
+      if (sideOnly) bias = bias.add(this.sideBias);
     }
     return stack(content.add(pos), p, "enc", this.shape, bias, x.dt, {
       hiddenUnread: true,
     });
+  }
+
+  // keyBias(present) (+ sideBias) as one constant, computed on the host
+  // with the same float32 arithmetic (each term is 0 or fround(-1e9)):
+  // the ops that built it cost a features step more than the numbers.
+  #hostBias(present: Float32Array, n: number, sideOnly: boolean): tf.Tensor {
+    const N = this.layout.nTokens;
+    const big = Math.fround(-1e9);
+    if (!sideOnly) {
+      const b = new Float32Array(n * N);
+      for (let i = 0; i < n * N; i++) {
+        b[i] = Math.fround((1 - present[i]) * big);
+      }
+      return tf.tensor4d(b, [n, 1, 1, N]);
+    }
+    const img = this.#isImage, b = new Float32Array(n * N * N);
+    for (let r = 0; r < n; r++) {
+      for (let q = 0; q < N; q++) {
+        for (let k = 0; k < N; k++) {
+          const key = Math.fround((1 - present[r * N + k]) * big);
+          const side = Math.fround((img[q] === img[k] ? 0 : 1) * big);
+          b[(r * N + q) * N + k] = Math.fround(key + side);
+        }
+      }
+    }
+    return tf.tensor4d(b, [n, 1, N, N]);
   }
 
   /**
@@ -137,5 +172,6 @@ export class Encoder {
     this.imageTokens.dispose();
     this.ehrTokens.dispose();
     this.sameSide.dispose();
+    this.sideBias.dispose();
   }
 }

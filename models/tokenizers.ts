@@ -40,6 +40,11 @@ export interface Inputs {
   demo: tf.Tensor;
   /** [n, nTokens]. */
   present: tf.Tensor;
+  /**
+   * `present`'s values on the host (toInputs sets it): masks and biases
+   * derived from them are then built as constants, not recorded as ops.
+   */
+  presentHost?: Float32Array;
   /** [n, nTokens, width] sinusoidal time encoding, when used. */
   time: tf.Tensor | null;
   /** [n, 1, nTokens, nTokens] |t_i - t_j| in months, when decay is used. */
@@ -315,6 +320,7 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
     ehr: tf.tensor2d(h.ehr, [n * L.maxEhr, L.ehrGroups * L.groupSize]),
     demo: tf.tensor2d(h.demo, [n, 6]),
     present: tf.tensor2d(h.present, [n, N]),
+    presentHost: h.present,
     time,
     dt,
     labels: tf.tensor1d(h.labels),

@@ -57,6 +57,7 @@ const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
 const TIME = "tests/models/time_code_test.ts";
+const HOSTMASK = "tests/models/contrastive_host_masks_test.ts";
 
 /**
  * Every mutation.
@@ -1536,5 +1537,51 @@ export const MUTATIONS: Mutation[] = [
     what:
       "every token gets the time code of the first time value seen: time encoding carries nothing",
     tests: [TIME],
+  },
+  {
+    id: "models/contrastive-host-validity-either-side",
+    file: "models/contrastive.ts",
+    search: "valid[r] = counts[r * 2] > 0 && counts[r * 2 + 1] > 0 ? 1 : 0;",
+    replace: "valid[r] = counts[r * 2] > 0 || counts[r * 2 + 1] > 0 ? 1 : 0;",
+    what:
+      "patients with one modality enter InfoNCE as positives and negatives (host-built masks)",
+    tests: [HOSTMASK],
+  },
+  {
+    id: "models/encoder-host-bias-crosses-sides",
+    file: "models/encoder.ts",
+    search: "const side = Math.fround((img[q] === img[k] ? 0 : 1) * big);",
+    replace: "const side = 0;",
+    what:
+      "contrastive pretraining's encoder lets image and EHR tokens attend to each other: the task turns trivial",
+    tests: [HOSTMASK],
+  },
+  {
+    id: "kernels/infonce-unit-grad-radial-kept",
+    file: "kernels/wasm/infonce.ts",
+    search: "du[i * w + q] = (du[i * w + q] - u[i * w + q] * dot) * inv;",
+    replace: "du[i * w + q] = du[i * w + q] * inv;",
+    what:
+      "the fused InfoNCE's gradient ignores the unit-length scaling of the projections",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/infonce-log-scale-clamp-grad",
+    file: "kernels/wasm/infonce.ts",
+    search: "d[0] = s0 <= LOG_CAP ? d[0] * sc : 0;",
+    replace: "d[0] = d[0] * sc;",
+    what:
+      "the logit scale keeps growing past CLIP's cap of 100 (gradient through the clamp)",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/infonce-one-shift-invalid-columns",
+    file: "kernels/wasm/infonce.ts",
+    search: "if (v[l] === 0) continue;",
+    nth: 1,
+    replace: "",
+    what:
+      "patients without both modalities stay in the softmaxes as negatives (fused InfoNCE)",
+    tests: [NCE],
   },
 ];
