@@ -20,6 +20,7 @@ import {
   tokenizerSpecs,
 } from "./tokenizers.ts";
 import { keyBias, stack, type StackShape, stackSpecs } from "./transformer.ts";
+import { untaped } from "./untaped.ts";
 
 /**
  * Shapes, constants and forward pass of the encoder; parameters live
@@ -114,8 +115,10 @@ export class Encoder {
     if (visible === x.present && x.presentHost) {
       bias = this.#hostBias(x.presentHost, x.n, sideOnly);
     } else {
-      bias = keyBias(visible);
-      if (sideOnly) bias = bias.add(this.sideBias);
+      // A mask: nothing to differentiate.
+      bias = untaped(() =>
+        sideOnly ? keyBias(visible).add(this.sideBias) : keyBias(visible)
+      );
     }
     return stack(content.add(pos), p, "enc", this.shape, bias, x.dt, {
       hiddenUnread: true,

@@ -285,7 +285,7 @@ export async function pretrain(
         enc,
         online.dict,
         pred.dict,
-        online.unflatten(target),
+        () => online.unflatten(target),
         x,
         ctx,
         hid,

@@ -21,6 +21,7 @@ import {
   type ParamSpec,
 } from "./params.ts";
 import type { Inputs } from "./tokenizers.ts";
+import { untaped } from "./untaped.ts";
 import {
   dense,
   keyBias,
@@ -233,7 +234,7 @@ export function predictHidden(
       pred,
       "pred",
       predictorShape(m),
-      keyBias(context.add(hidden)),
+      untaped(() => keyBias(context.add(hidden))),
       null,
       // Only hidden rows are read (jepaRegression).
       { hiddenUnread: true },
@@ -281,7 +282,9 @@ export function jepaRegression(
  *
  * @param online context encoder parameters
  * @param pred predictor parameters
- * @param target EMA target encoder parameters
+ * @param target EMA target encoder parameters, or a function giving them
+ *   (then called with the gradient tape off, so e.g. slicing them out of
+ *   a flat vector records nothing)
  * @param context [n, N] 1 on tokens the context encoder sees
  * @param hidden [n, N] 1 on tokens to predict
  *
@@ -294,7 +297,7 @@ export function jepaLoss(
   enc: Encoder,
   online: Params,
   pred: Params,
-  target: Params,
+  target: Params | (() => Params),
   x: Inputs,
   context: tf.Tensor,
   hidden: tf.Tensor,
@@ -302,7 +305,11 @@ export function jepaLoss(
   loss: JepaLoss,
   norm: TargetNorm = "layer",
 ): tf.Scalar {
-  const wanted = targetTokens(enc, target, x, norm);
+  // The EMA branch gets no gradient: off the tape, its ops cost only
+  // their arithmetic.
+  const wanted = untaped(() =>
+    targetTokens(enc, typeof target === "function" ? target() : target, x, norm)
+  );
   const predicted = predictHidden(enc, online, pred, x, context, hidden, m);
   return jepaRegression(predicted, wanted, hidden, loss);
 }

@@ -1584,4 +1584,13 @@ export const MUTATIONS: Mutation[] = [
       "patients without both modalities stay in the softmaxes as negatives (fused InfoNCE)",
     tests: [NCE],
   },
+  {
+    id: "models/untaped-records",
+    file: "models/untaped.ts",
+    search: "return g() as T;",
+    replace: "return f();",
+    what:
+      "the EMA target branch and the masks are recorded on the gradient tape (slower; a gradient could reach them)",
+    tests: ["tests/models/untaped_test.ts"],
+  },
 ];
