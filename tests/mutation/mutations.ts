@@ -1593,4 +1593,13 @@ export const MUTATIONS: Mutation[] = [
       "the EMA target branch and the masks are recorded on the gradient tape (slower; a gradient could reach them)",
     tests: ["tests/models/untaped_test.ts"],
   },
+  {
+    id: "kernels/wasm-cast-shares-across-dtypes",
+    file: "kernels/wasm/mod.ts",
+    search: 'if (x.dtype !== "float32" || args.attrs?.dtype !== "float32") {',
+    replace: 'if (x.dtype !== "float32") {',
+    what:
+      "a float32 tensor cast to int32 on wasm keeps its float bytes (labels, indices, masks go wrong)",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
 ];
