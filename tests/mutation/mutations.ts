@@ -1602,4 +1602,13 @@ export const MUTATIONS: Mutation[] = [
       "a float32 tensor cast to int32 on wasm keeps its float bytes (labels, indices, masks go wrong)",
     tests: ["tests/kernels/wasm/kernels_test.ts"],
   },
+  {
+    id: "kernels/attention-small-hands-over-garbage",
+    file: "kernels/wasm/attention.ts",
+    search: "return sc.s!;",
+    replace: "be.typedArrayFromHeap(sc.s!).fill(0.5);\n  return sc.s!;",
+    what:
+      "features-mode attention's gradient reads a P that is not the forward pass's softmax",
+    tests: [ATT],
+  },
 ];
