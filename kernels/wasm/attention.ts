@@ -102,6 +102,8 @@ function scratch(be: WasmBackendLike, size: number): tf.TensorInfo {
 // underflows long before), so such a key contributes nothing.
 const MASKED = -1e6;
 
+let keepFlags = new Uint8Array(0);
+
 // The keys of patient p that some query may attend to: those whose bias is
 // above MASKED in at least one query row. Returns how many, their indices
 // in idx. All N when some query row has no such key (then tfjs's softmax
@@ -115,7 +117,10 @@ function keptKeys(
   const { N, Nb } = g;
   const b0 = (g.nb > 1 ? p : 0) * Nb * N;
   let nk = 0;
-  const keep = new Uint8Array(N);
+  // One flag array for every call (this runs per patient, per call).
+  if (keepFlags.length < N) keepFlags = new Uint8Array(N);
+  const keep = keepFlags;
+  keep.fill(0, 0, N);
   for (let i = 0; i < Nb; i++) {
     let any = false;
     const row = b0 + i * N;
@@ -125,7 +130,7 @@ function keptKeys(
         any = true;
       }
     }
-    if (!any) keep.fill(1);
+    if (!any) keep.fill(1, 0, N);
   }
   for (let j = 0; j < N; j++) if (keep[j]) idx[nk++] = j;
   return nk;
