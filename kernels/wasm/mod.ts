@@ -31,6 +31,7 @@ import { adamWWasm, emaWasm } from "./optim.ts";
 import { infoNceWasm } from "./infonce.ts";
 import { reluGradWasm } from "./relu.ts";
 import { softmaxGradWasm } from "./softmax.ts";
+import { leadingSumWasm } from "./sum.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
 export { attentionGradWasm, attentionWasm } from "./attention.ts";
@@ -51,12 +52,14 @@ export { adamWWasm, emaWasm } from "./optim.ts";
 export { infoNceWasm } from "./infonce.ts";
 export { reluGradWasm } from "./relu.ts";
 export { softmaxGradWasm } from "./softmax.ts";
+export { leadingSumWasm } from "./sum.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
  * Replaces wasm's BatchMatMul (batched products go to the SIMD loops, the
  * rest to the stock kernel), GatherV2 (whole rows by copies) and SplitV
- * (float32 by block copies; other cases to the stock kernels), Identity
+ * (float32 by block copies; other cases to the stock kernels), Sum (over
+ * leading axes by SIMD column sums; other cases to the stock kernel), Identity
  * and Cast (float32 to float32 shares the bytes), and registers the fused
  * kernels.
  * Call once; kernels/mod.ts does.
@@ -113,6 +116,16 @@ export function registerWasmKernels(): void {
         (backend as { incRef(id: object): void }).incRef(x.dataId);
         return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
       },
+    });
+  }
+  const sum = tf.getKernel("Sum", "wasm");
+  if (sum) {
+    tf.unregisterKernel("Sum", "wasm");
+    tf.registerKernel({
+      ...sum,
+      kernelFunc: (args) =>
+        leadingSumWasm(args as unknown as KernelArgs) ??
+          (sum.kernelFunc(args) as tf.TensorInfo),
     });
   }
   // Gradients of tf's binary ops cast their saved inputs to float32, and

@@ -57,6 +57,7 @@ const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
 const TIME = "tests/models/time_code_test.ts";
+const SUM = "tests/kernels/wasm/sum_test.ts";
 const HOSTMASK = "tests/models/contrastive_host_masks_test.ts";
 
 /**
@@ -1610,5 +1611,23 @@ export const MUTATIONS: Mutation[] = [
     what:
       "features-mode attention's gradient reads a P that is not the forward pass's softmax",
     tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-sum-drops-last-row",
+    file: "kernels/wasm/sum.ts",
+    search: "simdOf(be).colsum(addr(be, x), addr(be, out), rows, inner / 4);",
+    replace:
+      "simdOf(be).colsum(addr(be, x), addr(be, out), rows - 1, inner / 4);",
+    what:
+      "every gradient summed over the batch (biases, gains, embeddings) misses one row",
+    tests: [SUM],
+  },
+  {
+    id: "kernels/wasm-sum-any-axes",
+    file: "kernels/wasm/sum.ts",
+    search: "if (!axes.every((a, i) => a === i)) return null;",
+    replace: "",
+    what: "sums over inner axes on wasm add the wrong numbers",
+    tests: [SUM],
   },
 ];
