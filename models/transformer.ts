@@ -94,9 +94,54 @@ export function layerNorm(
   p: Params | null,
   name: string | null,
 ): tf.Tensor {
-  const y = normalize(x);
-  return p && name ? y.mul(p[`${name}/g`]).add(p[`${name}/b`]) : y;
+  if (!(p && name)) return normalize(x);
+  if (hasKernel(NORMALIZE) && hasKernel(NORMALIZE_GRAD)) {
+    return affineNormalize(x, p[`${name}/g`], p[`${name}/b`]);
+  }
+  return normalize(x).mul(p[`${name}/g`]).add(p[`${name}/b`]);
 }
+
+// t in `shape`, reshaped only when it differs.
+function shaped(t: tf.Tensor, shape: number[]): tf.Tensor {
+  return t.shape.length === shape.length &&
+      t.shape.every((v, i) => v === shape[i])
+    ? t
+    : t.reshape(shape);
+}
+
+// normalize(x) * g + b as one tape node: the same ops forward, and
+// backward the gradients autodiff would form (dx through dy * g, dg the
+// sum of dy * y, db the sum of dy over every leading axis) from four ops,
+// where the separate multiply and add recorded their own nodes, clones,
+// casts and reshapes.
+const affineNormalize = tf.customGrad(
+  ((
+    x: tf.Tensor,
+    g: tf.Tensor,
+    b: tf.Tensor,
+    save: tf.GradSaveFunc,
+    // deno-lint-ignore no-explicit-any
+  ): any => {
+    const [y, inv] = tf.engine().runKernel(NORMALIZE, { x }) as tf.Tensor[];
+    save([y, inv, g]);
+    return {
+      value: y.mul(g).add(b),
+      gradFunc: (dy: tf.Tensor, [sy, sinv, sg]: tf.Tensor[]) => {
+        const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+        return [
+          tf.engine().runKernel(NORMALIZE_GRAD, {
+            dy: dy.mul(sg),
+            y: sy,
+            inv: sinv,
+          }),
+          shaped(dy.mul(sy).sum(lead), sg.shape),
+          shaped(dy.sum(lead), sg.shape),
+        ];
+      },
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 // (x - mean) / sqrt(var + eps) over the last axis, with the closed-form
 // gradient inv * (dy - mean(dy) - y * mean(dy * y)): one fused kernel each

@@ -57,6 +57,7 @@ const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
 const TIME = "tests/models/time_code_test.ts";
+const LN = "tests/models/layer_norm_test.ts";
 const SUM = "tests/kernels/wasm/sum_test.ts";
 const HOSTMASK = "tests/models/contrastive_host_masks_test.ts";
 
@@ -1629,5 +1630,22 @@ export const MUTATIONS: Mutation[] = [
     replace: "",
     what: "sums over inner axes on wasm add the wrong numbers",
     tests: [SUM],
+  },
+  {
+    id: "models/affine-norm-gain-grad-unweighted",
+    file: "models/transformer.ts",
+    search: "shaped(dy.mul(sy).sum(lead), sg.shape),",
+    replace: "shaped(dy.sum(lead), sg.shape),",
+    what: "the final layer norm's gain learns from the bias's gradient",
+    tests: [LN],
+  },
+  {
+    id: "models/affine-norm-input-grad-ungained",
+    file: "models/transformer.ts",
+    search: "dy: dy.mul(sg),",
+    replace: "dy,",
+    what:
+      "the gradient below every stack's final norm ignores its gain (the encoder learns from a wrong signal)",
+    tests: [LN],
   },
 ];
