@@ -247,6 +247,7 @@ export function predictHidden(
 /**
  * JEPA piece 3, the loss: regression of the predictions onto the targets,
  * averaged over hidden tokens and width only (context tokens add nothing).
+ * The gradient reaches the predictions only (the targets are constants).
  *
  * @param hidden [n, N] 1 on tokens to predict
  *
@@ -261,17 +262,42 @@ export function jepaRegression(
   hidden: tf.Tensor,
   loss: JepaLoss,
 ): tf.Scalar {
-  const diff = predicted.sub(wanted);
-  let err: tf.Tensor;
-  if (loss === "l2") {
-    err = diff.square();
-  } else {
-    const a = diff.abs(), small = tf.minimum(a, 1);
-    err = small.square().mul(0.5).add(a.sub(small));
-  }
+  if (loss === "l2") return maskedSquares(predicted, wanted, hidden);
+  const a = predicted.sub(wanted).abs(), small = tf.minimum(a, 1);
+  const err = small.square().mul(0.5).add(a.sub(small));
   const width = wanted.shape[wanted.shape.length - 1];
   const count = tf.maximum(hidden.sum().mul(width), 1);
   return err.mul(hidden.expandDims(2)).sum().div(count) as tf.Scalar;
+}
+
+// The l2 loss of jepaRegression as one tape node: the same forward ops,
+// and backward the gradient autodiff forms, ((dy / count) * mask) * (2 *
+// diff) in that order, so the same values; the targets, the mask and the
+// count get none (the caller passes targets computed off the tape).
+function maskedSquares(
+  predicted: tf.Tensor,
+  wanted: tf.Tensor,
+  hidden: tf.Tensor,
+): tf.Scalar {
+  const width = wanted.shape[wanted.shape.length - 1];
+  const m = untaped(() => hidden.expandDims(2));
+  const count = untaped(() => tf.maximum(hidden.sum().mul(width), 1));
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    ((p: tf.Tensor, save: tf.GradSaveFunc): any => {
+      const diff = p.sub(wanted);
+      // The mask and count too: the forward scope disposes them before
+      // the backward pass runs.
+      save([diff, m, count]);
+      return {
+        value: diff.square().mul(m).sum().div(count),
+        gradFunc: (dy: tf.Tensor, [d, sm, sc]: tf.Tensor[]) =>
+          dy.div(sc).mul(sm).mul(d.mul(2)),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  ) as (p: tf.Tensor) => tf.Scalar;
+  return f(predicted);
 }
 
 /**

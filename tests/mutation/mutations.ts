@@ -1648,4 +1648,13 @@ export const MUTATIONS: Mutation[] = [
       "the gradient below every stack's final norm ignores its gain (the encoder learns from a wrong signal)",
     tests: [LN],
   },
+  {
+    id: "models/jepa-l2-grad-unmasked",
+    file: "models/jepa.ts",
+    search: "dy.div(sc).mul(sm).mul(d.mul(2)),",
+    replace: "dy.div(sc).mul(d.mul(2)),",
+    what:
+      "JEPA's l2 gradient also pulls the predictions at context tokens toward their targets",
+    tests: ["tests/models/jepa_regression_test.ts"],
+  },
 ];
