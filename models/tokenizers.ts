@@ -280,9 +280,18 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
   let time: tf.Tensor | null = null;
   if (m.timeEncoding === "sinusoidal" || m.timeEncoding === "both") {
     const enc = new Float32Array(n * N * w);
+    // Neighbouring tokens mostly share a time (a scan's patches, a
+    // record's groups): reuse the last code then, without a lookup; plain
+    // loops, as a set() of 32 numbers costs more than the copy.
+    let last = NaN, code = new Float32Array(0);
     for (let i = 0; i < n * N; i++) {
       if (h.present[i] === 0) continue;
-      enc.set(timeCode(h.times[i], w), i * w);
+      const t = h.times[i];
+      if (t !== last) {
+        code = timeCode(t, w);
+        last = t;
+      }
+      for (let k = 0, at = i * w; k < w; k++) enc[at + k] = code[k];
     }
     time = tf.tensor3d(enc, [n, N, w]);
   }
