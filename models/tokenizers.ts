@@ -283,7 +283,7 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
     // Neighbouring tokens mostly share a time (a scan's patches, a
     // record's groups): reuse the last code then, without a lookup; plain
     // loops, as a set() of 32 numbers costs more than the copy.
-    let last = NaN, code = new Float32Array(0);
+    let last = NaN, code: Float32Array = new Float32Array(0);
     for (let i = 0; i < n * N; i++) {
       if (h.present[i] === 0) continue;
       const t = h.times[i];
