@@ -18,6 +18,7 @@ import {
   tokenize,
   TokenizerConstants,
   tokenizerSpecs,
+  tokenSum,
 } from "./tokenizers.ts";
 import { keyBias, stack, type StackShape, stackSpecs } from "./transformer.ts";
 import { untaped } from "./untaped.ts";
@@ -110,7 +111,9 @@ export class Encoder {
     sideOnly = false,
     emb?: { content: tf.Tensor; pos: tf.Tensor },
   ): tf.Tensor {
-    const { content, pos } = emb ?? this.embed(p, x);
+    const tokens = emb
+      ? emb.content.add(emb.pos)
+      : tokenSum(p, x, this.layout, this.model.width, this.consts);
     let bias: tf.Tensor;
     if (visible === x.present && x.presentHost) {
       bias = this.#hostBias(x.presentHost, x.n, sideOnly);
@@ -120,7 +123,7 @@ export class Encoder {
         sideOnly ? keyBias(visible).add(this.sideBias) : keyBias(visible)
       );
     }
-    return stack(content.add(pos), p, "enc", this.shape, bias, x.dt, {
+    return stack(tokens, p, "enc", this.shape, bias, x.dt, {
       hiddenUnread: true,
     });
   }

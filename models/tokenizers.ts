@@ -403,6 +403,41 @@ export function tokenize(
   width: number,
   c: TokenizerConstants,
 ): { content: tf.Tensor; pos: tf.Tensor } {
+  const { content, pos, keep } = unmasked(p, x, L, width, c);
+  return { content: content.mul(keep), pos: pos.mul(keep) };
+}
+
+/**
+ * The encoder's input tokens, content plus position, [n, N, w]: the sum of
+ * {@link tokenize}'s two parts, masked once (the same values; for a
+ * present token both ways add the same two numbers, an absent one is 0).
+ *
+ * @example
+ * ```ts
+ * const tokens = tokenSum(params.dict, x, layout, 32, consts);
+ * ```
+ */
+export function tokenSum(
+  p: Params,
+  x: Inputs,
+  L: Layout,
+  width: number,
+  c: TokenizerConstants,
+): tf.Tensor {
+  const { content, pos, keep } = unmasked(p, x, L, width, c);
+  return content.add(pos).mul(keep);
+}
+
+// Content [n, N, w] and position [n, N, w] (or [1, N, w] without time)
+// before absent tokens are zeroed, and the mask keep [n, N, 1] (from the
+// host when the inputs carry it: a constant, not a recorded op).
+function unmasked(
+  p: Params,
+  x: Inputs,
+  L: Layout,
+  width: number,
+  c: TokenizerConstants,
+): { content: tf.Tensor; pos: tf.Tensor; keep: tf.Tensor } {
   const n = x.n;
   // Rows of image tokens: all n * nImage, or the present ones only.
   const rows = x.imageRows ? x.image.shape[0] : n * L.nImage;
@@ -451,11 +486,13 @@ export function tokenize(
     p["enc/demo/b"],
     { inputGrad: false },
   ).reshape([n, 1, width]);
-  const keep = x.present.expandDims(2);
-  const content = tf.concat([img3, ehr, demo], 1).mul(keep);
+  const keep = x.presentHost
+    ? tf.tensor3d(x.presentHost, [n, L.nTokens, 1])
+    : x.present.expandDims(2);
+  const content = tf.concat([img3, ehr, demo], 1);
   let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D);
   if (c.fixed) pos = pos.add(c.fixed);
   pos = pos.expandDims(0);
   if (x.time) pos = pos.add(x.time);
-  return { content, pos: pos.mul(keep) };
+  return { content, pos, keep };
 }

@@ -1657,4 +1657,13 @@ export const MUTATIONS: Mutation[] = [
       "JEPA's l2 gradient also pulls the predictions at context tokens toward their targets",
     tests: ["tests/models/jepa_regression_test.ts"],
   },
+  {
+    id: "models/token-sum-unmasked",
+    file: "models/tokenizers.ts",
+    search: "return content.add(pos).mul(keep);",
+    replace: "return content.add(pos);",
+    what:
+      "absent tokens enter the encoder with their position and time codes (padding is no longer zero)",
+    tests: ["tests/models/token_sum_test.ts"],
+  },
 ];
