@@ -141,15 +141,19 @@ export class Encoder {
       }
       return tf.tensor4d(b, [n, 1, 1, N]);
     }
+    // A patient's query rows come in two kinds (image or EHR side): build
+    // both once, then copy (a volume batch has 32 x 201 x 201 entries).
     const img = this.#isImage, b = new Float32Array(n * N * N);
+    const rows = [new Float32Array(N), new Float32Array(N)];
     for (let r = 0; r < n; r++) {
-      for (let q = 0; q < N; q++) {
+      for (const s of [0, 1]) {
         for (let k = 0; k < N; k++) {
           const key = Math.fround((1 - present[r * N + k]) * big);
-          const side = Math.fround((img[q] === img[k] ? 0 : 1) * big);
-          b[(r * N + q) * N + k] = Math.fround(key + side);
+          const side = Math.fround((s === img[k] ? 0 : 1) * big);
+          rows[s][k] = Math.fround(key + side);
         }
       }
+      for (let q = 0; q < N; q++) b.set(rows[img[q]], (r * N + q) * N);
     }
     return tf.tensor4d(b, [n, 1, N, N]);
   }

@@ -1552,7 +1552,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/encoder-host-bias-crosses-sides",
     file: "models/encoder.ts",
-    search: "const side = Math.fround((img[q] === img[k] ? 0 : 1) * big);",
+    search: "const side = Math.fround((s === img[k] ? 0 : 1) * big);",
     replace: "const side = 0;",
     what:
       "contrastive pretraining's encoder lets image and EHR tokens attend to each other: the task turns trivial",
