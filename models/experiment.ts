@@ -277,11 +277,12 @@ export async function pretrain(
     masks: { context: Float32Array; target: Float32Array } | null,
   ): tf.Scalar => {
     const x = toInputs(h, layout, m);
-    let loss = tf.scalar(0);
+    // The objectives, summed in order (no "0 +" op).
+    const parts: tf.Scalar[] = [];
     if (pred && target && masks) {
       const ctx = tf.tensor2d(masks.context, [h.n, layout.nTokens]);
       const hid = tf.tensor2d(masks.target, [h.n, layout.nTokens]);
-      loss = loss.add(jepaLoss(
+      parts.push(jepaLoss(
         enc,
         online.dict,
         pred.dict,
@@ -296,9 +297,11 @@ export async function pretrain(
     }
     if (con) {
       const c = contrastiveLoss(enc, { ...online.dict, ...con.dict }, x);
-      loss = loss.add(pred ? c.mul(pc.contrastiveWeight) : c);
+      parts.push(pred ? c.mul(pc.contrastiveWeight) : c);
     }
-    return loss as tf.Scalar;
+    return parts.length === 0
+      ? tf.scalar(0)
+      : parts.reduce((a, b) => a.add(b) as tf.Scalar);
   };
 
   // JEPA masks for a batch from a named stream (none without JEPA).
