@@ -20,7 +20,12 @@ import {
   tokenizerSpecs,
   tokenSum,
 } from "./tokenizers.ts";
-import { keyBias, stack, type StackShape, stackSpecs } from "./transformer.ts";
+import {
+  keyBias,
+  stackRows,
+  type StackShape,
+  stackSpecs,
+} from "./transformer.ts";
 import { untaped } from "./untaped.ts";
 
 /**
@@ -111,6 +116,19 @@ export class Encoder {
     sideOnly = false,
     emb?: { content: tf.Tensor; pos: tf.Tensor },
   ): tf.Tensor {
+    const { nTokens } = this.layout;
+    return this.forwardRows(p, x, visible, sideOnly, emb)
+      .reshape([x.n, nTokens, this.model.width]);
+  }
+
+  /** {@link forward} as token rows [n * N, w] (no reshape at the end). */
+  forwardRows(
+    p: Params,
+    x: Inputs,
+    visible: tf.Tensor,
+    sideOnly = false,
+    emb?: { content: tf.Tensor; pos: tf.Tensor },
+  ): tf.Tensor {
     const tokens = emb
       ? emb.content.add(emb.pos)
       : tokenSum(p, x, this.layout, this.model.width, this.consts);
@@ -123,7 +141,8 @@ export class Encoder {
         sideOnly ? keyBias(visible).add(this.sideBias) : keyBias(visible)
       );
     }
-    return stack(tokens, p, "enc", this.shape, bias, x.dt, {
+    const rows = tokens.reshape([x.n * this.layout.nTokens, this.model.width]);
+    return stackRows(rows, x.n, p, "enc", this.shape, bias, x.dt, {
       hiddenUnread: true,
     });
   }

@@ -26,7 +26,7 @@ import {
   dense,
   keyBias,
   layerNorm,
-  stack,
+  stackRows,
   type StackShape,
   stackSpecs,
 } from "./transformer.ts";
@@ -222,15 +222,20 @@ export function predictHidden(
   hidden: tf.Tensor,
   m: ModelConfig,
 ): tf.Tensor {
+  // On token rows [n * N, .] throughout: no reshape between the context
+  // encoder, the predictor's layers and its stack.
+  const n = x.n, N = enc.layout.nTokens, rows = n * N;
   const emb = enc.embed(online, x);
-  const ctxOut = enc.forward(online, x, context, false, emb);
-  const ctx3 = context.expandDims(2), hid3 = hidden.expandDims(2);
-  const tokens = dense(ctxOut, pred, "pred/in").mul(ctx3)
-    .add(hid3.mul(pred["pred/mask"]))
-    .add(dense(emb.pos, pred, "pred/pos"));
+  const ctxOut = enc.forwardRows(online, x, context, false, emb);
+  const ctxCol = untaped(() => context.reshape([rows, 1]));
+  const hidCol = untaped(() => hidden.reshape([rows, 1]));
+  const tokens = dense(ctxOut, pred, "pred/in").mul(ctxCol)
+    .add(hidCol.mul(pred["pred/mask"]))
+    .add(dense(emb.pos.reshape([rows, m.width]), pred, "pred/pos"));
   return dense(
-    stack(
+    stackRows(
       tokens,
+      n,
       pred,
       "pred",
       predictorShape(m),
@@ -241,7 +246,7 @@ export function predictHidden(
     ),
     pred,
     "pred/out",
-  );
+  ).reshape([n, N, m.width]);
 }
 
 /**

@@ -432,27 +432,82 @@ export function stack(
   opts: { hiddenUnread?: boolean } = {},
 ): tf.Tensor {
   const [n, N, w] = x.shape;
+  if (rowsFusable(n, N, w, s, bias, dt)) {
+    return stackRows(x.reshape([n * N, w]), n, p, prefix, s, bias, dt, opts)
+      .reshape([n, N, w]);
+  }
+  return stack3d(x, p, prefix, s, bias, dt);
+}
+
+// Whether the stack runs on token rows with the fused attention.
+function rowsFusable(
+  n: number,
+  N: number,
+  w: number,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+): boolean {
+  return hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
+    !(s.decay && dt) && fusable(bias.shape, n, N, w / s.heads);
+}
+
+/**
+ * {@link stack} on token rows [n * N, width] (n patients of N tokens),
+ * returning rows: with the fused attention no reshape at all, else through
+ * the [n, N, width] form.
+ *
+ * @example
+ * ```ts
+ * const rows = stackRows(tokens.reshape([n * N, 32]), n, params, "enc", shape, keyBias(present), null);
+ * ```
+ */
+export function stackRows(
+  x: tf.Tensor,
+  n: number,
+  p: Params,
+  prefix: string,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+  opts: { hiddenUnread?: boolean } = {},
+): tf.Tensor {
+  const [rows, w] = x.shape;
+  const N = rows / n;
+  if (!rowsFusable(n, N, w, s, bias, dt)) {
+    return stack3d(x.reshape([n, N, w]), p, prefix, s, bias, dt)
+      .reshape([rows, w]);
+  }
   const h = s.heads, d = w / h;
   const scale = 1 / Math.sqrt(d);
-  if (
-    hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
-    !(s.decay && dt) && fusable(bias.shape, n, N, d)
-  ) {
-    // Fused attention reads and writes token rows [n * N, .]: the whole
-    // stack runs on rows, one reshape in and one out.
-    let r = x.reshape([n * N, w]);
-    for (let l = 0; l < s.depth; l++) {
-      const b = `${prefix}/block${l}`;
-      const att = fusedAttention(
-        dense(layerNorm(r, null, null), p, `${b}/qkv`) as tf.Tensor2D,
-        bias,
-        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
-      );
-      r = r.add(dense(att, p, `${b}/proj`));
-      r = r.add(mlp(r, p, b));
-    }
-    return layerNorm(r, p, `${prefix}/norm`).reshape([n, N, w]);
+  // Fused attention reads and writes token rows [n * N, .]: the whole
+  // stack runs on rows.
+  let r = x;
+  for (let l = 0; l < s.depth; l++) {
+    const b = `${prefix}/block${l}`;
+    const att = fusedAttention(
+      dense(layerNorm(r, null, null), p, `${b}/qkv`) as tf.Tensor2D,
+      bias,
+      { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
+    );
+    r = r.add(dense(att, p, `${b}/proj`));
+    r = r.add(mlp(r, p, b));
   }
+  return layerNorm(r, p, `${prefix}/norm`);
+}
+
+// The stack on [n, N, w] with tf-op attention.
+function stack3d(
+  x: tf.Tensor,
+  p: Params,
+  prefix: string,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+): tf.Tensor {
+  const [n, N, w] = x.shape;
+  const h = s.heads, d = w / h;
+  const scale = 1 / Math.sqrt(d);
   for (let l = 0; l < s.depth; l++) {
     const b = `${prefix}/block${l}`;
     // Block norms have no gain or bias: the dense layer after each absorbs them.
