@@ -192,7 +192,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-no-mask-token",
     file: "models/jepa.ts",
-    search: '.add(hid3.mul(pred["pred/mask"]))',
+    search: '.add(hidCol.mul(pred["pred/mask"]))',
     replace: "",
     what: "mask tokens never reach the predictor",
     tests: [JEPA],
@@ -200,16 +200,17 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-context-sees-hidden",
     file: "models/jepa.ts",
-    search: "const ctxOut = enc.forward(online, x, context, false, emb);",
-    replace: "const ctxOut = enc.forward(online, x, x.present, false, emb);",
+    search: "const ctxOut = enc.forwardRows(online, x, context, false, emb);",
+    replace:
+      "const ctxOut = enc.forwardRows(online, x, x.present, false, emb);",
     what: "the context encoder sees the hidden tokens",
     tests: [JEPA],
   },
   {
     id: "models/jepa-predictor-output-zeroed",
     file: "models/jepa.ts",
-    search: '"pred/out",\n  );',
-    replace: '"pred/out",\n  ).mul(0);',
+    search: '"pred/out",\n  ).reshape([n, N, m.width]);',
+    replace: '"pred/out",\n  ).reshape([n, N, m.width]).mul(0);',
     what: "predictor output zeroed (nothing is learned)",
     tests: [JEPA],
   },
@@ -277,8 +278,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-not-normalised",
     file: "models/contrastive.ts",
-    search: 'const zi = unit(dense(pi, p, "con/image"));',
-    replace: 'const zi = dense(pi, p, "con/image");',
+    search: "return infoNce(unit(xi), unit(xe), logScale, valid);",
+    replace: "return infoNce(xi, unit(xe), logScale, valid);",
     what: "image embeddings not unit-normalised (dot product, not cosine)",
     tests: [CON],
   },
@@ -760,8 +761,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-weight-ignored",
     file: "models/experiment.ts",
-    search: "loss.add(pred ? c.mul(pc.contrastiveWeight) : c)",
-    replace: "loss.add(c)",
+    search: "parts.push(pred ? c.mul(pc.contrastiveWeight) : c);",
+    replace: "parts.push(c);",
     what: "jepa+contrastive ignores contrastiveWeight",
     tests: [JEPA, WIRING],
   },
@@ -1086,7 +1087,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "kernels/wasm-attention-no-fallback",
     file: "kernels/wasm/attention.ts",
-    search: "if (!any) keep.fill(1);",
+    search: "if (!any) keep.fill(1, 0, N);",
     replace: "",
     what:
       "a patient whose keys are all masked drops every key (tfjs spreads the softmax over all)",
