@@ -24,13 +24,14 @@ import * as tf from "@tensorflow/tfjs";
  * ```
  */
 export function untaped<T extends tf.Tensor>(f: () => T): T {
+  // tfjs types customGrad's function with one tensor argument at least;
+  // this one takes none but the save function.
+  const body = (_save: tf.GradSaveFunc) => ({
+    value: f(),
+    gradFunc: () => [] as tf.Tensor[],
+  });
   const g = tf.customGrad(
-    // deno-lint-ignore no-explicit-any
-    ((_save: tf.GradSaveFunc): any => ({
-      value: f(),
-      gradFunc: () => [],
-    })) as any,
-    // deno-lint-ignore no-explicit-any
-  ) as any;
+    body as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as () => T;
   return g() as T;
 }
