@@ -167,7 +167,11 @@ export const RELU_GRAD = "MmjepaReluGrad";
  * (logSoftmax over row i of L)[i] + (logSoftmax over column i of L)[i]
  * (models/contrastive.ts's tf-op formula). Outputs `[loss, dzi, dze,
  * dscale]`: the loss (a scalar) and its gradients with respect to zi, ze
- * and scale.
+ * and scale. Optional attributes (models/contrastive.ts's unitInfoNce):
+ * `normalize: true`, zi and ze are raw rows the kernel first divides by
+ * sqrt(sum of squares + 1e-12); `logScale: true`, scale is the log scale,
+ * clamped at log 100 and exp'd in the kernel; the gradients are then with
+ * respect to those inputs.
  *
  * @example
  * ```ts

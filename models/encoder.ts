@@ -18,8 +18,15 @@ import {
   tokenize,
   TokenizerConstants,
   tokenizerSpecs,
+  tokenSum,
 } from "./tokenizers.ts";
-import { keyBias, stack, type StackShape, stackSpecs } from "./transformer.ts";
+import {
+  keyBias,
+  stackRows,
+  type StackShape,
+  stackSpecs,
+} from "./transformer.ts";
+import { untaped } from "./untaped.ts";
 
 /**
  * Shapes, constants and forward pass of the encoder; parameters live
@@ -47,6 +54,10 @@ export class Encoder {
   readonly ehrTokens: tf.Tensor;
   /** [1, 1, N, N]: 1 where query and key are on the same modality side. */
   readonly sameSide: tf.Tensor;
+  /** [1, 1, N, N]: 0 where query and key are on the same side, else -1e9. */
+  readonly sideBias: tf.Tensor;
+  // 1 on image tokens, by token.
+  readonly #isImage: Float32Array;
 
   /** Builds constants for a layout and config. */
   constructor(layout: Layout, model: ModelConfig) {
@@ -73,6 +84,8 @@ export class Encoder {
       for (let j = 0; j < N; j++) same[i * N + j] = img[i] === img[j] ? 1 : 0;
     }
     this.sameSide = tf.tensor4d(same, [1, 1, N, N]);
+    this.sideBias = tf.tidy(() => tf.scalar(1).sub(this.sameSide).mul(-1e9));
+    this.#isImage = img;
   }
 
   /** Parameter specs (names start with "enc/"). */
@@ -103,14 +116,65 @@ export class Encoder {
     sideOnly = false,
     emb?: { content: tf.Tensor; pos: tf.Tensor },
   ): tf.Tensor {
-    const { content, pos } = emb ?? this.embed(p, x);
-    let bias = keyBias(visible);
-    if (sideOnly) {
-      bias = bias.add(tf.scalar(1).sub(this.sameSide).mul(-1e9));
+    const { nTokens } = this.layout;
+    return this.forwardRows(p, x, visible, sideOnly, emb)
+      .reshape([x.n, nTokens, this.model.width]);
+  }
+
+  /** {@link forward} as token rows [n * N, w] (no reshape at the end). */
+  forwardRows(
+    p: Params,
+    x: Inputs,
+    visible: tf.Tensor,
+    sideOnly = false,
+    emb?: { content: tf.Tensor; pos: tf.Tensor },
+  ): tf.Tensor {
+    const tokens = emb
+      ? emb.content.add(emb.pos)
+      : tokenSum(p, x, this.layout, this.model.width, this.consts);
+    let bias: tf.Tensor;
+    if (visible === x.present && x.presentHost) {
+      bias = this.#hostBias(x.presentHost, x.n, sideOnly);
+    } else {
+      // A mask: nothing to differentiate.
+      bias = untaped(() =>
+        sideOnly ? keyBias(visible).add(this.sideBias) : keyBias(visible)
+      );
     }
-    return stack(content.add(pos), p, "enc", this.shape, bias, x.dt, {
+    const rows = tokens.reshape([x.n * this.layout.nTokens, this.model.width]);
+    return stackRows(rows, x.n, p, "enc", this.shape, bias, x.dt, {
       hiddenUnread: true,
     });
+  }
+
+  // keyBias(present) (+ sideBias) as one constant, computed on the host
+  // with the same float32 arithmetic (each term is 0 or fround(-1e9)):
+  // the ops that built it cost a features step more than the numbers.
+  #hostBias(present: Float32Array, n: number, sideOnly: boolean): tf.Tensor {
+    const N = this.layout.nTokens;
+    const big = Math.fround(-1e9);
+    if (!sideOnly) {
+      const b = new Float32Array(n * N);
+      for (let i = 0; i < n * N; i++) {
+        b[i] = Math.fround((1 - present[i]) * big);
+      }
+      return tf.tensor4d(b, [n, 1, 1, N]);
+    }
+    // A patient's query rows come in two kinds (image or EHR side): build
+    // both once, then copy (a volume batch has 32 x 201 x 201 entries).
+    const img = this.#isImage, b = new Float32Array(n * N * N);
+    const rows = [new Float32Array(N), new Float32Array(N)];
+    for (let r = 0; r < n; r++) {
+      for (const s of [0, 1]) {
+        for (let k = 0; k < N; k++) {
+          const key = Math.fround((1 - present[r * N + k]) * big);
+          const side = Math.fround((s === img[k] ? 0 : 1) * big);
+          rows[s][k] = Math.fround(key + side);
+        }
+      }
+      for (let q = 0; q < N; q++) b.set(rows[img[q]], (r * N + q) * N);
+    }
+    return tf.tensor4d(b, [n, 1, N, N]);
   }
 
   /**
@@ -137,5 +201,6 @@ export class Encoder {
     this.imageTokens.dispose();
     this.ehrTokens.dispose();
     this.sameSide.dispose();
+    this.sideBias.dispose();
   }
 }

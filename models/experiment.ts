@@ -299,15 +299,16 @@ export async function pretrain(
     poolRows: number[],
   ): tf.Scalar => {
     const x = toInputs(h, layout, m);
-    let loss = tf.scalar(0);
+    // The objectives, summed in order (no "0 +" op).
+    const parts: tf.Scalar[] = [];
     if (pred && target && masks) {
       const ctx = tf.tensor2d(masks.context, [h.n, layout.nTokens]);
       const hid = tf.tensor2d(masks.target, [h.n, layout.nTokens]);
-      loss = loss.add(jepaLoss(
+      parts.push(jepaLoss(
         enc,
         online.dict,
         pred.dict,
-        online.unflatten(target),
+        () => online.unflatten(target),
         x,
         ctx,
         hid,
@@ -318,7 +319,7 @@ export async function pretrain(
     }
     if (con) {
       const c = contrastiveLoss(enc, { ...online.dict, ...con.dict }, x);
-      loss = loss.add(pred ? c.mul(pc.contrastiveWeight) : c);
+      parts.push(pred ? c.mul(pc.contrastiveWeight) : c);
     }
     if (rad && radTargets) {
       const t = tf.tensor2d(
@@ -326,11 +327,13 @@ export async function pretrain(
         [h.n, radTargets.dim],
       );
       const has = tf.tensor1d(rowsOf(radTargets.has, 1, poolRows));
-      loss = loss.add(
+      parts.push(
         radiomicsLoss(enc, { ...online.dict, ...rad.dict }, x, t, has),
       );
     }
-    return loss as tf.Scalar;
+    return parts.length === 0
+      ? tf.scalar(0)
+      : parts.reduce((a, b) => a.add(b) as tf.Scalar);
   };
 
   // JEPA masks for a batch from a named stream (none without JEPA).

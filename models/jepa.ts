@@ -21,11 +21,12 @@ import {
   type ParamSpec,
 } from "./params.ts";
 import type { Inputs } from "./tokenizers.ts";
+import { untaped } from "./untaped.ts";
 import {
   dense,
   keyBias,
   layerNorm,
-  stack,
+  stackRows,
   type StackShape,
   stackSpecs,
 } from "./transformer.ts";
@@ -221,31 +222,37 @@ export function predictHidden(
   hidden: tf.Tensor,
   m: ModelConfig,
 ): tf.Tensor {
+  // On token rows [n * N, .] throughout: no reshape between the context
+  // encoder, the predictor's layers and its stack.
+  const n = x.n, N = enc.layout.nTokens, rows = n * N;
   const emb = enc.embed(online, x);
-  const ctxOut = enc.forward(online, x, context, false, emb);
-  const ctx3 = context.expandDims(2), hid3 = hidden.expandDims(2);
-  const tokens = dense(ctxOut, pred, "pred/in").mul(ctx3)
-    .add(hid3.mul(pred["pred/mask"]))
-    .add(dense(emb.pos, pred, "pred/pos"));
+  const ctxOut = enc.forwardRows(online, x, context, false, emb);
+  const ctxCol = untaped(() => context.reshape([rows, 1]));
+  const hidCol = untaped(() => hidden.reshape([rows, 1]));
+  const tokens = dense(ctxOut, pred, "pred/in").mul(ctxCol)
+    .add(hidCol.mul(pred["pred/mask"]))
+    .add(dense(emb.pos.reshape([rows, m.width]), pred, "pred/pos"));
   return dense(
-    stack(
+    stackRows(
       tokens,
+      n,
       pred,
       "pred",
       predictorShape(m),
-      keyBias(context.add(hidden)),
+      untaped(() => keyBias(context.add(hidden))),
       null,
       // Only hidden rows are read (jepaRegression).
       { hiddenUnread: true },
     ),
     pred,
     "pred/out",
-  );
+  ).reshape([n, N, m.width]);
 }
 
 /**
  * JEPA piece 3, the loss: regression of the predictions onto the targets,
  * averaged over hidden tokens and width only (context tokens add nothing).
+ * The gradient reaches the predictions only (the targets are constants).
  *
  * @param hidden [n, N] 1 on tokens to predict
  *
@@ -260,17 +267,42 @@ export function jepaRegression(
   hidden: tf.Tensor,
   loss: JepaLoss,
 ): tf.Scalar {
-  const diff = predicted.sub(wanted);
-  let err: tf.Tensor;
-  if (loss === "l2") {
-    err = diff.square();
-  } else {
-    const a = diff.abs(), small = tf.minimum(a, 1);
-    err = small.square().mul(0.5).add(a.sub(small));
-  }
+  if (loss === "l2") return maskedSquares(predicted, wanted, hidden);
+  const a = predicted.sub(wanted).abs(), small = tf.minimum(a, 1);
+  const err = small.square().mul(0.5).add(a.sub(small));
   const width = wanted.shape[wanted.shape.length - 1];
   const count = tf.maximum(hidden.sum().mul(width), 1);
   return err.mul(hidden.expandDims(2)).sum().div(count) as tf.Scalar;
+}
+
+// The l2 loss of jepaRegression as one tape node: the same forward ops,
+// and backward the gradient autodiff forms, ((dy / count) * mask) * (2 *
+// diff) in that order, so the same values; the targets, the mask and the
+// count get none (the caller passes targets computed off the tape).
+function maskedSquares(
+  predicted: tf.Tensor,
+  wanted: tf.Tensor,
+  hidden: tf.Tensor,
+): tf.Scalar {
+  const width = wanted.shape[wanted.shape.length - 1];
+  const m = untaped(() => hidden.expandDims(2));
+  const count = untaped(() => tf.maximum(hidden.sum().mul(width), 1));
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    ((p: tf.Tensor, save: tf.GradSaveFunc): any => {
+      const diff = p.sub(wanted);
+      // The mask and count too: the forward scope disposes them before
+      // the backward pass runs.
+      save([diff, m, count]);
+      return {
+        value: diff.square().mul(m).sum().div(count),
+        gradFunc: (dy: tf.Tensor, [d, sm, sc]: tf.Tensor[]) =>
+          dy.div(sc).mul(sm).mul(d.mul(2)),
+      };
+      // deno-lint-ignore no-explicit-any
+    }) as any,
+  ) as (p: tf.Tensor) => tf.Scalar;
+  return f(predicted);
 }
 
 /**
@@ -281,7 +313,9 @@ export function jepaRegression(
  *
  * @param online context encoder parameters
  * @param pred predictor parameters
- * @param target EMA target encoder parameters
+ * @param target EMA target encoder parameters, or a function giving them
+ *   (then called with the gradient tape off, so e.g. slicing them out of
+ *   a flat vector records nothing)
  * @param context [n, N] 1 on tokens the context encoder sees
  * @param hidden [n, N] 1 on tokens to predict
  *
@@ -294,7 +328,7 @@ export function jepaLoss(
   enc: Encoder,
   online: Params,
   pred: Params,
-  target: Params,
+  target: Params | (() => Params),
   x: Inputs,
   context: tf.Tensor,
   hidden: tf.Tensor,
@@ -302,7 +336,11 @@ export function jepaLoss(
   loss: JepaLoss,
   norm: TargetNorm = "layer",
 ): tf.Scalar {
-  const wanted = targetTokens(enc, target, x, norm);
+  // The EMA branch gets no gradient: off the tape, its ops cost only
+  // their arithmetic.
+  const wanted = untaped(() =>
+    targetTokens(enc, typeof target === "function" ? target() : target, x, norm)
+  );
   const predicted = predictHidden(enc, online, pred, x, context, hidden, m);
   return jepaRegression(predicted, wanted, hidden, loss);
 }

@@ -40,6 +40,11 @@ export interface Inputs {
   demo: tf.Tensor;
   /** [n, nTokens]. */
   present: tf.Tensor;
+  /**
+   * `present`'s values on the host (toInputs sets it): masks and biases
+   * derived from them are then built as constants, not recorded as ops.
+   */
+  presentHost?: Float32Array;
   /** [n, nTokens, width] sinusoidal time encoding, when used. */
   time: tf.Tensor | null;
   /** [n, 1, nTokens, nTokens] |t_i - t_j| in months, when decay is used. */
@@ -214,6 +219,54 @@ export class TokenizerConstants {
   }
 }
 
+// Sinusoidal codes by width, then by time value. A batch repeats a few
+// hundred distinct times (every token of a scan or an EHR record shares
+// one, and the same patients come back every epoch), while computing a
+// code costs width / 2 sines and cosines: a 128-patient features batch
+// spent more time here than in its attention kernels. Cleared when it
+// grows past CODE_CACHE_MAX entries, so memory stays bounded.
+const codeCache = new Map<number, Map<number, Float32Array>>();
+const divisors = new Map<number, Float64Array>();
+const CODE_CACHE_MAX = 1 << 16;
+
+/**
+ * The sinusoidal time code of `t` months at width `w` (even): entries 2k
+ * and 2k + 1 are sin and cos of t / 1000^(k / (w / 2)), periods from 2*pi
+ * months to about 2*pi*1000 months (centuries). Memoized; treat the
+ * returned array as read-only.
+ *
+ * @example
+ * ```ts
+ * timeCode(0, 4); // Float32Array [0, 1, 0, 1]
+ * ```
+ */
+export function timeCode(t: number, w: number): Float32Array {
+  let byTime = codeCache.get(w);
+  if (!byTime) codeCache.set(w, byTime = new Map());
+  let code = byTime.get(t);
+  if (code) return code;
+  const half = w / 2;
+  let div = divisors.get(w);
+  if (!div) {
+    // The same divisor as Math.pow(1000, k / half) in the division below,
+    // so codes keep their values to the bit.
+    div = Float64Array.from(
+      { length: half },
+      (_, k) => Math.pow(1000, k / half),
+    );
+    divisors.set(w, div);
+  }
+  code = new Float32Array(w);
+  for (let k = 0; k < half; k++) {
+    const a = t / div[k];
+    code[2 * k] = Math.sin(a);
+    code[2 * k + 1] = Math.cos(a);
+  }
+  if (byTime.size >= CODE_CACHE_MAX) byTime.clear();
+  byTime.set(t, code);
+  return code;
+}
+
 /**
  * Host batch to tensors, computing time encodings on the host.
  *
@@ -227,16 +280,18 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
   let time: tf.Tensor | null = null;
   if (m.timeEncoding === "sinusoidal" || m.timeEncoding === "both") {
     const enc = new Float32Array(n * N * w);
-    const half = w / 2;
+    // Neighbouring tokens mostly share a time (a scan's patches, a
+    // record's groups): reuse the last code then, without a lookup; plain
+    // loops, as a set() of 32 numbers costs more than the copy.
+    let last = NaN, code: Float32Array = new Float32Array(0);
     for (let i = 0; i < n * N; i++) {
       if (h.present[i] === 0) continue;
       const t = h.times[i];
-      for (let k = 0; k < half; k++) {
-        // Periods from 2*pi months to about 2*pi*1000 months (centuries).
-        const a = t / Math.pow(1000, k / half);
-        enc[i * w + 2 * k] = Math.sin(a);
-        enc[i * w + 2 * k + 1] = Math.cos(a);
+      if (t !== last) {
+        code = timeCode(t, w);
+        last = t;
       }
+      for (let k = 0, at = i * w; k < w; k++) enc[at + k] = code[k];
     }
     time = tf.tensor3d(enc, [n, N, w]);
   }
@@ -274,6 +329,7 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
     ehr: tf.tensor2d(h.ehr, [n * L.maxEhr, L.ehrGroups * L.groupSize]),
     demo: tf.tensor2d(h.demo, [n, 6]),
     present: tf.tensor2d(h.present, [n, N]),
+    presentHost: h.present,
     time,
     dt,
     labels: tf.tensor1d(h.labels),
@@ -347,6 +403,41 @@ export function tokenize(
   width: number,
   c: TokenizerConstants,
 ): { content: tf.Tensor; pos: tf.Tensor } {
+  const { content, pos, keep } = unmasked(p, x, L, width, c);
+  return { content: content.mul(keep), pos: pos.mul(keep) };
+}
+
+/**
+ * The encoder's input tokens, content plus position, [n, N, w]: the sum of
+ * {@link tokenize}'s two parts, masked once (the same values; for a
+ * present token both ways add the same two numbers, an absent one is 0).
+ *
+ * @example
+ * ```ts
+ * const tokens = tokenSum(params.dict, x, layout, 32, consts);
+ * ```
+ */
+export function tokenSum(
+  p: Params,
+  x: Inputs,
+  L: Layout,
+  width: number,
+  c: TokenizerConstants,
+): tf.Tensor {
+  const { content, pos, keep } = unmasked(p, x, L, width, c);
+  return content.add(pos).mul(keep);
+}
+
+// Content [n, N, w] and position [n, N, w] (or [1, N, w] without time)
+// before absent tokens are zeroed, and the mask keep [n, N, 1] (from the
+// host when the inputs carry it: a constant, not a recorded op).
+function unmasked(
+  p: Params,
+  x: Inputs,
+  L: Layout,
+  width: number,
+  c: TokenizerConstants,
+): { content: tf.Tensor; pos: tf.Tensor; keep: tf.Tensor } {
   const n = x.n;
   // Rows of image tokens: all n * nImage, or the present ones only.
   const rows = x.imageRows ? x.image.shape[0] : n * L.nImage;
@@ -395,11 +486,13 @@ export function tokenize(
     p["enc/demo/b"],
     { inputGrad: false },
   ).reshape([n, 1, width]);
-  const keep = x.present.expandDims(2);
-  const content = tf.concat([img3, ehr, demo], 1).mul(keep);
+  const keep = x.presentHost
+    ? tf.tensor3d(x.presentHost, [n, L.nTokens, 1])
+    : x.present.expandDims(2);
+  const content = tf.concat([img3, ehr, demo], 1);
   let pos: tf.Tensor = tf.matMul(c.rows, p["enc/embed"] as tf.Tensor2D);
   if (c.fixed) pos = pos.add(c.fixed);
   pos = pos.expandDims(0);
   if (x.time) pos = pos.add(x.time);
-  return { content, pos: pos.mul(keep) };
+  return { content, pos, keep };
 }

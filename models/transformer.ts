@@ -94,9 +94,54 @@ export function layerNorm(
   p: Params | null,
   name: string | null,
 ): tf.Tensor {
-  const y = normalize(x);
-  return p && name ? y.mul(p[`${name}/g`]).add(p[`${name}/b`]) : y;
+  if (!(p && name)) return normalize(x);
+  if (hasKernel(NORMALIZE) && hasKernel(NORMALIZE_GRAD)) {
+    return affineNormalize(x, p[`${name}/g`], p[`${name}/b`]);
+  }
+  return normalize(x).mul(p[`${name}/g`]).add(p[`${name}/b`]);
 }
+
+// t in `shape`, reshaped only when it differs.
+function shaped(t: tf.Tensor, shape: number[]): tf.Tensor {
+  return t.shape.length === shape.length &&
+      t.shape.every((v, i) => v === shape[i])
+    ? t
+    : t.reshape(shape);
+}
+
+// normalize(x) * g + b as one tape node: the same ops forward, and
+// backward the gradients autodiff would form (dx through dy * g, dg the
+// sum of dy * y, db the sum of dy over every leading axis) from four ops,
+// where the separate multiply and add recorded their own nodes, clones,
+// casts and reshapes.
+const affineNormalize = tf.customGrad(
+  ((
+    x: tf.Tensor,
+    g: tf.Tensor,
+    b: tf.Tensor,
+    save: tf.GradSaveFunc,
+    // deno-lint-ignore no-explicit-any
+  ): any => {
+    const [y, inv] = tf.engine().runKernel(NORMALIZE, { x }) as tf.Tensor[];
+    save([y, inv, g]);
+    return {
+      value: y.mul(g).add(b),
+      gradFunc: (dy: tf.Tensor, [sy, sinv, sg]: tf.Tensor[]) => {
+        const lead = Array.from({ length: dy.rank - 1 }, (_, i) => i);
+        return [
+          tf.engine().runKernel(NORMALIZE_GRAD, {
+            dy: dy.mul(sg),
+            y: sy,
+            inv: sinv,
+          }),
+          shaped(dy.mul(sy).sum(lead), sg.shape),
+          shaped(dy.sum(lead), sg.shape),
+        ];
+      },
+    };
+    // deno-lint-ignore no-explicit-any
+  }) as any,
+) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
 
 // (x - mean) / sqrt(var + eps) over the last axis, with the closed-form
 // gradient inv * (dy - mean(dy) - y * mean(dy * y)): one fused kernel each
@@ -280,21 +325,20 @@ export function linear(
     opts.inputGrad === false && hasKernel(DENSE) &&
     hasKernel(DENSE_PARAM_GRAD)
   ) {
-    return fusedDenseOnData(
-      x,
-      w,
-      b ? b.reshape([-1]) as tf.Tensor1D : null,
-    );
+    return fusedDenseOnData(x, w, b ? vector(b) : null);
   }
   if (hasKernel(DENSE) && hasKernel(DENSE_GRAD)) {
-    return b
-      ? fusedDenseBias(x, w, b.reshape([-1]) as tf.Tensor1D)
-      : fusedDense(x, w);
+    return b ? fusedDenseBias(x, w, vector(b)) : fusedDense(x, w);
   }
   const y: tf.Tensor2D = tf.getBackend() === "wasm"
     ? plainGradMatMul(x, w)
     : tf.matMul(x, w);
   return b ? y.add(b) : y;
+}
+
+// A bias as a vector; no Reshape op when it already is one.
+function vector(b: tf.Tensor): tf.Tensor1D {
+  return (b.rank === 1 ? b : b.reshape([-1])) as tf.Tensor1D;
 }
 
 /**
@@ -307,6 +351,11 @@ export function linear(
  */
 export function dense(x: tf.Tensor, p: Params, name: string): tf.Tensor {
   const w = p[`${name}/w`];
+  // Rows in, rows out: no Reshape ops (each costs an op, a saved clone and
+  // a backward op on the tape; a features step is op-bound).
+  if (x.rank === 2) {
+    return linear(x as tf.Tensor2D, w as tf.Tensor2D, p[`${name}/b`] ?? null);
+  }
   const lead = x.shape.slice(0, -1) as number[];
   const y = linear(
     x.reshape([-1, w.shape[0]]) as tf.Tensor2D,
@@ -383,6 +432,80 @@ export function stack(
   opts: { hiddenUnread?: boolean } = {},
 ): tf.Tensor {
   const [n, N, w] = x.shape;
+  if (rowsFusable(n, N, w, s, bias, dt)) {
+    return stackRows(x.reshape([n * N, w]), n, p, prefix, s, bias, dt, opts)
+      .reshape([n, N, w]);
+  }
+  return stack3d(x, p, prefix, s, bias, dt);
+}
+
+// Whether the stack runs on token rows with the fused attention.
+function rowsFusable(
+  n: number,
+  N: number,
+  w: number,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+): boolean {
+  return hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
+    !(s.decay && dt) && fusable(bias.shape, n, N, w / s.heads);
+}
+
+/**
+ * {@link stack} on token rows [n * N, width] (n patients of N tokens),
+ * returning rows: with the fused attention no reshape at all, else through
+ * the [n, N, width] form.
+ *
+ * @example
+ * ```ts
+ * const rows = stackRows(tokens.reshape([n * N, 32]), n, params, "enc", shape, keyBias(present), null);
+ * ```
+ */
+export function stackRows(
+  x: tf.Tensor,
+  n: number,
+  p: Params,
+  prefix: string,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+  opts: { hiddenUnread?: boolean } = {},
+): tf.Tensor {
+  const [rows, w] = x.shape;
+  const N = rows / n;
+  if (!rowsFusable(n, N, w, s, bias, dt)) {
+    return stack3d(x.reshape([n, N, w]), p, prefix, s, bias, dt)
+      .reshape([rows, w]);
+  }
+  const h = s.heads, d = w / h;
+  const scale = 1 / Math.sqrt(d);
+  // Fused attention reads and writes token rows [n * N, .]: the whole
+  // stack runs on rows.
+  let r = x;
+  for (let l = 0; l < s.depth; l++) {
+    const b = `${prefix}/block${l}`;
+    const att = fusedAttention(
+      dense(layerNorm(r, null, null), p, `${b}/qkv`) as tf.Tensor2D,
+      bias,
+      { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
+    );
+    r = r.add(dense(att, p, `${b}/proj`));
+    r = r.add(mlp(r, p, b));
+  }
+  return layerNorm(r, p, `${prefix}/norm`);
+}
+
+// The stack on [n, N, w] with tf-op attention.
+function stack3d(
+  x: tf.Tensor,
+  p: Params,
+  prefix: string,
+  s: StackShape,
+  bias: tf.Tensor,
+  dt: tf.Tensor | null,
+): tf.Tensor {
+  const [n, N, w] = x.shape;
   const h = s.heads, d = w / h;
   const scale = 1 / Math.sqrt(d);
   for (let l = 0; l < s.depth; l++) {
@@ -392,19 +515,6 @@ export function stack(
     // blocks: on wasm a split along an inner axis, and any 5D transpose,
     // are several times slower than these 4D transposes.
     const proj = dense(layerNorm(x, null, null), p, `${b}/qkv`);
-    if (
-      hasKernel(ATTENTION) && hasKernel(ATTENTION_GRAD) &&
-      !(s.decay && dt) && fusable(bias.shape, n, N, d)
-    ) {
-      const att = fusedAttention(
-        proj.reshape([n * N, 3 * w]) as tf.Tensor2D,
-        bias,
-        { n, heads: h, scale, skipHidden: opts.hiddenUnread ? 1 : 0 },
-      );
-      x = x.add(dense(att.reshape([n, N, w]), p, `${b}/proj`));
-      x = x.add(mlp(x, p, b));
-      continue;
-    }
     const qkv = proj.reshape([n, N, 3, w]).transpose([2, 0, 1, 3]);
     const [q, k, v] = tf.unstack(qkv).map((t) =>
       t.reshape([n, N, h, d]).transpose([0, 2, 1, 3])

@@ -29,8 +29,10 @@
  * per-patient calls and gathers cost more than the arithmetic, so both
  * kernels run batched over all patients instead: a few SIMD products per
  * head, masked keys kept in them (their softmax weight is exactly 0), the
- * bias expanded to every score row; P is recomputed there (its third
- * output is empty).
+ * bias expanded to every score row; the forward pass returns P of every
+ * patient and head [n * heads * N * N] as its third output, and the
+ * gradient reads it back (recomputing it, scores, transposes and softmax,
+ * was about a third of the gradient kernel's time).
  *
  * @module
  */
@@ -100,6 +102,8 @@ function scratch(be: WasmBackendLike, size: number): tf.TensorInfo {
 // underflows long before), so such a key contributes nothing.
 const MASKED = -1e6;
 
+let keepFlags = new Uint8Array(0);
+
 // The keys of patient p that some query may attend to: those whose bias is
 // above MASKED in at least one query row. Returns how many, their indices
 // in idx. All N when some query row has no such key (then tfjs's softmax
@@ -113,7 +117,10 @@ function keptKeys(
   const { N, Nb } = g;
   const b0 = (g.nb > 1 ? p : 0) * Nb * N;
   let nk = 0;
-  const keep = new Uint8Array(N);
+  // One flag array for every call (this runs per patient, per call).
+  if (keepFlags.length < N) keepFlags = new Uint8Array(N);
+  const keep = keepFlags;
+  keep.fill(0, 0, N);
   for (let i = 0; i < Nb; i++) {
     let any = false;
     const row = b0 + i * N;
@@ -123,7 +130,7 @@ function keptKeys(
         any = true;
       }
     }
-    if (!any) keep.fill(1);
+    if (!any) keep.fill(1, 0, N);
   }
   for (let j = 0; j < N; j++) if (keep[j]) idx[nk++] = j;
   return nk;
@@ -384,10 +391,7 @@ export function attentionWasm(args: KernelArgs): tf.TensorInfo[] {
   const o = be.makeOutput([n * N, w], "float32");
   const lse = be.makeOutput([n * heads * N], "float32");
   if (n * N === 0 || w === 0) return [o, lse, be.makeOutput([0], "float32")];
-  if (N <= SMALL_N) {
-    attentionSmall(args, be, g, o, lse);
-    return [o, lse, be.makeOutput([0], "float32")];
-  }
+  if (N <= SMALL_N) return [o, lse, attentionSmall(args, be, g, o, lse)];
   const plan = planOf(be.typedArrayFromHeap(args.inputs.bias), g);
   // P of every patient, packed: the gradient kernel takes it back instead
   // of recomputing the scores and the softmax.
@@ -623,14 +627,20 @@ const SMALL_N = 48;
 
 // Small-N scratch: k^T (or v^T) of every patient [n, w, N], the bias
 // expanded to every score row [n, heads, N, N], the scores, their stats
-// and (backward) dP and dy with hidden rows zeroed.
-function smallScratch(be: WasmBackendLike, g: Geometry, backward: boolean) {
+// (none of these three when P is given) and (backward) dP and dy with
+// hidden rows zeroed.
+function smallScratch(
+  be: WasmBackendLike,
+  g: Geometry,
+  backward: boolean,
+  probsGiven = false,
+) {
   const { n, N, w, heads } = g;
   return {
     t: scratch(be, n * w * N),
-    bias: scratch(be, n * heads * N * N),
-    s: scratch(be, n * heads * N * N),
-    stats: scratch(be, 2 * n * heads * N),
+    bias: probsGiven ? null : scratch(be, n * heads * N * N),
+    s: probsGiven ? null : scratch(be, n * heads * N * N),
+    stats: probsGiven ? null : scratch(be, 2 * n * heads * N),
     dp: backward ? scratch(be, n * heads * N * N) : null,
     dy: backward && g.skip ? scratch(be, n * N * w) : null,
   };
@@ -677,7 +687,7 @@ function smallProbs(
   sc: ReturnType<typeof smallScratch>,
 ): void {
   const { n, N, w, d, heads, Nb } = g;
-  const [pt, pb, ps, pst] = [sc.t, sc.bias, sc.s, sc.stats].map((t) =>
+  const [pt, pb, ps, pst] = [sc.t, sc.bias!, sc.s!, sc.stats!].map((t) =>
     addr(be, t)
   );
   transposeAll(heap, qkvAt, pt, g, w);
@@ -722,20 +732,21 @@ function smallProbs(
   );
 }
 
+// Returns P [n * heads * N * N] (the scores scratch, kept).
 function attentionSmall(
   args: KernelArgs,
   be: WasmBackendLike,
   g: Geometry,
   o: tf.TensorInfo,
   lse: tf.TensorInfo,
-): void {
+): tf.TensorInfo {
   const { n, heads, N, w, d } = g;
   const sc = smallScratch(be, g, false);
   const qkvAt = addr(be, args.inputs.qkv), po = addr(be, o);
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
   const biasIn = be.typedArrayFromHeap(args.inputs.bias);
   smallProbs(be, g, heap, biasIn, qkvAt, sc);
-  const ps = addr(be, sc.s), st = be.typedArrayFromHeap(sc.stats);
+  const ps = addr(be, sc.s!), st = be.typedArrayFromHeap(sc.stats!);
   // o_h = P_h @ v_h, straight into head h's columns of o.
   for (let h = 0; h < heads; h++) {
     matMulInto(
@@ -768,7 +779,10 @@ function attentionSmall(
       for (let h = 0; h < heads; h++) lseOut[(p * heads + h) * N + i] = 0;
     }
   }
-  for (const t of Object.values(sc)) if (t) be.disposeData(t.dataId);
+  for (const t of Object.values(sc)) {
+    if (t && t !== sc.s) be.disposeData(t.dataId);
+  }
+  return sc.s!;
 }
 
 function attentionGradSmall(
@@ -778,12 +792,18 @@ function attentionGradSmall(
   dqkv: tf.TensorInfo,
 ): void {
   const { n, heads, N, w, d } = g;
-  const sc = smallScratch(be, g, true);
+  // The forward pass's P when given (of this size), else computed again.
+  const saved = args.inputs.p;
+  const given = saved !== undefined && saved.shape.length === 1 &&
+    saved.shape[0] === n * heads * N * N;
+  const sc = smallScratch(be, g, true, given);
   const qkvAt = addr(be, args.inputs.qkv), pdq = addr(be, dqkv);
   const heap = new Float32Array(be.wasm.asm.memory.buffer);
   const biasIn = be.typedArrayFromHeap(args.inputs.bias);
-  smallProbs(be, g, heap, biasIn, qkvAt, sc);
-  const [ps, pt, pdp] = [sc.s, sc.t, sc.dp!].map((t) => addr(be, t));
+  if (!given) smallProbs(be, g, heap, biasIn, qkvAt, sc);
+  const [ps, pt, pdp] = [given ? saved : sc.s!, sc.t, sc.dp!].map((t) =>
+    addr(be, t)
+  );
   // dy, with the rows of hidden tokens taken as 0 (skipHidden).
   let dyAt = addr(be, args.inputs.dy);
   const hidden = hiddenTokens(biasIn, g);

@@ -1,7 +1,8 @@
 /**
  * mmjepa's kernels for tfjs-backend-wasm: SIMD batched matrix products
- * (attention), a memory-sharing Identity, and the fused dense layer, layer
- * norm, softmax and ReLU gradients, InfoNCE, attention, AdamW and EMA of kernels/names.ts.
+ * (attention), a memory-sharing Identity and float32 Cast, and the fused
+ * dense layer, layer norm, softmax and ReLU gradients, InfoNCE, attention,
+ * AdamW and EMA of kernels/names.ts.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import { adamWWasm, emaWasm } from "./optim.ts";
 import { infoNceWasm } from "./infonce.ts";
 import { reluGradWasm } from "./relu.ts";
 import { softmaxGradWasm } from "./softmax.ts";
+import { leadingSumWasm } from "./sum.ts";
 
 export { simdBatchMatMul } from "./batch_mat_mul.ts";
 export { attentionGradWasm, attentionWasm } from "./attention.ts";
@@ -50,13 +52,16 @@ export { adamWWasm, emaWasm } from "./optim.ts";
 export { infoNceWasm } from "./infonce.ts";
 export { reluGradWasm } from "./relu.ts";
 export { softmaxGradWasm } from "./softmax.ts";
+export { leadingSumWasm } from "./sum.ts";
 export { compileSimdKernels, type SimdKernels } from "./simd.ts";
 
 /**
  * Replaces wasm's BatchMatMul (batched products go to the SIMD loops, the
  * rest to the stock kernel), GatherV2 (whole rows by copies) and SplitV
- * (float32 by block copies; other cases to the stock kernels) and
- * Identity, and registers the fused kernels.
+ * (float32 by block copies; other cases to the stock kernels), Sum (over
+ * leading axes by SIMD column sums; other cases to the stock kernel), Identity
+ * and Cast (float32 to float32 shares the bytes), and registers the fused
+ * kernels.
  * Call once; kernels/mod.ts does.
  *
  * @example
@@ -109,6 +114,33 @@ export function registerWasmKernels(): void {
           return identity.kernelFunc({ inputs, backend, attrs: {} });
         }
         (backend as { incRef(id: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+  }
+  const sum = tf.getKernel("Sum", "wasm");
+  if (sum) {
+    tf.unregisterKernel("Sum", "wasm");
+    tf.registerKernel({
+      ...sum,
+      kernelFunc: (args) =>
+        leadingSumWasm(args as unknown as KernelArgs) ??
+          (sum.kernelFunc(args) as tf.TensorInfo),
+    });
+  }
+  // Gradients of tf's binary ops cast their saved inputs to float32, and
+  // stock wasm copies the bytes even when the dtype does not change.
+  const cast = tf.getKernel("Cast", "wasm");
+  if (cast) {
+    tf.unregisterKernel("Cast", "wasm");
+    tf.registerKernel({
+      ...cast,
+      kernelFunc: (args) => {
+        const x = args.inputs.x as tf.TensorInfo;
+        if (x.dtype !== "float32" || args.attrs?.dtype !== "float32") {
+          return cast.kernelFunc(args);
+        }
+        (args.backend as { incRef(id: object): void }).incRef(x.dataId);
         return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
       },
     });

@@ -57,6 +57,10 @@ const MEM = "tests/study/memory_test.ts";
 const RUN = "tests/study/run_test.ts";
 const SBENCH = "tests/benches/study_bench_test.ts";
 const RAD = "tests/models/radiomics_pretext_test.ts";
+const TIME = "tests/models/time_code_test.ts";
+const LN = "tests/models/layer_norm_test.ts";
+const SUM = "tests/kernels/wasm/sum_test.ts";
+const HOSTMASK = "tests/models/contrastive_host_masks_test.ts";
 
 /**
  * Every mutation.
@@ -189,7 +193,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-no-mask-token",
     file: "models/jepa.ts",
-    search: '.add(hid3.mul(pred["pred/mask"]))',
+    search: '.add(hidCol.mul(pred["pred/mask"]))',
     replace: "",
     what: "mask tokens never reach the predictor",
     tests: [JEPA],
@@ -197,16 +201,17 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/jepa-context-sees-hidden",
     file: "models/jepa.ts",
-    search: "const ctxOut = enc.forward(online, x, context, false, emb);",
-    replace: "const ctxOut = enc.forward(online, x, x.present, false, emb);",
+    search: "const ctxOut = enc.forwardRows(online, x, context, false, emb);",
+    replace:
+      "const ctxOut = enc.forwardRows(online, x, x.present, false, emb);",
     what: "the context encoder sees the hidden tokens",
     tests: [JEPA],
   },
   {
     id: "models/jepa-predictor-output-zeroed",
     file: "models/jepa.ts",
-    search: '"pred/out",\n  );',
-    replace: '"pred/out",\n  ).mul(0);',
+    search: '"pred/out",\n  ).reshape([n, N, m.width]);',
+    replace: '"pred/out",\n  ).reshape([n, N, m.width]).mul(0);',
     what: "predictor output zeroed (nothing is learned)",
     tests: [JEPA],
   },
@@ -274,8 +279,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-not-normalised",
     file: "models/contrastive.ts",
-    search: 'const zi = unit(dense(pi, p, "con/image"));',
-    replace: 'const zi = dense(pi, p, "con/image");',
+    search: "return infoNce(unit(xi), unit(xe), logScale, valid);",
+    replace: "return infoNce(xi, unit(xe), logScale, valid);",
     what: "image embeddings not unit-normalised (dot product, not cosine)",
     tests: [CON],
   },
@@ -757,8 +762,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/contrastive-weight-ignored",
     file: "models/experiment.ts",
-    search: "loss.add(pred ? c.mul(pc.contrastiveWeight) : c)",
-    replace: "loss.add(c)",
+    search: "parts.push(pred ? c.mul(pc.contrastiveWeight) : c);",
+    replace: "parts.push(c);",
     what: "jepa+contrastive ignores contrastiveWeight",
     tests: [JEPA, WIRING],
   },
@@ -1083,7 +1088,7 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "kernels/wasm-attention-no-fallback",
     file: "kernels/wasm/attention.ts",
-    search: "if (!any) keep.fill(1);",
+    search: "if (!any) keep.fill(1, 0, N);",
     replace: "",
     what:
       "a patient whose keys are all masked drops every key (tfjs spreads the softmax over all)",
@@ -1554,5 +1559,141 @@ export const MUTATIONS: Mutation[] = [
     what:
       "raw measurements (volumes in the thousands of mm^3) swamp the pretext loss",
     tests: [RAD],
+  },
+  // ---- issue 17: features steps (memoized time codes, fused contrastive head)
+  {
+    id: "models/time-code-cache-keyed-by-width-only",
+    file: "models/tokenizers.ts",
+    search: "let code = byTime.get(t);",
+    replace: "let code = byTime.values().next().value;",
+    what:
+      "every token gets the time code of the first time value seen: time encoding carries nothing",
+    tests: [TIME],
+  },
+  {
+    id: "models/contrastive-host-validity-either-side",
+    file: "models/contrastive.ts",
+    search: "valid[r] = counts[r * 2] > 0 && counts[r * 2 + 1] > 0 ? 1 : 0;",
+    replace: "valid[r] = counts[r * 2] > 0 || counts[r * 2 + 1] > 0 ? 1 : 0;",
+    what:
+      "patients with one modality enter InfoNCE as positives and negatives (host-built masks)",
+    tests: [HOSTMASK],
+  },
+  {
+    id: "models/encoder-host-bias-crosses-sides",
+    file: "models/encoder.ts",
+    search: "const side = Math.fround((s === img[k] ? 0 : 1) * big);",
+    replace: "const side = 0;",
+    what:
+      "contrastive pretraining's encoder lets image and EHR tokens attend to each other: the task turns trivial",
+    tests: [HOSTMASK],
+  },
+  {
+    id: "kernels/infonce-unit-grad-radial-kept",
+    file: "kernels/wasm/infonce.ts",
+    search: "du[i * w + q] = (du[i * w + q] - u[i * w + q] * dot) * inv;",
+    replace: "du[i * w + q] = du[i * w + q] * inv;",
+    what:
+      "the fused InfoNCE's gradient ignores the unit-length scaling of the projections",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/infonce-log-scale-clamp-grad",
+    file: "kernels/wasm/infonce.ts",
+    search: "d[0] = s0 <= LOG_CAP ? d[0] * sc : 0;",
+    replace: "d[0] = d[0] * sc;",
+    what:
+      "the logit scale keeps growing past CLIP's cap of 100 (gradient through the clamp)",
+    tests: [NCE],
+  },
+  {
+    id: "kernels/infonce-one-shift-invalid-columns",
+    file: "kernels/wasm/infonce.ts",
+    search: "if (v[l] === 0) continue;",
+    nth: 1,
+    replace: "",
+    what:
+      "patients without both modalities stay in the softmaxes as negatives (fused InfoNCE)",
+    tests: [NCE],
+  },
+  {
+    id: "models/untaped-records",
+    file: "models/untaped.ts",
+    search: "return g() as T;",
+    replace: "return f();",
+    what:
+      "the EMA target branch and the masks are recorded on the gradient tape (slower; a gradient could reach them)",
+    tests: ["tests/models/untaped_test.ts"],
+  },
+  {
+    id: "kernels/wasm-cast-shares-across-dtypes",
+    file: "kernels/wasm/mod.ts",
+    search: 'if (x.dtype !== "float32" || args.attrs?.dtype !== "float32") {',
+    replace: 'if (x.dtype !== "float32") {',
+    what:
+      "a float32 tensor cast to int32 on wasm keeps its float bytes (labels, indices, masks go wrong)",
+    tests: ["tests/kernels/wasm/kernels_test.ts"],
+  },
+  {
+    id: "kernels/attention-small-hands-over-garbage",
+    file: "kernels/wasm/attention.ts",
+    search: "return sc.s!;",
+    replace: "be.typedArrayFromHeap(sc.s!).fill(0.5);\n  return sc.s!;",
+    what:
+      "features-mode attention's gradient reads a P that is not the forward pass's softmax",
+    tests: [ATT],
+  },
+  {
+    id: "kernels/wasm-sum-drops-last-row",
+    file: "kernels/wasm/sum.ts",
+    search: "simdOf(be).colsum(addr(be, x), addr(be, out), rows, inner / 4);",
+    replace:
+      "simdOf(be).colsum(addr(be, x), addr(be, out), rows - 1, inner / 4);",
+    what:
+      "every gradient summed over the batch (biases, gains, embeddings) misses one row",
+    tests: [SUM],
+  },
+  {
+    id: "kernels/wasm-sum-any-axes",
+    file: "kernels/wasm/sum.ts",
+    search: "if (!axes.every((a, i) => a === i)) return null;",
+    replace: "",
+    what: "sums over inner axes on wasm add the wrong numbers",
+    tests: [SUM],
+  },
+  {
+    id: "models/affine-norm-gain-grad-unweighted",
+    file: "models/transformer.ts",
+    search: "shaped(dy.mul(sy).sum(lead), sg.shape),",
+    replace: "shaped(dy.sum(lead), sg.shape),",
+    what: "the final layer norm's gain learns from the bias's gradient",
+    tests: [LN],
+  },
+  {
+    id: "models/affine-norm-input-grad-ungained",
+    file: "models/transformer.ts",
+    search: "dy: dy.mul(sg),",
+    replace: "dy,",
+    what:
+      "the gradient below every stack's final norm ignores its gain (the encoder learns from a wrong signal)",
+    tests: [LN],
+  },
+  {
+    id: "models/jepa-l2-grad-unmasked",
+    file: "models/jepa.ts",
+    search: "dy.div(sc).mul(sm).mul(d.mul(2)),",
+    replace: "dy.div(sc).mul(d.mul(2)),",
+    what:
+      "JEPA's l2 gradient also pulls the predictions at context tokens toward their targets",
+    tests: ["tests/models/jepa_regression_test.ts"],
+  },
+  {
+    id: "models/token-sum-unmasked",
+    file: "models/tokenizers.ts",
+    search: "return content.add(pos).mul(keep);",
+    replace: "return content.add(pos);",
+    what:
+      "absent tokens enter the encoder with their position and time codes (padding is no longer zero)",
+    tests: ["tests/models/token_sum_test.ts"],
   },
 ];

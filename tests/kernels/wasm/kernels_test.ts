@@ -227,6 +227,40 @@ Deno.test("wasm Identity shares memory safely: clones survive their source", asy
   assert.equal(tf.memory().numTensors, before);
 });
 
+Deno.test("wasm Cast: float32 to float32 shares memory safely, other casts still convert (as on cpu)", async () => {
+  const vals = [1.5, -2.25, 3.75, 0, -0.5];
+  const run = async (backend: "cpu" | "wasm") => {
+    await initBackend(backend);
+    const before = tf.memory().numTensors;
+    const x = tf.tensor1d(vals);
+    const buffersBefore = tf.memory().numDataBuffers;
+    const same = tf.cast(x, "float32");
+    // Shared bytes: the cast adds no buffer on wasm.
+    const extra = tf.memory().numDataBuffers - buffersBefore;
+    // Gradients cast their saved inputs: the cast must live on alone.
+    x.dispose();
+    const kept = Array.from(await same.data());
+    const toInt = tf.cast(same, "int32"), back = tf.cast(toInt, "float32");
+    const out = {
+      kept,
+      extra,
+      toInt: Array.from(await toInt.data()),
+      back: Array.from(await back.data()),
+      dtypes: [same.dtype, toInt.dtype, back.dtype],
+    };
+    tf.dispose([same, toInt, back]);
+    assert.equal(tf.memory().numTensors, before, `${backend}: tensors`);
+    return out;
+  };
+  const want = await run("cpu");
+  const got = await run("wasm");
+  assert.deepEqual(got.kept, vals);
+  assert.deepEqual(got.toInt, want.toInt);
+  assert.deepEqual(got.back, want.back);
+  assert.deepEqual(got.dtypes, ["float32", "int32", "float32"]);
+  assert.equal(got.extra, 0, "float32 cast copied the bytes");
+});
+
 Deno.test("setCustomKernels swaps between mmjepa's and tfjs's kernels", async () => {
   await initBackend("wasm");
   const matMul = () => tf.getKernel("BatchMatMul", "wasm");
