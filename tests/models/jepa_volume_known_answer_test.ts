@@ -23,41 +23,11 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../../kernels/backend.ts";
 import { resolveExperimentConfig } from "../../models/config.ts";
-import {
-  frozenEmbeddings,
-  pretrain,
-  type Pretrained,
-  randomInitEncoder,
-} from "../../models/experiment.ts";
-import { fitLogistic, predictLogistic } from "../../models/probe.ts";
-import { aucMannWhitney } from "../../reports/auc.ts";
+import { pretrain, randomInitEncoder } from "../../models/experiment.ts";
 import { propertyCohorts } from "../../sim/known_answer.ts";
-import type { Patient } from "../../cohort/types.ts";
+import { sizeProbe } from "./size_probe.ts";
 
 await initBackend("wasm");
-
-const big = (p: Patient) =>
-  ((p.scans[0] as unknown as { properties: { diameterMm: number } })
-      .properties.diameterMm > 7)
-    ? 1
-    : 0;
-
-async function sizeProbe(
-  enc: Pretrained,
-  train: Patient[],
-  test: Patient[],
-): Promise<number> {
-  const w = enc.model.width;
-  const m = fitLogistic(
-    await frozenEmbeddings(enc, train),
-    train.map(big),
-    w,
-  );
-  return aucMannWhitney(
-    test.map(big),
-    predictLogistic(m, await frozenEmbeddings(enc, test), w),
-  );
-}
 
 Deno.test("jepa volume known answer: pretrained frozen features read nodule size better than random init", async () => {
   const set = propertyCohorts({
