@@ -5,35 +5,25 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../kernels/backend.ts";
 import { RngStreams } from "../../core/rng.ts";
-import { fitNormalizer, hostBatch, makeLayout } from "../../models/batch.ts";
-import { resolveExperimentConfig } from "../../models/config.ts";
 import { contrastiveLoss, contrastiveSpecs } from "../../models/contrastive.ts";
 import { Encoder } from "../../models/encoder.ts";
 import { ParamSet } from "../../models/params.ts";
 import { toInputs } from "../../models/tokenizers.ts";
-import { easySet } from "./fixtures.ts";
+import { easyBatch } from "./fixtures.ts";
 
 async function lossAndGrads(
   backend: "cpu" | "wasm",
   host: boolean,
 ): Promise<Float32Array[]> {
   await initBackend(backend);
-  const set = easySet({
-    sizes: { pretrain: 60, train: 10, val: 5, test: 5 },
-    external: 0,
-  });
-  const m = resolveExperimentConfig({}).model;
   // 37 patients: odd, and some lack a modality (easySet drops scans and
   // records), so masks, counts and validity all vary.
-  const patients = set.internal.patients.slice(0, 37);
-  const L = makeLayout(set.internal, m);
-  const h = hostBatch(
-    patients,
-    patients.map((_, i) => i),
-    L,
-    fitNormalizer(patients, L),
-    { image: true, ehr: true },
-  );
+  const { h, L, m } = easyBatch(37, {
+    pretrain: 60,
+    train: 10,
+    val: 5,
+    test: 5,
+  });
   // Patient 3 without its EHR side, patient 5 without its image side.
   for (let k = L.nImage; k < L.nTokens; k++) h.present[3 * L.nTokens + k] = 0;
   for (let k = 0; k < L.nImage; k++) h.present[5 * L.nTokens + k] = 0;

@@ -7,6 +7,17 @@
  */
 import type { Cohort, CohortSet, Patient, Split } from "../../cohort/types.ts";
 import { Rng } from "../../core/rng.ts";
+import {
+  fitNormalizer,
+  type HostBatch,
+  hostBatch,
+  type Layout,
+  makeLayout,
+} from "../../models/batch.ts";
+import {
+  type ModelConfig,
+  resolveExperimentConfig,
+} from "../../models/config.ts";
 
 /** Options of {@link easySet}. */
 export interface EasyOptions {
@@ -150,4 +161,33 @@ export function auc(labels: number[], scores: number[]): number {
   }
   neg = labels.length - pos;
   return wins / (pos * neg);
+}
+
+/**
+ * The first `count` internal patients of an {@link easySet} as one host
+ * batch with both modalities, with its layout: the batch the tokenizer and
+ * objective tests feed through toInputs.
+ *
+ * @example
+ * ```ts
+ * const { h, L, m } = easyBatch(37, { pretrain: 60, train: 10, val: 5, test: 5 });
+ * ```
+ */
+export function easyBatch(
+  count: number,
+  sizes: EasyOptions["sizes"],
+  model: Partial<ModelConfig> = {},
+): { h: HostBatch; L: Layout; m: ModelConfig } {
+  const set = easySet({ sizes, external: 0 });
+  const m = resolveExperimentConfig({ model }).model;
+  const patients = set.internal.patients.slice(0, count);
+  const L = makeLayout(set.internal, m);
+  const h = hostBatch(
+    patients,
+    patients.map((_, i) => i),
+    L,
+    fitNormalizer(patients, L),
+    { image: true, ehr: true },
+  );
+  return { h, L, m };
 }

@@ -1,10 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../kernels/backend.ts";
-import { fitNormalizer, hostBatch, makeLayout } from "../../models/batch.ts";
-import { resolveExperimentConfig } from "../../models/config.ts";
 import { timeCode, toInputs } from "../../models/tokenizers.ts";
-import { easySet } from "./fixtures.ts";
+import { easyBatch } from "./fixtures.ts";
 
 // The sinusoidal code as first written (before it was memoized): sin and
 // cos of t / 1000^(k / half).
@@ -32,21 +30,10 @@ Deno.test("timeCode equals sin / cos of t / 1000^(k / half) to the bit, on first
 
 Deno.test("toInputs' time tensor holds each present token's code and zeros elsewhere", async () => {
   await initBackend("cpu");
-  const set = easySet({
-    sizes: { pretrain: 40, train: 10, val: 5, test: 5 },
-    external: 0,
-  });
-  const m = resolveExperimentConfig({
-    model: { timeEncoding: "sinusoidal" },
-  }).model;
-  const patients = set.internal.patients.slice(0, 40);
-  const L = makeLayout(set.internal, m);
-  const h = hostBatch(
-    patients,
-    patients.map((_, i) => i),
-    L,
-    fitNormalizer(patients, L),
-    { image: true, ehr: true },
+  const { h, L, m } = easyBatch(
+    40,
+    { pretrain: 40, train: 10, val: 5, test: 5 },
+    { timeEncoding: "sinusoidal" },
   );
   const w = m.width;
   const enc = tf.tidy(() => toInputs(h, L, m).time!.dataSync());

@@ -5,12 +5,10 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../../kernels/backend.ts";
 import { RngStreams } from "../../core/rng.ts";
-import { fitNormalizer, hostBatch, makeLayout } from "../../models/batch.ts";
-import { resolveExperimentConfig } from "../../models/config.ts";
 import { Encoder } from "../../models/encoder.ts";
 import { ParamSet } from "../../models/params.ts";
 import { toInputs, tokenize, tokenSum } from "../../models/tokenizers.ts";
-import { easySet } from "./fixtures.ts";
+import { easyBatch } from "./fixtures.ts";
 
 async function tokensAndGrads(
   backend: "cpu" | "wasm",
@@ -18,20 +16,12 @@ async function tokensAndGrads(
   host: boolean,
 ): Promise<Float32Array[]> {
   await initBackend(backend);
-  const set = easySet({
-    sizes: { pretrain: 40, train: 10, val: 5, test: 5 },
-    external: 0,
+  const { h, L, m } = easyBatch(23, {
+    pretrain: 40,
+    train: 10,
+    val: 5,
+    test: 5,
   });
-  const m = resolveExperimentConfig({}).model;
-  const patients = set.internal.patients.slice(0, 23);
-  const L = makeLayout(set.internal, m);
-  const h = hostBatch(
-    patients,
-    patients.map((_, i) => i),
-    L,
-    fitNormalizer(patients, L),
-    { image: true, ehr: true },
-  );
   // Some absent tokens for certain: patient 2 without its EHR side.
   for (let k = L.nImage; k < L.nTokens; k++) h.present[2 * L.nTokens + k] = 0;
   const enc = new Encoder(L, m);
