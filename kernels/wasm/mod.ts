@@ -70,81 +70,26 @@ export { compileSimdKernels, type SimdKernels } from "./simd.ts";
  * ```
  */
 export function registerWasmKernels(): void {
-  const stock = tf.getKernel("BatchMatMul", "wasm");
-  if (stock) {
-    tf.unregisterKernel("BatchMatMul", "wasm");
-    tf.registerKernel({
-      ...stock,
-      kernelFunc: (args) =>
-        simdBatchMatMul(args as unknown as KernelArgs) ??
-          (stock.kernelFunc(args) as tf.TensorInfo),
-    });
-  }
-  const gather = tf.getKernel("GatherV2", "wasm");
-  if (gather) {
-    tf.unregisterKernel("GatherV2", "wasm");
-    tf.registerKernel({
-      ...gather,
-      kernelFunc: (args) =>
-        gatherRowsWasm(args as unknown as KernelArgs) ??
-          (gather.kernelFunc(args) as tf.TensorInfo),
-    });
-  }
-  const split = tf.getKernel("SplitV", "wasm");
-  if (split) {
-    tf.unregisterKernel("SplitV", "wasm");
-    tf.registerKernel({
-      ...split,
-      kernelFunc: (args) =>
-        splitWasm(args as unknown as KernelArgs) ??
-          (split.kernelFunc(args) as tf.TensorInfo[]),
-    });
-  }
+  withFastPath("BatchMatMul", simdBatchMatMul);
+  withFastPath("GatherV2", gatherRowsWasm);
+  withFastPath("SplitV", splitWasm);
+  withFastPath("Sum", leadingSumWasm);
   // The engine clones every tensor it saves for the backward pass; stock
   // wasm copies the bytes, while the cpu backend shares them, as Reshape
   // does on wasm. Tensors are immutable, so sharing is safe.
-  const identity = tf.getKernel("Identity", "wasm");
-  if (identity) {
-    tf.unregisterKernel("Identity", "wasm");
-    tf.registerKernel({
-      ...identity,
-      kernelFunc: ({ inputs, backend }) => {
-        const x = inputs.x as tf.TensorInfo;
-        if (x.dtype === "string") {
-          return identity.kernelFunc({ inputs, backend, attrs: {} });
-        }
-        (backend as { incRef(id: object): void }).incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-      },
-    });
-  }
-  const sum = tf.getKernel("Sum", "wasm");
-  if (sum) {
-    tf.unregisterKernel("Sum", "wasm");
-    tf.registerKernel({
-      ...sum,
-      kernelFunc: (args) =>
-        leadingSumWasm(args as unknown as KernelArgs) ??
-          (sum.kernelFunc(args) as tf.TensorInfo),
-    });
-  }
+  withFastPath(
+    "Identity",
+    (args) => args.inputs.x.dtype === "string" ? null : shareBytes(args),
+  );
   // Gradients of tf's binary ops cast their saved inputs to float32, and
   // stock wasm copies the bytes even when the dtype does not change.
-  const cast = tf.getKernel("Cast", "wasm");
-  if (cast) {
-    tf.unregisterKernel("Cast", "wasm");
-    tf.registerKernel({
-      ...cast,
-      kernelFunc: (args) => {
-        const x = args.inputs.x as tf.TensorInfo;
-        if (x.dtype !== "float32" || args.attrs?.dtype !== "float32") {
-          return cast.kernelFunc(args);
-        }
-        (args.backend as { incRef(id: object): void }).incRef(x.dataId);
-        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-      },
-    });
-  }
+  withFastPath(
+    "Cast",
+    (args) =>
+      args.inputs.x.dtype === "float32" && args.attrs?.dtype === "float32"
+        ? shareBytes(args)
+        : null,
+  );
   for (
     const [kernelName, fn] of [
       [NORMALIZE, normalizeWasm],
@@ -167,4 +112,29 @@ export function registerWasmKernels(): void {
       kernelFunc: fn as unknown as tf.KernelFunc,
     });
   }
+}
+
+type Result = tf.TensorInfo | tf.TensorInfo[];
+
+// Replaces tfjs-wasm's kernel `name` by `fast`, which returns null for
+// the cases it leaves to the stock kernel.
+function withFastPath(
+  name: string,
+  fast: (args: KernelArgs) => Result | null,
+): void {
+  const stock = tf.getKernel(name, "wasm");
+  if (!stock) return;
+  tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: (args) =>
+      fast(args as unknown as KernelArgs) ?? (stock.kernelFunc(args) as Result),
+  });
+}
+
+// A new tensor on the input's bytes (its reference count raised).
+function shareBytes(args: KernelArgs): tf.TensorInfo {
+  const x = args.inputs.x;
+  (args.backend as { incRef(id: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }

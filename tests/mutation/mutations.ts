@@ -1628,8 +1628,9 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "kernels/wasm-cast-shares-across-dtypes",
     file: "kernels/wasm/mod.ts",
-    search: 'if (x.dtype !== "float32" || args.attrs?.dtype !== "float32") {',
-    replace: 'if (x.dtype !== "float32") {',
+    search:
+      'args.inputs.x.dtype === "float32" && args.attrs?.dtype === "float32"',
+    replace: 'args.inputs.x.dtype === "float32"',
     what:
       "a float32 tensor cast to int32 on wasm keeps its float bytes (labels, indices, masks go wrong)",
     tests: ["tests/kernels/wasm/kernels_test.ts"],
