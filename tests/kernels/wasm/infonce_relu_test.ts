@@ -26,6 +26,36 @@ function assertClose(
   }
 }
 
+// Loss and gradients (a, b, log scale) of a loss(a, b, logScale, valid);
+// a and b are disposed, and the backend must hold as many buffers after as
+// `heapBefore`.
+async function lossAndGrads(
+  loss: (
+    a: tf.Tensor,
+    b: tf.Tensor,
+    s: tf.Tensor,
+    v: tf.Tensor,
+  ) => tf.Scalar,
+  a: tf.Tensor,
+  b: tf.Tensor,
+  logScale: number,
+  valid: number[],
+  heapBefore: number,
+): Promise<Float32Array[]> {
+  const s = tf.scalar(logScale), v = tf.tensor1d(valid);
+  const { value, grads } = tf.tidy(() =>
+    tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+      loss(x, y, z, v)
+    )([a, b, s])
+  );
+  const out = await Promise.all(
+    [value, ...grads].map((t) => t.data() as Promise<Float32Array>),
+  );
+  tf.dispose([a, b, s, v, value, ...grads]);
+  assert.equal(tf.engine().backend.numDataIds(), heapBefore, "heap buffers");
+  return out;
+}
+
 // Loss and gradients (zi, ze, log scale) of infoNce on one backend.
 async function infoNceOn(
   backend: "cpu" | "wasm",
@@ -39,18 +69,7 @@ async function infoNceOn(
   const unit = (x: tf.Tensor) => x.div(x.square().sum(1, true).sqrt());
   const a = tf.tidy(() => unit(tf.tensor2d(normals(n * w, 1), [n, w])));
   const b = tf.tidy(() => unit(tf.tensor2d(normals(n * w, 2), [n, w])));
-  const s = tf.scalar(logScale), v = tf.tensor1d(valid);
-  const { value, grads } = tf.tidy(() =>
-    tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-      infoNce(x, y, z, v)
-    )([a, b, s])
-  );
-  const out = await Promise.all(
-    [value, ...grads].map((t) => t.data() as Promise<Float32Array>),
-  );
-  tf.dispose([a, b, s, v, value, ...grads]);
-  assert.equal(tf.engine().backend.numDataIds(), heapBefore, "heap buffers");
-  return out;
+  return await lossAndGrads(infoNce, a, b, logScale, valid, heapBefore);
 }
 
 const validOf = (n: number, drop: number[]) =>
@@ -120,18 +139,7 @@ async function unitInfoNceOn(
   const heapBefore = tf.engine().backend.numDataIds();
   const a = tf.tensor2d(normals(n * w, 5).map((x) => x * norm), [n, w]);
   const b = tf.tensor2d(normals(n * w, 6).map((x) => x * norm), [n, w]);
-  const s = tf.scalar(logScale), v = tf.tensor1d(valid);
-  const { value, grads } = tf.tidy(() =>
-    tf.valueAndGrads((x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
-      unitInfoNce(x, y, z, v)
-    )([a, b, s])
-  );
-  const out = await Promise.all(
-    [value, ...grads].map((t) => t.data() as Promise<Float32Array>),
-  );
-  tf.dispose([a, b, s, v, value, ...grads]);
-  assert.equal(tf.engine().backend.numDataIds(), heapBefore, "heap buffers");
-  return out;
+  return await lossAndGrads(unitInfoNce, a, b, logScale, valid, heapBefore);
 }
 
 for (
