@@ -343,7 +343,7 @@ export async function pretrain(
   // Held-out batches and their masks are drawn once, so every check
   // measures the same thing.
   const heldBatches = chunks(heldOut.length, pc.batchSize).map((idx, i) => {
-    const h = hostBatch(heldOut, idx, layout, norm, reads);
+    const h = hostBatch(heldOut, idx, layout, norm, reads, undefined, true);
     return {
       h,
       masks: masksFor(h, `pretrain/held-out/mask/${i}`),
@@ -389,6 +389,7 @@ export async function pretrain(
         norm,
         reads,
         pretrainAugment?.(idx.length, step),
+        true,
       );
       return objective(h, masksFor(h, `pretrain/mask/${step}`), idx);
     },
@@ -807,7 +808,7 @@ export async function finetune(
     transforms?: VolumeTransform[],
   ) => {
     const x = toInputs(
-      hostBatch(patients, idx, layout, norm, use, transforms),
+      hostBatch(patients, idx, layout, norm, use, transforms, true),
       layout,
       m,
     );
@@ -1069,7 +1070,7 @@ async function embedAll(
   for (let s = 0; s < patients.length; s += chunk) {
     const idx = range(s, Math.min(patients.length, s + chunk));
     const e = tf.tidy(() => {
-      const h = hostBatch(patients, idx, layout, norm, use);
+      const h = hostBatch(patients, idx, layout, norm, use, undefined, true);
       return fusedEmbedding(enc, params.dict, toInputs(h, layout, enc.model));
     });
     out.set(await e.data(), s * w);

@@ -310,16 +310,30 @@ export function toInputs(h: HostBatch, L: Layout, m: ModelConfig): Inputs {
   }
   const kept = keptImageRows(h, L);
   let image: tf.Tensor, imageRows = null, imageSlots = null;
-  if (kept) {
+  if (kept && h.imageRows) {
+    image = tf.tensor2d(h.image, [kept.rows.length, L.imageDim]);
+  } else if (kept) {
     const D = L.imageDim, rows = new Float32Array(kept.rows.length * D);
-    kept.rows.forEach((r, i) =>
-      rows.set(h.image.subarray(r * D, (r + 1) * D), i * D)
-    );
+    // Kept rows come in runs (a scan's patches): one copy per run.
+    for (let i = 0, n = kept.rows.length; i < n;) {
+      let e = i + 1;
+      while (e < n && kept.rows[e] === kept.rows[e - 1] + 1) e++;
+      rows.set(
+        h.image.subarray(kept.rows[i] * D, (kept.rows[e - 1] + 1) * D),
+        i * D,
+      );
+      i = e;
+    }
     image = tf.tensor2d(rows, [kept.rows.length, D]);
+  } else if (h.imageRows?.length === 0) {
+    image = tf.zeros([n, L.nImage, L.imageDim]);
+  } else {
+    // Compact or not, with every slot filled these are all the rows.
+    image = tf.tensor3d(h.image, [n, L.nImage, L.imageDim]);
+  }
+  if (kept) {
     imageRows = tf.tensor1d(kept.rows, "int32");
     imageSlots = tf.tensor1d(kept.slots, "int32");
-  } else {
-    image = tf.tensor3d(h.image, [n, L.nImage, L.imageDim]);
   }
   return {
     n,
@@ -347,6 +361,13 @@ function keptImageRows(
   L: Layout,
 ): { rows: Int32Array; slots: Int32Array } | null {
   if (L.mode !== "volume") return null;
+  if (h.imageRows) {
+    const rows = h.imageRows, slots = new Int32Array(h.n * L.nImage);
+    if (rows.length === 0 || rows.length === slots.length) return null;
+    slots.fill(rows.length);
+    rows.forEach((r, i) => slots[r] = i);
+    return { rows, slots };
+  }
   const slots = new Int32Array(h.n * L.nImage), rows: number[] = [];
   for (let b = 0; b < h.n; b++) {
     for (let i = 0; i < L.nImage; i++) {

@@ -94,3 +94,51 @@ for (
     });
   });
 }
+
+Deno.test("compact volume batches (no rows for empty scan slots) give toInputs the same tensors as padded ones", async () => {
+  await initBackend("cpu");
+  const set = easySet({
+    mode: "volume",
+    volumeEdge: 16,
+    sizes: { pretrain: 24, train: 12, val: 6, test: 6 },
+    external: 0,
+  });
+  const m = resolveExperimentConfig({}).model;
+  const patients = set.internal.patients;
+  const L = makeLayout(set.internal, m);
+  const norm = fitNormalizer(patients, L);
+  const full = patients.filter((p) => p.scans.length >= L.maxScans);
+  const short = patients.filter((p) => p.scans.length < L.maxScans);
+  assert.ok(full.length >= 2 && short.length >= 2, "scan counts vary");
+  const cases: [string, typeof patients, boolean][] = [
+    ["mixed", patients.slice(0, 12), true],
+    ["every slot filled", full.slice(0, 2), true],
+    ["no image read", patients.slice(0, 4), false],
+  ];
+  for (const [name, ps, image] of cases) {
+    const idx = ps.map((_, i) => i), use = { image, ehr: true };
+    const padded = hostBatch(ps, idx, L, norm, use);
+    const compact = hostBatch(ps, idx, L, norm, use, undefined, true);
+    const filled = ps.reduce(
+      (a, p) => a + (image ? Math.min(p.scans.length, L.maxScans) : 0),
+      0,
+    );
+    assert.equal(
+      compact.image.length,
+      filled * L.patchesPerScan * L.imageDim,
+      `${name}: compact rows`,
+    );
+    const a = toInputs(padded, L, m), b = toInputs(compact, L, m);
+    for (const k of ["image", "imageRows", "imageSlots", "present"] as const) {
+      const x = a[k] ?? null, y = b[k] ?? null;
+      assert.equal(x === null, y === null, `${name}: ${k}`);
+      if (x === null || y === null) continue;
+      assert.deepEqual(y.shape, x.shape, `${name}: ${k} shape`);
+      assert.deepEqual(
+        Array.from(await y.data()),
+        Array.from(await x.data()),
+        `${name}: ${k} values`,
+      );
+    }
+  }
+});

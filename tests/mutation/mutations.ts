@@ -1411,6 +1411,23 @@ export const MUTATIONS: Mutation[] = [
     tests: [AUG],
   },
   {
+    id: "models/compact-rows-mislabelled",
+    file: "models/batch.ts",
+    search: "imageRows[nextRow++] = first + q;",
+    replace: "imageRows[nextRow++] = first;",
+    what:
+      "a compact volume batch puts every patch of a scan into its first token slot",
+    tests: ["tests/models/tokenizers_test.ts"],
+  },
+  {
+    id: "models/compact-rows-padded-copy",
+    file: "models/tokenizers.ts",
+    search: "rows.forEach((r, i) => slots[r] = i);",
+    replace: "rows.forEach((r, i) => slots[i] = r);",
+    what: "compact volume rows land in the wrong token slots",
+    tests: ["tests/models/tokenizers_test.ts"],
+  },
+  {
     id: "models/val-smoothing-ignored",
     file: "models/train.ts",
     search: "const a = cfg.smoothing ?? 0;",
@@ -1429,8 +1446,8 @@ export const MUTATIONS: Mutation[] = [
   {
     id: "models/volume-patches-from-corner",
     file: "models/batch.ts",
-    search: "image[out + j] = (data[corner + offsets[j]] - m) / sd;",
-    replace: "image[out + j] = (data[offsets[j]] - m) / sd;",
+    search: "dst[out + j] = (data[corner + offsets[j]] - m) / sd;",
+    replace: "dst[out + j] = (data[offsets[j]] - m) / sd;",
     what: "every volume patch token reads the corner patch",
     tests: [VKA],
   },
