@@ -100,10 +100,44 @@ export function drawTransform(
 }
 
 /**
+ * The index tables of `t` on a [D, H, W] volume: the output voxel (a, b, c)
+ * reads the input at tables[0][a] + tables[1][b] + tables[2][c] (permuted,
+ * flipped and shifted, clamped to the edge). The output has the input's
+ * shape (axes are permuted only for cubes).
+ *
+ * @example
+ * ```ts
+ * const [t0, t1, t2] = transformTables([32, 32, 32], t);
+ * ```
+ */
+export function transformTables(
+  shape: readonly number[],
+  t: VolumeTransform,
+): [Int32Array, Int32Array, Int32Array] {
+  const [D, H, W] = shape;
+  const dims = [D, H, W];
+  const strides = [H * W, W, 1];
+  // Output axis k walks input axis perm[k]: its stride and edge.
+  const st = t.perm.map((a) => strides[a]);
+  const edge = t.perm.map((a) => dims[a]);
+  const table = (k: number) => {
+    const n = edge[k];
+    const col = new Int32Array(n);
+    for (let c = 0; c < n; c++) {
+      let i = c - t.shift[k];
+      i = i < 0 ? 0 : i >= n ? n - 1 : i;
+      if (t.flip[k]) i = n - 1 - i;
+      col[c] = i * st[k];
+    }
+    return col;
+  };
+  return [table(0), table(1), table(2)];
+}
+
+/**
  * Applies the geometric part of `t` to a [D, H, W] volume (z slowest):
- * out[o] = src[in(o)], with in(o) permuted, flipped and shifted, clamped to
- * the edge. Intensity is left to the caller (it is applied after
- * standardization).
+ * out[o] = src[in(o)], with in(o) from {@link transformTables}. Intensity
+ * is left to the caller (it is applied after standardization).
  *
  * @example
  * ```ts
@@ -116,26 +150,8 @@ export function transformVolume(
   t: VolumeTransform,
   out: Float32Array = new Float32Array(src.length),
 ): Float32Array {
-  const [D, H, W] = shape;
-  const dims = [D, H, W];
-  const strides = [H * W, W, 1];
-  // Output axis k walks input axis perm[k]: its stride and edge.
-  const st = t.perm.map((a) => strides[a]);
-  const edge = t.perm.map((a) => dims[a]);
-  // Input index along output axis k at output coordinate c.
-  const table = [0, 1, 2].map((k) => {
-    const n = edge[k];
-    const col = new Int32Array(n);
-    for (let c = 0; c < n; c++) {
-      let i = c - t.shift[k];
-      i = i < 0 ? 0 : i >= n ? n - 1 : i;
-      if (t.flip[k]) i = n - 1 - i;
-      col[c] = i * st[k];
-    }
-    return col;
-  });
-  const [t0, t1, t2] = table;
-  const [n0, n1, n2] = edge;
+  const [t0, t1, t2] = transformTables(shape, t);
+  const [n0, n1, n2] = [t0.length, t1.length, t2.length];
   let o = 0;
   for (let a = 0; a < n0; a++) {
     const ia = t0[a];

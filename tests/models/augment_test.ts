@@ -136,6 +136,39 @@ Deno.test("augment: hostBatch applies a patient's transform and jitter, and noth
   );
 });
 
+Deno.test("augment: hostBatch's one-pass transformed patches equal the patches of transformVolume's volume", () => {
+  const set = easySet({ mode: "volume", volumeEdge: 8, sizes: { train: 6 } });
+  const ps = set.internal.patients.filter((p) => p.split === "train");
+  const use = { image: true, ehr: false };
+  const rng = new Rng("one-pass");
+  // Patch edge 4: subcube voxel order; edge 8: one patch per scan.
+  for (const patchSize of [4, 8]) {
+    const cfg = resolveExperimentConfig({ model: { patchSize } });
+    const L = makeLayout(set.internal, cfg.model);
+    const norm = fitNormalizer(ps, L);
+    for (let i = 0; i < 12; i++) {
+      const t = drawTransform(rng, L.scanShape, {
+        symmetries: "all",
+        shift: 2,
+        jitter: 0,
+      });
+      const moved = ps.map((p) => ({
+        ...p,
+        scans: p.scans.map((s) => ({
+          ...s,
+          data: transformVolume(s.data, L.scanShape, t),
+        })),
+      }));
+      const idx = ps.map((_, k) => k);
+      assert.deepEqual(
+        hostBatch(ps, idx, L, norm, use, idx.map(() => t)).image,
+        hostBatch(moved, idx, L, norm, use).image,
+        `patch ${patchSize}, transform ${JSON.stringify(t)}`,
+      );
+    }
+  }
+});
+
 Deno.test("sin-cos positions: one fixed code per patch, none learned", () => {
   const g = 4, w = 32;
   const codes = sinCos3d(g, w);

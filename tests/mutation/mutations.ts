@@ -1411,6 +1411,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [AUG],
   },
   {
+    id: "models/augment-one-pass-drops-y",
+    file: "models/batch.ts",
+    search: "const base = t0[z0 + dz] + t1[y0 + dy], local",
+    replace: "const base = t0[z0 + dz] + t1[y0], local",
+    what:
+      "augmented volume patches repeat their first row: training sees smeared nodules",
+    tests: [AUG],
+  },
+  {
     id: "models/compact-rows-mislabelled",
     file: "models/batch.ts",
     search: "imageRows[nextRow++] = first + q;",
