@@ -240,6 +240,28 @@ export function bestTorch(t: TorchResult, phase: Phase): [string, number] {
     .sort((a, b) => a[1] - b[1])[0];
 }
 
+// Runs `steps` steps of one phase on the bench's cohort (setup and the
+// final readback included: callers time k1 and k2 steps and subtract).
+function phaseRunner(
+  set: ReturnType<typeof setup>["set"],
+  base: ExperimentConfig,
+  phase: Phase,
+): (steps: number) => Promise<void> {
+  const cfg = (steps: number): ExperimentConfig => ({
+    model: base.model,
+    pretrain: { ...base.pretrain, steps, readEvery: steps },
+    finetune: { ...base.finetune, steps, readEvery: steps, patience: 1000 },
+  });
+  return async (steps) => {
+    if (phase === "finetuning") {
+      await finetune(set, "multimodal", null, cfg(steps), 1);
+    } else {
+      const method = phase === "jepa pretraining" ? "jepa" : "contrastive";
+      (await pretrain(set, method, cfg(steps), 1))?.dispose();
+    }
+  };
+}
+
 /**
  * A target comparison, robust to this machine's drift: rounds that
  * alternate PyTorch's step (the faster of all cores and one thread) and
@@ -259,19 +281,7 @@ async function alternating(
   setCustomKernels(true);
   setRelaxedFma(false);
   const limit = CPU_TARGETS[`${mode}/${phase}`]!;
-  const cfg = (steps: number): ExperimentConfig => ({
-    model: base.model,
-    pretrain: { ...base.pretrain, steps, readEvery: steps },
-    finetune: { ...base.finetune, steps, readEvery: steps, patience: 1000 },
-  });
-  const run = async (steps: number) => {
-    if (phase === "finetuning") {
-      await finetune(set, "multimodal", null, cfg(steps), 1);
-    } else {
-      const method = phase === "jepa pretraining" ? "jepa" : "contrastive";
-      (await pretrain(set, method, cfg(steps), 1))?.dispose();
-    }
-  };
+  const run = phaseRunner(set, base, phase);
   // The features JEPA step, the tightest target, gets five rounds.
   const count = o.quick
     ? 1
@@ -385,24 +395,10 @@ export async function run(o: BenchOptions): Promise<BenchLine[]> {
       // Volume mode on slow backends: fewer steps, or the bench takes minutes.
       const slow = backend !== "wasm" && mode === "volume";
       const [k1, k2] = slow ? [1, 2] : o.quick ? [2, 4] : [3, 9];
-      const cfg = (steps: number): ExperimentConfig => ({
-        model: base.model,
-        pretrain: { ...base.pretrain, steps, readEvery: steps },
-        finetune: { ...base.finetune, steps, readEvery: steps, patience: 1000 },
-      });
       for (const phase of PHASES) {
         const batch = batchOf(phase);
         o.log(`models: ${phase}, ${mode}, ${backend}`);
-        const run = async (steps: number) => {
-          if (phase === "finetuning") {
-            await finetune(set, "multimodal", null, cfg(steps), 1);
-          } else {
-            const method = phase === "jepa pretraining"
-              ? "jepa"
-              : "contrastive";
-            (await pretrain(set, method, cfg(steps), 1))?.dispose();
-          }
-        };
+        const run = phaseRunner(set, base, phase);
         // wasm steps are cheap: the median of three measurements damps
         // this machine's drift; the slow backends get one.
         const repeats = backend === "wasm" && !o.quick ? 3 : 1;
