@@ -1411,6 +1411,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [AUG],
   },
   {
+    id: "kernels/wasm-attention-plan-ignores-geometry",
+    file: "kernels/wasm/attention.ts",
+    search: "if (hit?.key === key) return hit.plan;",
+    replace: "if (hit) return hit.plan;",
+    what:
+      "a bias tensor read again with other heads reuses a key plan of the wrong size",
+    tests: [ATT],
+  },
+  {
     id: "models/augment-one-pass-drops-y",
     file: "models/batch.ts",
     search: "const base = t0[z0 + dz] + t1[y0 + dy], local",

@@ -195,6 +195,37 @@ Deno.test("wasm ATTENTION_GRAD matches autodiff of the tf-op attention on cpu, o
   }
 });
 
+Deno.test("wasm ATTENTION: one bias tensor read with two head counts gets each its own key plan (the plan is cached per bias)", async () => {
+  // Width 32 as 2 heads of 16, then 4 heads of 8, on the same bias tensor.
+  const t = inputs([3, 50, 2, 16, "padded"]);
+  const qkv = (seed: string) => normals(t.n * t.N * 3 * t.w, seed);
+  const want = await on("cpu", () => {
+    const bias = tf.tensor(t.b, t.shape);
+    return [2, 4].map((h) =>
+      composite(
+        tf.tensor2d(qkv(`h${h}`), [t.n * t.N, 3 * t.w]),
+        bias,
+        t.n,
+        h,
+        1 / Math.sqrt(t.w / h),
+      )
+    );
+  });
+  const got = await on("wasm", () => {
+    const bias = tf.tensor(t.b, t.shape);
+    return [2, 4].map((h) =>
+      (tf.engine().runKernel(ATTENTION, {
+        qkv: tf.tensor2d(qkv(`h${h}`), [t.n * t.N, 3 * t.w]),
+        bias,
+      }, { n: t.n, heads: h, scale: 1 / Math.sqrt(t.w / h) }) as tf.Tensor[])[
+        0
+      ]
+    );
+  });
+  assertClose(got[0], want[0], 2e-5, "2 heads");
+  assertClose(got[1], want[1], 2e-5, "4 heads, same bias tensor");
+});
+
 // Per patient, which tokens are hidden (their key masked, -1e6 or less,
 // for every query row), as keptKeys decides: none when some query row
 // has no unmasked key.
