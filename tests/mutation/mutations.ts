@@ -1394,6 +1394,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [VKA],
   },
   {
+    id: "models/augment-shift-on-by-default",
+    file: "models/config.ts",
+    search: "augmentShift: int(0, 64, 0),",
+    replace: "augmentShift: int(0, 64, 2),",
+    what:
+      "volume finetuning shifts by up to 2 voxels again: nodules move across the patch grid and size reads at 0.63",
+    tests: [VKA],
+  },
+  {
     id: "models/sincos-one-axis",
     file: "models/tokenizers.ts",
     search: "const angle = coord[a] / Math.pow(10000, k / d);",
