@@ -29,11 +29,12 @@
  *   (sim/volume.ts) the 16 nodule measurements read a spiculation-only
  *   label at 0.90 (0.93 at a fixed 14 mm; tests/sim/rendering_test.ts
  *   holds them to 0.75 at 10 mm), but the default encoder (300 steps,
- *   seed 1, same cohort sizes as below) reads it at 0.59, and at 0.47 with
- *   the diameter held at 14 mm. The last test holds the opt-in mean-max
- *   encoder to it with size and the other structures fixed; with them
- *   free no encoder setting measured so far reads it (README, volume
- *   section).
+ *   seed 11, same cohort sizes as below; benches/encoder_visibility.ts)
+ *   reads it at 0.51, and at 0.51 with the diameter held at 14 mm (with
+ *   the 2-voxel shift it had until d1fb4d9: 0.54 and 0.51; README). The
+ *   last test holds the opt-in mean-max encoder to it with size and the
+ *   other structures fixed; with them free no encoder setting measured so
+ *   far reads it (README, volume section).
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../../kernels/backend.ts";
@@ -102,10 +103,11 @@ Deno.test("volume known answer: with every property free, a size label gives ima
 // with size and the other structures held fixed (sim/known_answer.ts,
 // paper-volume scanner, 1.75 mm): mean-max pooling and augmentation by
 // flips without shifts measured 0.774 here (benches/encoder_visibility.ts,
-// seed 11); the default encoder reads the same cohort at 0.471, and with
-// size, vessel, pleura and elongation free both read it at chance (0.53,
-// 0.54). Threshold 0.65: about 4.5 standard deviations of a chance AUC on
-// 300 test patients above 0.5, and 0.12 below the measured value.
+// seed 11); the default encoder reads the same cohort at 0.586 (0.471
+// with the 2-voxel shift it had until d1fb4d9), and with every property
+// free both read it near chance (0.53; the default 0.51). Threshold
+// 0.65: about 4.5 standard deviations of a chance AUC on 300 test
+// patients above 0.5, and 0.12 below the measured value.
 Deno.test("volume known answer: with size and structures fixed, a spiculation-only label gives the mean-max encoder AUC >= 0.65", async () => {
   const set = propertyCohorts({
     seed: 11,
